@@ -1,0 +1,29 @@
+{
+  # Keep NAPI_VERSION and the exception mode the same in CMakeLists.txt and in
+  # package.json "binary.napi_versions". C++ exceptions are ON (NAPI_CPP_EXCEPTIONS):
+  # a failed system call throws the Node-style error from native/errors.cc.
+  "targets": [
+    {
+      "target_name": "sockctl",
+      "sources": [
+        "native/addon.cc",
+        "native/constants.cc",
+        "native/descriptors.cc",
+        "native/errors.cc",
+        "native/options.cc",
+        "native/shutdown.cc",
+        "native/tcp_info.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+      }
+    }
+  ]
+}

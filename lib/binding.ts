@@ -1,0 +1,71 @@
+// The one place that loads the native addon (node-gyp-build, from the package root: a
+// prebuild when one fits this platform, else build/Release).
+import { join } from 'node:path';
+import load from 'node-gyp-build';
+import { errnoException } from './errors';
+
+/** struct tcp_info as native/tcp_info.cc reads it; `state` is the kernel's number. */
+export interface RawTcpInfo {
+  state: number;
+  caState: number;
+  retransmits: number;
+  probes: number;
+  backoff: number;
+  options: number;
+  sndWscale: number;
+  rcvWscale: number;
+  rto: number;
+  ato: number;
+  sndMss: number;
+  rcvMss: number;
+  unacked: number;
+  sacked: number;
+  lost: number;
+  retrans: number;
+  lastDataSent: number;
+  lastAckSent: number;
+  lastDataRecv: number;
+  lastAckRecv: number;
+  pmtu: number;
+  rcvSsthresh: number;
+  rtt: number;
+  rttvar: number;
+  sndSsthresh: number;
+  sndCwnd: number;
+  advmss: number;
+  reordering: number;
+  rcvRtt: number;
+  rcvSpace: number;
+  totalRetrans: number;
+}
+
+/** The native functions; arguments are validated in TypeScript before they get here. */
+export interface NativeBinding {
+  setErrorFactory(make: (errno: number, syscall: string) => Error): void;
+  readonly constants: Readonly<Record<string, number>>;
+  dup(fd: number): number;
+  close(fd: number): void;
+  setIntOption(fd: number, level: number, name: number, value: number): void;
+  getIntOption(fd: number, level: number, name: number): number;
+  setLinger(fd: number, onoff: number, linger: number): void;
+  getLinger(fd: number): { onoff: boolean; linger: number };
+  shutdown(fd: number, how: number): void;
+  getTcpInfo(fd: number): RawTcpInfo;
+}
+
+function loadBinding(): NativeBinding {
+  if (process.platform === 'win32') {
+    throw new Error('sockctl does not support Windows: it needs POSIX descriptors (listen on an fd, dup, shutdown on raw sockets)');
+  }
+  const binding = load(join(__dirname, '..')) as NativeBinding;
+  // The stack starts at the caller of the native function, not in this factory.
+  const make = (errno: number, syscall: string): Error => {
+    const error = errnoException(errno, syscall);
+    Error.captureStackTrace(error, make);
+    return error;
+  };
+  binding.setErrorFactory(make);
+  return binding;
+}
+
+export const binding: NativeBinding = loadBinding();

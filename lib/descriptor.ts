@@ -1,0 +1,43 @@
+// dup(): a second descriptor for the same open socket, owned by the returned object.
+// Closing it drops one reference (the connection lives on through the others);
+// it is close-on-exec unless handed to a child explicitly (spawn's stdio).
+import { binding } from './binding';
+import { fdOf, type Target } from './target';
+
+export class OwnedDescriptor implements Disposable {
+  #fd: number;
+
+  /** Takes ownership of `fd`: this object closes it, once. */
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** The descriptor number, or -1 once closed. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd === -1;
+  }
+
+  /**
+   * close(2), once. Later calls do nothing: the number may already belong to a
+   * descriptor opened since, and closing it again would close that one.
+   */
+  close(): void {
+    const fd = this.#fd;
+    if (fd === -1) return;
+    this.#fd = -1;
+    binding.close(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** dup(2) (as F_DUPFD_CLOEXEC): a new descriptor for the same socket, owned by the caller. */
+export function dup(target: Target): OwnedDescriptor {
+  return new OwnedDescriptor(binding.dup(fdOf(target)));
+}

@@ -1,0 +1,75 @@
+// Errors shaped like Node's own: system errors with code, negative errno and syscall;
+// argument errors with Node's ERR_* codes and message wording.
+import { getSystemErrorName, inspect } from 'node:util';
+
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  address?: string;
+  port?: number;
+}
+
+/** `errno` is positive, as C has it; the error carries it negated, as Node does. */
+export function errnoException(
+  errno: number,
+  syscall: string,
+  details?: { address?: string; port?: number; reason?: string },
+): SystemError {
+  const code = getSystemErrorName(-errno);
+  let message = `${syscall} ${code}`;
+  if (details?.address !== undefined) {
+    message += details.port === undefined ? ` ${details.address}` : ` ${details.address}:${details.port}`;
+  }
+  if (details?.reason !== undefined) message += ` (${details.reason})`;
+  const error = new Error(message) as SystemError;
+  error.errno = -errno;
+  error.code = code;
+  error.syscall = syscall;
+  if (details?.address !== undefined) error.address = details.address;
+  if (details?.port !== undefined) error.port = details.port;
+  Error.captureStackTrace(error, errnoException);
+  return error;
+}
+
+function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+  // As Node does: the stack's first line reads "TypeError [ERR_...]: message".
+  const { name } = error;
+  error.name = `${name} [${code}]`;
+  void error.stack;
+  Reflect.deleteProperty(error, 'name');
+  return Object.assign(error, { code });
+}
+
+function describeReceived(value: unknown): string {
+  if (value === null || value === undefined) return ` Received ${String(value)}`;
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor as { name?: string } | undefined;
+    if (ctor?.name) return ` Received an instance of ${ctor.name}`;
+    return ` Received ${inspect(value, { depth: -1 })}`;
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+function subject(name: string): string {
+  return name.includes('.') ? `"${name}" property` : `"${name}" argument`;
+}
+
+export function invalidArgType(name: string, expected: string, actual: unknown): TypeError & { code: string } {
+  const error = new TypeError(`The ${subject(name)} must be ${expected}.${describeReceived(actual)}`);
+  return withCode(error, 'ERR_INVALID_ARG_TYPE');
+}
+
+export function invalidArgValue(name: string, value: unknown, reason = 'is invalid'): TypeError & { code: string } {
+  const kind = name.includes('.') ? 'property' : 'argument';
+  const error = new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(value)}`);
+  return withCode(error, 'ERR_INVALID_ARG_VALUE');
+}
+
+export function outOfRange(name: string, range: string, received: unknown): RangeError & { code: string } {
+  const error = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(received)}`);
+  return withCode(error, 'ERR_OUT_OF_RANGE');
+}

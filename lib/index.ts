@@ -1,0 +1,17 @@
+// sockctl: the parts of the socket API that Node core hides.
+export { fdOf, type Target } from './target';
+export {
+  getOption,
+  setOption,
+  OPTIONS,
+  type Linger,
+  type OptionName,
+  type OptionValue,
+  type TcpInfo,
+  type WritableOptionName,
+} from './options';
+export { shutdown, type ShutdownHow } from './shutdown';
+export { dup, OwnedDescriptor } from './descriptor';
+export { constants, type Constants } from './constants';
+export { type TcpState } from './tcp-states';
+export { type SystemError } from './errors';

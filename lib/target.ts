@@ -1,0 +1,54 @@
+// fdOf: the descriptor behind whatever a user holds. Node keeps it on the libuv handle
+// (`_handle.fd` for net, the state symbol's `handle.fd` for dgram); this is the one
+// place that reaches into those internals.
+import type { Server, Socket } from 'node:net';
+import type { Socket as DgramSocket } from 'node:dgram';
+import { constants as osConstants } from 'node:os';
+import { errnoException, invalidArgType } from './errors';
+import { validateInteger } from './validate';
+
+/** Anything that has (or is) a socket descriptor. */
+export type Target = Socket | Server | DgramSocket | { readonly fd: number } | number;
+
+const TARGET_TYPES = 'of type number or an instance of net.Socket, net.Server, dgram.Socket or { fd }';
+
+interface HandleHolder {
+  _handle?: { fd?: number } | null;
+}
+
+function dgramHandle(target: object): { fd?: number } | null | undefined {
+  const state = Object.getOwnPropertySymbols(target).find((s) => s.description === 'state symbol');
+  if (state === undefined) return undefined;
+  return (target as Record<symbol, { handle?: { fd?: number } | null }>)[state]?.handle ?? null;
+}
+
+function noDescriptor(what: string): Error {
+  return errnoException(osConstants.errno.EBADF, 'fdOf', { reason: `${what} has no open descriptor` });
+}
+
+export function fdOf(target: Target): number {
+  if (typeof target === 'number') return validateInteger(target, 'fd');
+  if (typeof target !== 'object' || target === null) throw invalidArgType('target', TARGET_TYPES, target);
+
+  let fd: unknown;
+  let what: string;
+  if ('_handle' in target) {
+    // net.Socket and net.Server: no handle before connect/listen and after close; fd -1
+    // while libuv has not made the socket yet.
+    fd = (target as HandleHolder)._handle?.fd ?? -1;
+    what = target.constructor?.name ?? 'socket';
+  } else {
+    const handle = dgramHandle(target);
+    if (handle !== undefined) {
+      fd = handle?.fd ?? -1;
+      what = 'dgram.Socket';
+    } else if ('fd' in target) {
+      fd = target.fd;
+      what = 'target';
+    } else {
+      throw invalidArgType('target', TARGET_TYPES, target);
+    }
+  }
+  if (fd === -1) throw noDescriptor(what);
+  return validateInteger(fd, 'target.fd');
+}

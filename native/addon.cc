@@ -1,0 +1,21 @@
+// The binding's entry point: napi_module_register via NODE_API_MODULE.
+#include <napi.h>
+
+#include "errors.h"
+#include "init.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  sockctl::InitErrors(env, exports);
+  sockctl::InitConstants(env, exports);
+  sockctl::InitDescriptors(env, exports);
+  sockctl::InitOptions(env, exports);
+  sockctl::InitShutdown(env, exports);
+  sockctl::InitTcpInfo(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sockctl, Init)

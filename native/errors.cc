@@ -1,0 +1,69 @@
+// Node-style system errors: errno(3), strerror(3) is deliberately not used (Node's
+// messages carry the code, not the text).
+#include "errors.h"
+
+#include <string>
+
+namespace sockctl {
+
+namespace {
+
+struct ErrorFactory {
+  Napi::FunctionReference make;
+};
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError e = Napi::TypeError::New(env, "The \"factory\" argument must be of type function");
+    e.Set("code", "ERR_INVALID_ARG_TYPE");
+    throw e;
+  }
+  auto* factory = env.GetInstanceData<ErrorFactory>();
+  factory->make = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::TypeError ArgTypeError(Napi::Env env, const char* name, const char* type) {
+  std::string message = std::string("The \"") + name + "\" argument must be of type " + type;
+  Napi::TypeError e = Napi::TypeError::New(env, message);
+  e.Set("code", "ERR_INVALID_ARG_TYPE");
+  return e;
+}
+
+}  // namespace
+
+void InitErrors(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new ErrorFactory());
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
+  auto* factory = env.GetInstanceData<ErrorFactory>();
+  if (factory == nullptr || factory->make.IsEmpty()) {
+    // Only reachable by loading the .node file without lib/binding.ts.
+    Napi::Error e = Napi::Error::New(env, std::string(syscall) + " errno " + std::to_string(err));
+    e.Set("errno", Napi::Number::New(env, -err));
+    e.Set("syscall", syscall);
+    return e;
+  }
+  Napi::Value error = factory->make.Call({Napi::Number::New(env, err), Napi::String::New(env, syscall)});
+  return Napi::Error(env, error);
+}
+
+int FdArg(const Napi::CallbackInfo& info, size_t index) {
+  int fd = IntArg(info, index, "fd");
+  if (fd < 0) {
+    Napi::RangeError e = Napi::RangeError::New(info.Env(), "The value of \"fd\" is out of range. It must be >= 0");
+    e.Set("code", "ERR_OUT_OF_RANGE");
+    throw e;
+  }
+  return fd;
+}
+
+int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (index >= info.Length() || !info[index].IsNumber()) throw ArgTypeError(info.Env(), name, "number");
+  return info[index].As<Napi::Number>().Int32Value();
+}
+
+}  // namespace sockctl

@@ -1,0 +1,24 @@
+// Node-style system errors: errno(3).
+// The Error object itself is made in TypeScript (lib/errors.ts) so that native and
+// TypeScript failures share one shape: message "<syscall> <CODE>", code, negative errno,
+// syscall, and address/port where there is one.
+#pragma once
+
+#include <napi.h>
+
+namespace sockctl {
+
+// Keeps the factory that lib/binding.ts hands over once at load time.
+void InitErrors(Napi::Env env, Napi::Object exports);
+
+// Builds the Node-style error for `err` (a positive errno) as a C++ exception.
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall);
+
+// The argument at `index` as a descriptor number; TypeScript has checked it already,
+// this is the cheap second check for direct callers of the binding.
+int FdArg(const Napi::CallbackInfo& info, size_t index);
+
+// The argument at `index` as a 32-bit integer, with the same cheap check.
+int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+}  // namespace sockctl

@@ -1,0 +1,14 @@
+// Each native file adds its functions to the binding's exports through one of these.
+#pragma once
+
+#include <napi.h>
+
+namespace sockctl {
+
+void InitConstants(Napi::Env env, Napi::Object exports);
+void InitDescriptors(Napi::Env env, Napi::Object exports);
+void InitOptions(Napi::Env env, Napi::Object exports);
+void InitShutdown(Napi::Env env, Napi::Object exports);
+void InitTcpInfo(Napi::Env env, Napi::Object exports);
+
+}  // namespace sockctl
