@@ -12,6 +12,7 @@
         "native/errors.cc",
         "native/options.cc",
         "native/shutdown.cc",
+        "native/socket.cc",
         "native/tcp_info.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -50,6 +50,7 @@ export interface NativeBinding {
   setLinger(fd: number, onoff: number, linger: number): void;
   getLinger(fd: number): { onoff: boolean; linger: number };
   shutdown(fd: number, how: number): void;
+  socket(domain: number, type: number): number;
   getTcpInfo(fd: number): RawTcpInfo;
 }
 

@@ -12,6 +12,7 @@ export {
 } from './options';
 export { shutdown, type ShutdownHow } from './shutdown';
 export { dup, OwnedDescriptor } from './descriptor';
+export { socket, type SocketFamily, type SocketType } from './socket';
 export { constants, type Constants } from './constants';
 export { type TcpState } from './tcp-states';
 export { type SystemError } from './errors';

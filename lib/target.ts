@@ -32,22 +32,21 @@ export function fdOf(target: Target): number {
 
   let fd: unknown;
   let what: string;
-  if ('_handle' in target) {
+  // dgram first: its prototype has a deprecated `_handle` accessor that warns when read.
+  const handle = dgramHandle(target);
+  if (handle !== undefined) {
+    fd = handle?.fd ?? -1;
+    what = 'dgram.Socket';
+  } else if ('_handle' in target) {
     // net.Socket and net.Server: no handle before connect/listen and after close; fd -1
     // while libuv has not made the socket yet.
     fd = (target as HandleHolder)._handle?.fd ?? -1;
     what = target.constructor?.name ?? 'socket';
+  } else if ('fd' in target) {
+    fd = target.fd;
+    what = 'target';
   } else {
-    const handle = dgramHandle(target);
-    if (handle !== undefined) {
-      fd = handle?.fd ?? -1;
-      what = 'dgram.Socket';
-    } else if ('fd' in target) {
-      fd = target.fd;
-      what = 'target';
-    } else {
-      throw invalidArgType('target', TARGET_TYPES, target);
-    }
+    throw invalidArgType('target', TARGET_TYPES, target);
   }
   if (fd === -1) throw noDescriptor(what);
   return validateInteger(fd, 'target.fd');

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitDescriptors(env, exports);
   sockctl::InitOptions(env, exports);
   sockctl::InitShutdown(env, exports);
+  sockctl::InitSocket(env, exports);
   sockctl::InitTcpInfo(env, exports);
   return exports;
 }
