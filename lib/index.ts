@@ -16,3 +16,13 @@ export { socket, type SocketFamily, type SocketType } from './socket';
 export { constants, type Constants } from './constants';
 export { type TcpState } from './tcp-states';
 export { type SystemError } from './errors';
+export { tcpStates, tcpStatesSync } from './states/list';
+export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
+export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
+export {
+  type SocketOwner,
+  type TcpStateRow,
+  type TcpStateRowWithProcess,
+  type TcpTimer,
+  type TcpTimerKind,
+} from './states/row';
