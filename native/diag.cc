@@ -1,7 +1,7 @@
 // The TCP sockets of this host as the kernel lists them, the way ss(8) asks: sock_diag(7),
 // netlink(7), inet_diag requests (SOCK_DIAG_BY_FAMILY, linux/inet_diag.h) with the state
 // mask and the port filter (INET_DIAG_REQ_BYTECODE, diag_bytecode.h) evaluated in the
-// kernel. One dump per address family on one NETLINK_SOCK_DIAG socket.
+// kernel. One dump on a NETLINK_SOCK_DIAG socket of its own.
 //
 // Rows go back to JavaScript as one ArrayBuffer of fixed 64-byte records (lib/states/
 // netlink.ts decodes them): one copy, no per-field Napi calls. tcpDiagDump does the work on
@@ -100,26 +100,40 @@ DumpFailure Fail(int error, const char* syscall) {
   return failure;
 }
 
+// `family` AF_INET or AF_INET6: a SOCK_DIAG_BY_FAMILY request. AF_UNSPEC (both families):
+// the older TCPDIAG_GETSOCK request, which the kernel still serves (inet_diag_rcv_msg_compat)
+// with one walk of the socket tables for both families instead of one walk per family.
 DumpFailure SendRequest(int fd, uint8_t family, const DumpRequest& request, uint32_t sequence) {
   struct {
     nlmsghdr header;
-    inet_diag_req_v2 body;
+    union {
+      inet_diag_req_v2 byFamily;
+      inet_diag_req both;
+    } body;
   } message = {};
   diag::Bytecode filter = diag::PortFilter(request.localPort, request.remotePort, request.anyPort);
   nlattr attribute = {};
   attribute.nla_type = INET_DIAG_REQ_BYTECODE;
   attribute.nla_len = static_cast<uint16_t>(NLA_HDRLEN + diag::Bytes(filter));
 
-  message.header.nlmsg_len = sizeof message + (filter.empty() ? 0 : attribute.nla_len);
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  size_t headerBytes;
+  if (family == AF_UNSPEC) {
+    headerBytes = NLMSG_LENGTH(sizeof(inet_diag_req));
+    message.header.nlmsg_type = TCPDIAG_GETSOCK;
+    message.body.both.idiag_states = request.states;
+  } else {
+    headerBytes = NLMSG_LENGTH(sizeof(inet_diag_req_v2));
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.body.byFamily.sdiag_family = family;
+    message.body.byFamily.sdiag_protocol = IPPROTO_TCP;
+    message.body.byFamily.idiag_states = request.states;
+  }
+  message.header.nlmsg_len = static_cast<uint32_t>(headerBytes + (filter.empty() ? 0 : attribute.nla_len));
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.header.nlmsg_seq = sequence;
-  message.body.sdiag_family = family;
-  message.body.sdiag_protocol = IPPROTO_TCP;
-  message.body.idiag_states = request.states;
 
   iovec parts[3] = {
-      {&message, sizeof message},
+      {&message, headerBytes},
       {&attribute, sizeof attribute},
       {filter.data(), static_cast<size_t>(diag::Bytes(filter))},
   };
@@ -158,9 +172,9 @@ void AppendRow(const inet_diag_msg& message, std::vector<DiagRow>* rows) {
   rows->push_back(row);
 }
 
-// Reads the replies to `sequence` until NLMSG_DONE; a bounded number of reads, each
-// bounded by SO_RCVTIMEO.
-DumpFailure ReceiveRows(int fd, uint32_t sequence, std::vector<DiagRow>* rows) {
+// Reads the replies (of `type`) to `sequence` until NLMSG_DONE; a bounded number of reads,
+// each bounded by SO_RCVTIMEO.
+DumpFailure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRow>* rows) {
   std::vector<uint64_t> storage(kReceiveBytes / sizeof(uint64_t));  // aligned for nlmsghdr
   char* buffer = reinterpret_cast<char*>(storage.data());
   for (int reads = 0; reads < kMaxReceives; ++reads) {
@@ -198,7 +212,7 @@ DumpFailure ReceiveRows(int fd, uint32_t sequence, std::vector<DiagRow>* rows) {
         if (error->error == 0) continue;  // an acknowledgement
         return Fail(-error->error, "sock_diag");
       }
-      if (message->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      if (message->nlmsg_type != type) continue;
       if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(EBADMSG, "sock_diag");
       AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)), rows);
     }
@@ -207,22 +221,19 @@ DumpFailure ReceiveRows(int fd, uint32_t sequence, std::vector<DiagRow>* rows) {
 }
 
 DumpFailure Dump(const DumpRequest& request, std::vector<DiagRow>* rows) {
+  if (request.families == 0) return {};
   NetlinkSocket socket;
   if (socket.fd() < 0) return Fail(errno, "socket");
   timeval timeout = {kReceiveTimeoutSeconds, 0};
   if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
     return Fail(errno, "setsockopt");
   }
-  const uint8_t families[] = {AF_INET, AF_INET6};
-  const int bits[] = {kIpv4, kIpv6};
-  for (int i = 0; i < 2; ++i) {
-    if ((request.families & bits[i]) == 0) continue;
-    uint32_t sequence = nextSequence.fetch_add(1);
-    DumpFailure failure = SendRequest(socket.fd(), families[i], request, sequence);
-    if (failure.error == 0) failure = ReceiveRows(socket.fd(), sequence, rows);
-    if (failure.error != 0) return failure;
-  }
-  return {};
+  uint8_t family = request.families == kIpv4 ? AF_INET : request.families == kIpv6 ? AF_INET6 : AF_UNSPEC;
+  uint32_t sequence = nextSequence.fetch_add(1);
+  DumpFailure failure = SendRequest(socket.fd(), family, request, sequence);
+  if (failure.error != 0) return failure;
+  // Replies carry the request's type.
+  return ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
 }
 
 #else
