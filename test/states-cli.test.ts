@@ -4,7 +4,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tcpStatesSync, type TcpStateRow } from '../lib/index';
 import { CLI, DIST_INDEX, ensureBuilt } from './helpers/dist';
 import { connectedPair, isLinux } from './helpers/net';
-import { makeScene, type Scene } from './helpers/scene';
+import { makeScene, quietPort, type Scene } from './helpers/scene';
 import { ssDetailedRows } from './helpers/ss';
 
 function sockctl(...args: string[]) {
@@ -25,15 +24,6 @@ function still(rows: TcpStateRow[]): object[] {
   return rows
     .map((row) => ({ ...row, timer: row.timer?.kind ?? null }))
     .sort((a, b) => `${a.localPort} ${a.remotePort}`.localeCompare(`${b.localPort} ${b.remotePort}`));
-}
-
-async function unusedPort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 describe.skipIf(!isLinux)('sockctl states', () => {
@@ -71,7 +61,7 @@ describe.skipIf(!isLinux)('sockctl states', () => {
   });
 
   it('exit 1 when nothing matches, like grep', async () => {
-    const run = sockctl('--port', String(await unusedPort()));
+    const run = sockctl('--port', String(quietPort()));
     expect(run.status).toBe(1);
     expect(run.stdout.trimEnd().split('\n')).toHaveLength(1); // the header alone
     expect(sockctl('--port', String(scene.port), '--family', 'ipv6').status).toBe(1);
@@ -143,7 +133,7 @@ describe.skipIf(!isLinux)('sockctl states', () => {
   });
 
   it('--watch --json prints one change per line; --timeout ends it, exit 1 when nothing matched', async () => {
-    const quiet = sockctl('--watch', '--port', String(await unusedPort()), '--timeout', '100');
+    const quiet = sockctl('--watch', '--port', String(quietPort()), '--timeout', '100');
     expect(quiet).toMatchObject({ status: 1, stdout: '' });
     const busy = sockctl('--watch', '--json', '--port', String(scene.port), '--timeout', '100', '--interval', '10');
     expect(busy.status).toBe(0);

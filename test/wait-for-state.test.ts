@@ -23,7 +23,7 @@ describe.skipIf(!isLinux)('waitForState', () => {
 
   it('resolves at once with the rows already in the state', async () => {
     const p = await pair();
-    const rows = await waitForState({ port: p.port }, 'LISTEN', { timeoutMs: 0 });
+    const rows = await waitForState({ localPort: p.port, family: 'ipv4' }, 'LISTEN', { timeoutMs: 0 });
     expect(rows).toMatchObject([{ state: 'LISTEN', localAddress: '127.0.0.1', localPort: p.port }]);
     expect(ssStateOf(p.port, p.port, 0)).toBe('LISTEN');
   });
@@ -32,7 +32,8 @@ describe.skipIf(!isLinux)('waitForState', () => {
     it(`resolves with the TIME_WAIT row as soon as the active closer reaches it (${host})`, async () => {
       const p = await pair(host);
       const clientPort = p.client.localPort!;
-      const waiting = waitForState({ port: p.port, state: 'TIME_WAIT' }, 'TIME_WAIT');
+      // The exact connection: old TIME_WAIT of an earlier listener on this port number may linger.
+      const waiting = waitForState({ localPort: clientPort, remotePort: p.port, family: host === '::1' ? 'ipv6' : 'ipv4' }, 'TIME_WAIT');
       p.accepted.on('end', () => p.accepted.end());
       p.client.end();
       const rows = await waiting;
@@ -44,7 +45,7 @@ describe.skipIf(!isLinux)('waitForState', () => {
 
   it('waits for any of several states, and gives owners with withProcess', async () => {
     const p = await pair();
-    const waiting = waitForState({ port: p.port, withProcess: true }, ['FIN_WAIT_2', 'CLOSE_WAIT']);
+    const waiting = waitForState({ port: p.port, family: 'ipv4', withProcess: true }, ['FIN_WAIT_2', 'CLOSE_WAIT']);
     shutdown(p.client, 'write');
     const rows = await waiting;
     expect(rows.length).toBeGreaterThanOrEqual(1);
@@ -54,7 +55,7 @@ describe.skipIf(!isLinux)('waitForState', () => {
       expect(row.pid).toBe(process.pid);
     }
     // Both ends get there: the client as soon as the peer acknowledges FIN, the peer on reading it.
-    const both = await waitForState({ port: p.port, state: ['FIN_WAIT_2', 'CLOSE_WAIT'] }, 'CLOSE_WAIT');
+    const both = await waitForState({ localPort: p.port, family: 'ipv4', state: ['FIN_WAIT_2', 'CLOSE_WAIT'] }, 'CLOSE_WAIT');
     expect(both).toMatchObject([{ state: 'CLOSE_WAIT', localPort: p.port, remotePort: p.client.localPort }]);
   });
 
@@ -64,17 +65,19 @@ describe.skipIf(!isLinux)('waitForState', () => {
     cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
     const { port } = server.address() as net.AddressInfo;
 
-    const error = (await waitForState({ port }, ['SYN_SENT', 'ESTABLISHED'], { timeoutMs: 30 }).catch((e: unknown) => e)) as WaitForStateTimeout;
+    // Live states only: old TIME_WAIT of an earlier listener on this port number may linger.
+    const filter = { port, family: 'ipv4', state: ['LISTEN', 'SYN_SENT', 'ESTABLISHED'] } as const;
+    const error = (await waitForState(filter, ['SYN_SENT', 'ESTABLISHED'], { timeoutMs: 30 }).catch((e: unknown) => e)) as WaitForStateTimeout;
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ code: 'ETIMEDOUT', errno: -110, syscall: 'waitForState' });
     expect(error.message).toBe(
-      `waitForState ETIMEDOUT (no SYN_SENT or ESTABLISHED within 30 ms for port ${port}; the kernel listed LISTEN 127.0.0.1:${port} 0.0.0.0:*)`,
+      `waitForState ETIMEDOUT (no SYN_SENT or ESTABLISHED within 30 ms for port ${port}, ipv4; the kernel listed LISTEN 127.0.0.1:${port} 0.0.0.0:*)`,
     );
-    expect(error.rows).toEqual(tcpStatesSync({ port }));
+    expect(error.rows).toEqual(tcpStatesSync(filter));
 
     server.close();
     await once(server, 'close');
-    const nothing = (await waitForState({ port, family: 'ipv4' }, 'LISTEN', { timeoutMs: 0 }).catch((e: unknown) => e)) as WaitForStateTimeout;
+    const nothing = (await waitForState(filter, 'LISTEN', { timeoutMs: 0 }).catch((e: unknown) => e)) as WaitForStateTimeout;
     expect(nothing.message).toBe(`waitForState ETIMEDOUT (no LISTEN within 0 ms for port ${port}, ipv4; the kernel listed no socket)`);
     expect(nothing.rows).toEqual([]);
   });

@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { shutdown } from '../../lib/index';
-import { waitForSs } from './ss';
+import { ssRows, waitForSs } from './ss';
 
 export interface Scene {
   server: net.Server;
@@ -20,6 +20,33 @@ export interface Scene {
 
 export const UNREAD_BYTES = 1000;
 
+// A filter by port number also shows the TIME_WAIT left for 60 s by an earlier listener on
+// the same number (or by its clients). Ports 0 hands out are reused soon after; these are
+// drawn from a range below the ephemeral one, and only when ss shows nothing on them.
+const QUIET_PORTS = { first: 10_000, count: 10_000 };
+
+/** A port number on which ss lists no socket at all, right now. */
+export function quietPort(): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = QUIET_PORTS.first + Math.floor(Math.random() * QUIET_PORTS.count);
+    if (ssRows(port).length === 0) return port;
+  }
+  throw new Error('no quiet port in 100 tries');
+}
+
+async function listenQuietly(server: net.Server, host: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = quietPort();
+    try {
+      server.listen(port, host);
+      await once(server, 'listening');
+      return port;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw error;
+    }
+  }
+}
+
 async function connect(server: net.Server, host: string, port: number): Promise<{ client: net.Socket; accepted: net.Socket }> {
   const accepting = once(server, 'connection') as Promise<[net.Socket]>;
   const client = net.connect({ port, host, allowHalfOpen: true });
@@ -31,9 +58,7 @@ async function connect(server: net.Server, host: string, port: number): Promise<
 export async function makeScene(host: '127.0.0.1' | '::1'): Promise<Scene> {
   // pauseOnConnect: an accepted socket reads nothing until resume(), so bytes can wait in the kernel.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  server.listen(0, host);
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenQuietly(server, host);
 
   const established = await connect(server, host, port);
   established.client.write(Buffer.alloc(UNREAD_BYTES, 'x'));
