@@ -157,8 +157,9 @@ describe.skipIf(!canTrace)('netlink refused (strace injects the error): the same
     await scene.close();
   });
 
-  function traced(inject: string, args: string[]) {
-    const run = spawnSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=socket,sendmsg', '-e', `inject=${inject}`, process.execPath, ...args], {
+  function traced(inject: string | undefined, args: string[]) {
+    const injection = inject === undefined ? [] : ['-e', `inject=${inject}`];
+    const run = spawnSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=socket,sendmsg,recvmsg', ...injection, process.execPath, ...args], {
       encoding: 'utf8',
       timeout: 10_000,
     });
@@ -169,6 +170,7 @@ describe.skipIf(!canTrace)('netlink refused (strace injects the error): the same
   for (const [what, inject, refusal] of [
     ['socket() refused', 'socket:error=EACCES', /socket\(AF_NETLINK, SOCK_DGRAM\|SOCK_CLOEXEC, NETLINK_SOCK_DIAG\) = -1 EACCES .*\(INJECTED\)/],
     ['the dump refused', 'sendmsg:error=EPERM', /sendmsg\(\d+, .*= -1 EPERM .*\(INJECTED\)/],
+    ['no tcp_diag in the kernel (ENOENT)', 'recvmsg:error=ENOENT', /recvmsg\(\d+, .*= -1 ENOENT .*\(INJECTED\)/],
   ] as const) {
     it(`${what}: tcpStatesSync and the CLI fall back`, () => {
       const proc = tcpStatesSync({ port: scene.port, source: 'proc' });
@@ -182,6 +184,19 @@ describe.skipIf(!canTrace)('netlink refused (strace injects the error): the same
       expect(still(JSON.parse(cli.stdout) as TcpStateRow[])).toEqual(still(proc));
     });
   }
+
+  it('tcpStates dumps on a thread-pool thread, tcpStatesSync on the main thread', () => {
+    const script = (call: string) =>
+      `const s = require(${JSON.stringify(DIST_INDEX)}); Promise.resolve(${call}).then((rows) => console.log(process.pid, rows.length))`;
+    for (const [call, onMainThread] of [[`s.tcpStates({ port: ${scene.port} })`, false], [`s.tcpStatesSync({ port: ${scene.port} })`, true]] as const) {
+      const run = traced(undefined, ['-e', script(call)]);
+      const [pid, rows] = run.stdout.trim().split(' ').map(Number);
+      expect(rows).toBe(6);
+      const thread = /^(\d+) +socket\(AF_NETLINK/m.exec(run.trace)?.[1];
+      expect(thread, run.trace).toBeDefined();
+      expect(Number(thread) === pid, call).toBe(onMainThread);
+    }
+  });
 
   it("source: 'netlink' does not fall back: the refusal is the error", () => {
     const run = traced('socket:error=EACCES', ['-e', LIST, JSON.stringify({ port: scene.port, source: 'netlink' })]);

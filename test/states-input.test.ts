@@ -95,6 +95,19 @@ describe.skipIf(!isLinux)('tcpStates and waitForState reject bad input with Node
     expect(binding.tcpDiagDumpSync(3, 0, 0, 0, 0).byteLength).toBe(0);
   });
 
+  it('elsewhere than Linux: ENOTSUP, never a silent empty list', async () => {
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    Object.defineProperty(process, 'platform', { ...platform, value: 'darwin' });
+    try {
+      const message = 'tcpStates ENOTSUP (sock_diag and /proc/net/tcp are Linux only, not on darwin)';
+      expect(thrown(() => tcpStatesSync({ port: pair.port }))).toMatchObject({ code: 'ENOTSUP', syscall: 'tcpStates', message });
+      await expect(tcpStates({ port: pair.port, source: 'proc' })).rejects.toThrow(expect.objectContaining({ code: 'ENOTSUP', message }));
+      await expect(waitForState({ port: pair.port }, 'LISTEN')).rejects.toThrow(expect.objectContaining({ code: 'ENOTSUP', message }));
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
+    }
+  });
+
   it('leaks no descriptor over thousands of dumps, sync and async, and failing calls', async () => {
     // Our three sockets only: old TIME_WAIT of an earlier listener on this port number may linger.
     const ours = { port: pair.port, family: 'ipv4', state: ['LISTEN', 'ESTABLISHED'] } as const;

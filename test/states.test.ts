@@ -97,6 +97,7 @@ describe.skipIf(!isLinux)('tcpStates lists what ss -tanoe lists', () => {
         expect(comparable(proc)).toEqual(comparable(netlink));
         expectTimersClose(proc, netlink);
         expect(proc.find((row) => row.state === 'LISTEN')!.sendQ).toBe(0);
+        expect(proc.filter((row) => row.timer !== null).every((row) => row.timer!.expiresMs % 10 === 0)).toBe(true);
         expect(comparable(await tcpStates({ port: scene.port, source: 'proc' }))).toEqual(comparable(netlink));
       });
 
