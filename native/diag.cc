@@ -285,6 +285,9 @@ class DumpWorker : public Napi::AsyncWorker {
 
   void Execute() override { failure_ = Dump(request_, &rows_); }
 
+  // Only reached if Execute threw (std::bad_alloc): the promise still settles.
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
   void OnOK() override {
     Napi::Env env = Env();
     if (failure_.error != 0) {

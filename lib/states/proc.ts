@@ -90,9 +90,9 @@ function tablesFor(query: StatesQuery) {
   return TABLES.filter((table) => (table.ipv6 ? query.ipv6 : query.ipv4));
 }
 
-function absentAsEmpty(error: unknown): string {
-  // No tcp6 table on a kernel without IPv6.
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+// No tcp6 table on a kernel without IPv6: no IPv6 socket. A missing tcp table is an error.
+function absentAsEmpty(table: (typeof TABLES)[number], error: unknown): string {
+  if (table.ipv6 && (error as NodeJS.ErrnoException).code === 'ENOENT') return '';
   throw error;
 }
 
@@ -103,7 +103,7 @@ export function procRowsSync(query: StatesQuery): TcpStateRow[] {
     try {
       text = readFileSync(table.path, 'latin1');
     } catch (error) {
-      text = absentAsEmpty(error);
+      text = absentAsEmpty(table, error);
     }
     parseTable(text, table.ipv6, query, rows);
   }
@@ -112,7 +112,7 @@ export function procRowsSync(query: StatesQuery): TcpStateRow[] {
 
 export async function procRows(query: StatesQuery): Promise<TcpStateRow[]> {
   const tables = tablesFor(query);
-  const texts = await Promise.all(tables.map((table) => readFile(table.path, 'latin1').catch(absentAsEmpty)));
+  const texts = await Promise.all(tables.map((table) => readFile(table.path, 'latin1').catch((error: unknown) => absentAsEmpty(table, error))));
   const rows: TcpStateRow[] = [];
   tables.forEach((table, i) => parseTable(texts[i]!, table.ipv6, query, rows));
   return rows;
