@@ -1,11 +1,13 @@
 // tcpStates against an independent oracle: `ss -tanoe` (iproute2), parsed in
 // test/helpers/ss.ts, for sockets this test puts in LISTEN, ESTABLISHED, FIN_WAIT_2,
 // CLOSE_WAIT and TIME_WAIT on its own ports, over IPv4 and IPv6.
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fdOf, tcpStates, tcpStatesSync, type TcpStateRow } from '../lib/index';
 import { isLinux } from './helpers/net';
-import { makeScene, UNREAD_BYTES, type Scene } from './helpers/scene';
+import { listenQuietly, makeScene, UNREAD_BYTES, type Scene } from './helpers/scene';
 import { ssDetailedRows, type SsDetailedRow } from './helpers/ss';
 import { spawnAgent } from './helpers/agent';
 
@@ -152,4 +154,28 @@ describe.skipIf(!isLinux)('tcpStates lists what ss -tanoe lists', () => {
       });
     });
   }
+});
+
+describe.skipIf(!isLinux)('a port filter matches local or remote ports, as ss does', () => {
+  it("shows the clients' TIME_WAIT of a listener that is gone, for 2MSL; localPort does not", async () => {
+    const server = net.createServer({ allowHalfOpen: true });
+    const port = await listenQuietly(server, '127.0.0.1');
+    const accepting = once(server, 'connection') as Promise<[net.Socket]>;
+    const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(client, 'connect');
+    const [accepted] = await accepting;
+    const clientPort = client.localPort;
+    accepted.on('end', () => accepted.end());
+    accepted.resume();
+    client.resume();
+    const closed = once(client, 'close');
+    client.end(); // the client closes first: the TIME_WAIT is on its side
+    await closed;
+    server.close();
+    await once(server, 'close');
+
+    expect(tcpStatesSync({ port })).toMatchObject([{ state: 'TIME_WAIT', localPort: clientPort, remotePort: port }]);
+    expect(ssDetailedRows(port).map((row) => row.tcpState)).toEqual(['TIME_WAIT']);
+    expect(tcpStatesSync({ localPort: port })).toEqual([]);
+  });
 });

@@ -34,7 +34,8 @@ export function quietPort(): number {
   throw new Error('no quiet port in 100 tries');
 }
 
-async function listenQuietly(server: net.Server, host: string): Promise<number> {
+/** Listens on a quiet port (see quietPort) and returns it. */
+export async function listenQuietly(server: net.Server, host: string): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const port = quietPort();
     try {
