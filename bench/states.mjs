@@ -20,6 +20,7 @@ const netstat = require('node-netstat');
 
 const MANY = 20_000;
 const FEW = 2_000;
+const ROUNDS = 15;
 const BATCH = 250; // connections in flight at once: 500 descriptors at most
 const SOURCE_PORTS = { first: 20_000, count: 10_000 }; // per 127.0.0.N source address
 
@@ -60,17 +61,20 @@ async function timeWaits(count, firstAddress) {
   return { server, port, made, seconds: (performance.now() - started) / 1000, skipped };
 }
 
-async function median(runs, fn) {
-  for (let i = 0; i < 2; i++) await fn(); // warm-up
-  const times = [];
-  let rows = 0;
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    rows = await fn();
-    times.push(performance.now() - start);
+// Round-robin: each round runs every method once, in a rotated order, so that GC pauses and
+// the other core's load fall on all of them alike; then the median of the rounds per method.
+async function medians(rounds, methods) {
+  const times = methods.map(() => []);
+  const rows = methods.map(() => 0);
+  for (let round = -2; round < rounds; round++) {
+    for (let k = 0; k < methods.length; k++) {
+      const i = (k + Math.max(round, 0)) % methods.length;
+      const start = performance.now();
+      rows[i] = await methods[i][1]();
+      if (round >= 0) times[i].push(performance.now() - start); // rounds -2 and -1 warm up
+    }
   }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(runs / 2)], rows };
+  return methods.map(([name], i) => ({ name, ms: times[i].sort((x, y) => x - y)[Math.floor(rounds / 2)], rows: rows[i] }));
 }
 
 // The in-process baseline: read both tables, keep the lines with the port, as a hand-written
@@ -111,35 +115,42 @@ const few = await timeWaits(FEW, 10);
 try {
   console.log(`bench:states — node ${process.version}, Linux ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
   console.log(`made ${many.made} TIME_WAIT on 127.0.0.1:${many.port} in ${many.seconds.toFixed(1)} s, ${few.made} on :${few.port} in ${few.seconds.toFixed(1)} s`);
-  if (many.made < MANY || few.made < FEW) console.log(`  (fewer than asked: ${many.skipped + few.skipped} connects failed)`);
+  if (many.made < MANY || few.made < FEW) {
+    console.log(`  (fewer than asked: ${many.skipped + few.skipped} connects failed; the kernel keeps at most net.ipv4.tcp_max_tw_buckets TIME_WAIT)`);
+  }
 
+  globalThis.gc?.(); // the set-up's 22,000 closed net.Sockets: not the first method's cost
   const port = many.port;
-  const results = [
-    ['tcpStates({ port })          netlink, thread pool', await median(31, () => tcpStates({ port }).then((r) => r.length))],
-    ['tcpStatesSync({ port })      netlink', await median(31, () => tcpStatesSync({ port }).length)],
-    ['/proc/net/tcp{,6} parse      in-process, minimal', await median(15, () => procParse(port))],
-    ["tcpStatesSync({ port, source: 'proc' })", await median(15, () => tcpStatesSync({ port, source: 'proc' }).length)],
-    ['ss -tanH "( sport/dport )"   spawned', await median(11, () => ss(port))],
-    ['node-netstat                 spawns netstat -apntu', await median(5, () => nodeNetstat(port))],
-  ];
-  const base = results[0][1].ms;
-  console.log(`\n1. ${MANY} TIME_WAIT on one port (${MANY + FEW} on the host), median ms:`);
+  const hostSockets = tcpStatesSync().length; // other programs' sockets count in every method's work
+  const results = await medians(ROUNDS, [
+    ['tcpStates({ port })          netlink, thread pool', () => tcpStates({ port }).then((r) => r.length)],
+    ['tcpStatesSync({ port })      netlink', () => tcpStatesSync({ port }).length],
+    ['/proc/net/tcp{,6} parse      in-process, minimal', () => procParse(port)],
+    ["tcpStatesSync({ port, source: 'proc' })", () => tcpStatesSync({ port, source: 'proc' }).length],
+    ['ss -tanH "( sport/dport )"   spawned', () => ss(port)],
+    ['node-netstat                 spawns netstat -apntu', () => nodeNetstat(port)],
+  ]);
+  const base = results[0].ms;
+  console.log(`\n1. ${MANY} TIME_WAIT on one port (${hostSockets} TCP sockets on the host), median of ${ROUNDS} rounds, ms:`);
   console.log(`   ${'method'.padEnd(52)}${'ms'.padStart(8)}   rows   time / tcpStates`);
-  for (const [name, { ms, rows }] of results) console.log(`   ${name.padEnd(52)}${fmt(ms)}  ${String(rows).padStart(5)}   ${ratio(ms / base)}`);
-  const parse = results[2][1].ms / base;
-  const spawnSs = results[4][1].ms / base;
+  for (const { name, ms, rows } of results) console.log(`   ${name.padEnd(52)}${fmt(ms)}  ${String(rows).padStart(5)}   ${ratio(ms / base)}`);
+  const parse = results[2].ms / base;
+  const spawnSs = results[4].ms / base;
   console.log(`   goal: >= 5x faster than the /proc parse: ${ratio(parse)} ${parse >= 5 ? 'met' : 'NOT met'};` +
     ` faster than spawning ss: ${ratio(spawnSs)} ${spawnSs > 1 ? 'met' : 'NOT met'}`);
 
-  const filtered = await median(31, () => tcpStatesSync({ port: few.port }).length);
-  const unfiltered = await median(15, () => tcpStatesSync().filter((r) => r.localPort === few.port || r.remotePort === few.port).length);
-  const filteredAsync = await median(31, () => tcpStates({ port: few.port }).then((r) => r.length));
-  const unfilteredAsync = await median(15, () => tcpStates().then((r) => r.filter((x) => x.localPort === few.port || x.remotePort === few.port).length));
-  console.log(`\n2. ${FEW} TIME_WAIT on port ${few.port} among ${MANY} others, median ms:`);
-  console.log(`   tcpStatesSync({ port })  kernel filter     ${fmt(filtered.ms)}  ${filtered.rows} rows`);
-  console.log(`   tcpStatesSync() + JS filter                ${fmt(unfiltered.ms)}  ${unfiltered.rows} rows   gain of the kernel filter: ${ratio(unfiltered.ms / filtered.ms)}`);
-  console.log(`   tcpStates({ port })      kernel filter     ${fmt(filteredAsync.ms)}  ${filteredAsync.rows} rows`);
-  console.log(`   tcpStates() + JS filter                    ${fmt(unfilteredAsync.ms)}  ${unfilteredAsync.rows} rows   gain of the kernel filter: ${ratio(unfilteredAsync.ms / filteredAsync.ms)}`);
+  const inPort = (r) => r.localPort === few.port || r.remotePort === few.port;
+  const [filtered, unfiltered, filteredAsync, unfilteredAsync] = await medians(ROUNDS, [
+    ['tcpStatesSync({ port })  kernel filter', () => tcpStatesSync({ port: few.port }).length],
+    ['tcpStatesSync() + JS filter', () => tcpStatesSync().filter(inPort).length],
+    ['tcpStates({ port })      kernel filter', () => tcpStates({ port: few.port }).then((r) => r.length)],
+    ['tcpStates() + JS filter', () => tcpStates().then((r) => r.filter(inPort).length)],
+  ]);
+  console.log(`\n2. ${FEW} TIME_WAIT on port ${few.port} among ${hostSockets - FEW} others, median of ${ROUNDS} rounds, ms:`);
+  for (const [kernel, js] of [[filtered, unfiltered], [filteredAsync, unfilteredAsync]]) {
+    console.log(`   ${kernel.name.padEnd(40)}${fmt(kernel.ms)}  ${kernel.rows} rows`);
+    console.log(`   ${js.name.padEnd(40)}${fmt(js.ms)}  ${js.rows} rows   gain of the kernel filter: ${ratio(js.ms / kernel.ms)}`);
+  }
 } finally {
   many.server.close();
   few.server.close();
