@@ -10,6 +10,7 @@
         "native/constants.cc",
         "native/descriptors.cc",
         "native/errors.cc",
+        "native/listener.cc",
         "native/options.cc",
         "native/shutdown.cc",
         "native/socket.cc",

@@ -16,3 +16,6 @@ export { socket, type SocketFamily, type SocketType } from './socket';
 export { constants, type Constants } from './constants';
 export { type TcpState } from './tcp-states';
 export { type SystemError } from './errors';
+export { listen } from './listen';
+export { createListener, ListeningDescriptor } from './listener';
+export { type ListenOptions, type ListenSockopts } from './listen-options';

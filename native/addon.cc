@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitErrors(env, exports);
   sockctl::InitConstants(env, exports);
   sockctl::InitDescriptors(env, exports);
+  sockctl::InitListener(env, exports);
   sockctl::InitOptions(env, exports);
   sockctl::InitShutdown(env, exports);
   sockctl::InitSocket(env, exports);
