@@ -80,18 +80,18 @@ interface ResolvedOption {
   readonly readOnly: boolean;
 }
 
-// Resolved once at load: the hot path is one property read, no string work.
-const resolved: Record<string, ResolvedOption | undefined> = Object.create(null);
+// Resolved once at load: the hot path is one Map lookup, no string work.
+const resolved = new Map<string, ResolvedOption>();
 for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec][]) {
   const level = binding.constants[spec.level];
   const optname = binding.constants[name];
   if (level === undefined || optname === undefined) continue;
-  resolved[name] = { name, level, optname, kind: spec.kind, readOnly: spec.readOnly === true };
+  resolved.set(name, { name, level, optname, kind: spec.kind, readOnly: spec.readOnly === true });
 }
 
 function lookup(name: unknown, syscall: string): ResolvedOption {
   if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
-  const option = resolved[name];
+  const option = resolved.get(name);
   if (option !== undefined) return option;
   if (Object.hasOwn(OPTIONS, name)) {
     throw errnoException(osConstants.errno.ENOPROTOOPT, syscall, { reason: `${name} is not available on ${process.platform}` });

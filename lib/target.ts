@@ -2,7 +2,7 @@
 // (`_handle.fd` for net, the state symbol's `handle.fd` for dgram); this is the one
 // place that reaches into those internals.
 import type { Server, Socket } from 'node:net';
-import type { Socket as DgramSocket } from 'node:dgram';
+import { Socket as DgramSocket } from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { errnoException, invalidArgType } from './errors';
 import { validateInteger } from './validate';
@@ -16,10 +16,12 @@ interface HandleHolder {
   _handle?: { fd?: number } | null;
 }
 
-function dgramHandle(target: object): { fd?: number } | null | undefined {
-  const state = Object.getOwnPropertySymbols(target).find((s) => s.description === 'state symbol');
-  if (state === undefined) return undefined;
-  return (target as Record<symbol, { handle?: { fd?: number } | null }>)[state]?.handle ?? null;
+let dgramState: symbol | undefined;
+
+function dgramHandle(target: DgramSocket): { fd?: number } | null | undefined {
+  dgramState ??= Object.getOwnPropertySymbols(target).find((s) => s.description === 'state symbol');
+  if (dgramState === undefined) return undefined;
+  return (target as unknown as Record<symbol, { handle?: { fd?: number } | null }>)[dgramState]?.handle;
 }
 
 function noDescriptor(what: string): Error {
@@ -32,16 +34,14 @@ export function fdOf(target: Target): number {
 
   let fd: unknown;
   let what: string;
-  // dgram first: its prototype has a deprecated `_handle` accessor that warns when read.
-  const handle = dgramHandle(target);
-  if (handle !== undefined) {
-    fd = handle?.fd ?? -1;
-    what = 'dgram.Socket';
-  } else if ('_handle' in target) {
+  if ('_handle' in target && !(target instanceof DgramSocket)) {
     // net.Socket and net.Server: no handle before connect/listen and after close; fd -1
-    // while libuv has not made the socket yet.
+    // while libuv has not made the socket yet. (dgram's `_handle` is a deprecated accessor.)
     fd = (target as HandleHolder)._handle?.fd ?? -1;
     what = target.constructor?.name ?? 'socket';
+  } else if (target instanceof DgramSocket) {
+    fd = dgramHandle(target)?.fd ?? -1;
+    what = 'dgram.Socket';
   } else if ('fd' in target) {
     fd = target.fd;
     what = 'target';

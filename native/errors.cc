@@ -62,8 +62,10 @@ int FdArg(const Napi::CallbackInfo& info, size_t index) {
 }
 
 int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (index >= info.Length() || !info[index].IsNumber()) throw ArgTypeError(info.Env(), name, "number");
-  return info[index].As<Napi::Number>().Int32Value();
+  // One Node-API call: napi_get_value_int32 itself refuses what is not a number.
+  int32_t value = 0;
+  if (napi_get_value_int32(info.Env(), info[index], &value) != napi_ok) throw ArgTypeError(info.Env(), name, "number");
+  return value;
 }
 
 }  // namespace sockctl

