@@ -4,12 +4,18 @@ import { hasDist } from './helpers/listen';
 import { isLinux } from './helpers/net';
 import { hasStrace, lifeOf, straceNode, type Syscall } from './helpers/strace';
 
-const EXAMPLE = join(__dirname, '..', 'examples', 'listen-options.mjs');
+const EXAMPLE = join(__dirname, '..', 'examples', 'listen-options.js');
 
-function runExample(options: object): { fd: number; port: number; life: Syscall[] } {
-  const { stdout, calls } = straceNode([EXAMPLE, JSON.stringify(options)]);
-  const { fd, port } = JSON.parse(stdout) as { fd: number; port: number };
-  return { fd, port, life: lifeOf(calls, fd) };
+/** The program's one listening socket: the descriptor listen() was called on. */
+function listenerLife(calls: Syscall[]): { fd: number; life: Syscall[] } {
+  const fds = new Set(calls.filter((call) => call.name === 'listen').map((call) => call.fd));
+  expect(fds.size).toBe(1);
+  const [fd] = fds as Set<number>;
+  return { fd: fd!, life: lifeOf(calls, fd!) };
+}
+
+function runExample(options: object): { fd: number; life: Syscall[] } {
+  return listenerLife(straceNode([EXAMPLE, JSON.stringify(options)]).calls);
 }
 
 const setsockopts = (life: Syscall[]) => life.filter((call) => call.name === 'setsockopt').map((call) => call.args.replace(/, \d+$/, ''));
@@ -53,9 +59,8 @@ describe.skipIf(!isLinux || !hasStrace || !hasDist)('strace: every option is set
   });
 
   it("by contrast, Node core's own listen always sets SO_REUSEADDR (libuv) and listens with 511", () => {
-    const script = `const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(JSON.stringify({ fd: s._handle.fd, port: s.address().port })); s.close(); });`;
-    const { stdout, calls } = straceNode(['-e', script]);
-    const life = lifeOf(calls, (JSON.parse(stdout) as { fd: number }).fd);
+    const script = `const s = require('node:net').createServer().listen(0, '127.0.0.1', () => s.close());`;
+    const { life } = listenerLife(straceNode(['-e', script]).calls);
     expect(setsockopts(life.slice(0, bindIndex(life)))).toEqual(['SOL_SOCKET, SO_REUSEADDR, [1]']);
     expect(life.filter((call) => call.name === 'listen').map((call) => call.args)).toEqual(['511']);
   });
