@@ -84,3 +84,8 @@ export function socketBadPort(name: string, port: unknown): RangeError & { code:
 export function serverAlreadyListen(): Error & { code: string } {
   return withCode(new Error('Listen method has been called more than once without closing.'), 'ERR_SERVER_ALREADY_LISTEN');
 }
+
+/** Node's ERR_SERVER_NOT_RUNNING, word for word. */
+export function serverNotRunning(): Error & { code: string } {
+  return withCode(new Error('Server is not running.'), 'ERR_SERVER_NOT_RUNNING');
+}

@@ -19,3 +19,5 @@ export { type SystemError } from './errors';
 export { listen } from './listen';
 export { createListener, ListeningDescriptor } from './listener';
 export { type ListenOptions, type ListenSockopts } from './listen-options';
+export { restart } from './restart';
+export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './time-wait';

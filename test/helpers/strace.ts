@@ -27,10 +27,10 @@ function joinedLines(trace: string): string[] {
   const pending = new Map<string, string>();
   const lines: string[] = [];
   for (const line of trace.split('\n')) {
-    const [pid, ...rest] = line.split(' ');
-    const text = rest.join(' ');
-    if (text.endsWith('<unfinished ...>')) pending.set(pid!, text.slice(0, -'<unfinished ...>'.length));
-    else if (/^<\.\.\. \w+ resumed>/.test(text)) lines.push(pending.get(pid!) + text.replace(/^<\.\.\. \w+ resumed>/, ''));
+    // "<pid> <call>", the pid padded with spaces to a width strace chooses.
+    const [, pid = '', text = ''] = /^(\d+)\s+(.*)$/.exec(line) ?? [];
+    if (text.endsWith('<unfinished ...>')) pending.set(pid, text.slice(0, -'<unfinished ...>'.length).trimEnd());
+    else if (/^<\.\.\. \w+ resumed>/.test(text)) lines.push(pending.get(pid) + text.replace(/^<\.\.\. \w+ resumed>/, ''));
     else lines.push(text);
   }
   return lines;
