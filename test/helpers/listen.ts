@@ -66,7 +66,7 @@ export async function startNode(script: string, options: SpawnOptions = {}) {
   const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
     ...options,
-    env: { ...process.env, SOCKCTL_DIST: DIST },
+    env: { ...process.env, ...options.env, SOCKCTL_DIST: DIST },
   });
   let buffered = '';
   const firstLine = new Promise<string>((resolve, reject) => {
