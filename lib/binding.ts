@@ -39,6 +39,13 @@ export interface RawTcpInfo {
   totalRetrans: number;
 }
 
+/** getsockname(2) as Node's `server.address()` shows it. */
+export interface LocalAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
 /** The native functions; arguments are validated in TypeScript before they get here. */
 export interface NativeBinding {
   setErrorFactory(make: (errno: number, syscall: string) => Error): void;
@@ -57,6 +64,9 @@ export interface NativeBinding {
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
   /** The size of one record in the dump's ArrayBuffer. */
   readonly diagRowBytes: number;
+  bind(fd: number, address: string, port: number): void;
+  listen(fd: number, backlog: number): void;
+  localAddress(fd: number): LocalAddress;
 }
 
 function loadBinding(): NativeBinding {

@@ -1,7 +1,9 @@
 // dup(): a second descriptor for the same open socket, owned by the returned object.
 // Closing it drops one reference (the connection lives on through the others);
 // it is close-on-exec unless handed to a child explicitly (spawn's stdio).
+import { constants as osConstants } from 'node:os';
 import { binding } from './binding';
+import { errnoException } from './errors';
 import { fdOf, type Target } from './target';
 
 export class OwnedDescriptor implements Disposable {
@@ -30,6 +32,18 @@ export class OwnedDescriptor implements Disposable {
     if (fd === -1) return;
     this.#fd = -1;
     binding.close(fd);
+  }
+
+  /**
+   * Gives the descriptor away without closing it (to a net.Server, a child process...):
+   * from here on the new owner closes it, and this object acts as closed. EBADF once
+   * closed or released: -1 handed on would mean "no descriptor" to whoever gets it.
+   */
+  release(): number {
+    const fd = this.#fd;
+    if (fd === -1) throw errnoException(osConstants.errno.EBADF, 'release', { reason: 'the descriptor is already closed or released' });
+    this.#fd = -1;
+    return fd;
   }
 
   [Symbol.dispose](): void {

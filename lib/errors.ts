@@ -73,3 +73,19 @@ export function outOfRange(name: string, range: string, received: unknown): Rang
   const error = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(received)}`);
   return withCode(error, 'ERR_OUT_OF_RANGE');
 }
+
+/** Node's ERR_SOCKET_BAD_PORT (validatePort with zero allowed), word for word. */
+export function socketBadPort(name: string, port: unknown): RangeError & { code: string } {
+  const error = new RangeError(`${name} should be >= 0 and < 65536.${describeReceived(port)}.`);
+  return withCode(error, 'ERR_SOCKET_BAD_PORT');
+}
+
+/** Node's ERR_SERVER_ALREADY_LISTEN, word for word. */
+export function serverAlreadyListen(): Error & { code: string } {
+  return withCode(new Error('Listen method has been called more than once without closing.'), 'ERR_SERVER_ALREADY_LISTEN');
+}
+
+/** Node's ERR_SERVER_NOT_RUNNING, word for word. */
+export function serverNotRunning(): Error & { code: string } {
+  return withCode(new Error('Server is not running.'), 'ERR_SERVER_NOT_RUNNING');
+}

@@ -26,3 +26,8 @@ export {
   type TcpTimer,
   type TcpTimerKind,
 } from './states/row';
+export { listen } from './listen';
+export { createListener, ListeningDescriptor } from './listener';
+export { type ListenOptions, type ListenSockopts } from './listen-options';
+export { restart } from './restart';
+export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './time-wait';

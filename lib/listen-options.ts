@@ -1,0 +1,111 @@
+// listen()'s options, checked as Node's own listen checks them, and the host resolved as
+// Node resolves it (dns.lookup for a name; '::' dual-stack, else '0.0.0.0', by default).
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { invalidArgType, invalidArgValue, socketBadPort } from './errors';
+import { OPTIONS, type OptionValue, type WritableOptionName } from './options';
+import { INT32_MAX, validateBoolean, validateInteger, validateObject } from './validate';
+
+/** Options with a property of their own in ListenOptions, so not in `sockopts`. */
+type DedicatedOption = 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY';
+const DEDICATED: Readonly<Record<DedicatedOption, string>> = {
+  SO_REUSEADDR: 'options.reuseAddr',
+  SO_REUSEPORT: 'options.reusePort',
+  IPV6_V6ONLY: 'options.ipv6Only',
+};
+
+export type ListenSockopts = { [N in Exclude<WritableOptionName, DedicatedOption>]?: OptionValue<N> };
+
+export interface ListenOptions {
+  /** 0 (the default) lets the kernel choose; `server.address().port` tells which. */
+  port?: number;
+  /** An IP literal or a name (dns.lookup, first answer, as Node). Default '::' (dual-stack), or '0.0.0.0' without IPv6. */
+  host?: string;
+  /** listen(2)'s backlog; 0 or absent means 511, as in Node. */
+  backlog?: number;
+  /** IPV6_V6ONLY on an IPv6 listener (default false: dual-stack); ignored for IPv4, as in Node. */
+  ipv6Only?: boolean;
+  /** SO_REUSEADDR (default true, as libuv sets it); false leaves it off. */
+  reuseAddr?: boolean;
+  /** SO_REUSEPORT (default false). */
+  reusePort?: boolean;
+  /** Any other option from the options table, by C name, set before bind in this order. */
+  sockopts?: ListenSockopts;
+}
+
+export interface CheckedListenOptions {
+  port: number;
+  host: string | undefined;
+  backlog: number;
+  ipv6Only: boolean;
+  reuseAddr: boolean;
+  reusePort: boolean;
+  sockopts: ReadonlyArray<readonly [WritableOptionName, unknown]>;
+}
+
+/** Node's validatePort: an integer 0..65535, as a number or a numeric string. */
+function checkPort(port: unknown): number {
+  if (port === undefined || port === null) return 0;
+  if (
+    (typeof port !== 'number' && typeof port !== 'string') ||
+    (typeof port === 'string' && port.trim().length === 0) ||
+    +port !== +port >>> 0 ||
+    +port > 0xffff
+  ) {
+    throw socketBadPort('options.port', port);
+  }
+  return +port;
+}
+
+function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  return value === undefined ? fallback : validateBoolean(value, name);
+}
+
+function checkSockopts(value: unknown): CheckedListenOptions['sockopts'] {
+  if (value === undefined) return [];
+  const sockopts = validateObject(value, 'options.sockopts');
+  return Object.keys(sockopts).map((name) => {
+    const where = `options.sockopts.${name}`;
+    if (Object.hasOwn(DEDICATED, name)) {
+      throw invalidArgValue(where, sockopts[name], `must be set through ${DEDICATED[name as DedicatedOption]}`);
+    }
+    if (!Object.hasOwn(OPTIONS, name)) throw invalidArgValue(where, sockopts[name], 'is not a known socket option');
+    if ((OPTIONS[name as keyof typeof OPTIONS] as { readOnly?: true }).readOnly) {
+      throw invalidArgValue(where, sockopts[name], 'is a read-only socket option');
+    }
+    // The value itself is checked by setOption, which names the option in its errors.
+    return [name as WritableOptionName, sockopts[name]] as const;
+  });
+}
+
+export function checkListenOptions(options: unknown): CheckedListenOptions {
+  const o = validateObject(options ?? {}, 'options');
+  if (o.host !== undefined && o.host !== null && typeof o.host !== 'string') {
+    throw invalidArgType('options.host', 'of type string', o.host);
+  }
+  const backlog = o.backlog === undefined ? 0 : validateInteger(o.backlog, 'options.backlog', 0, INT32_MAX);
+  return {
+    port: checkPort(o.port),
+    host: (o.host as string | null | undefined) ?? undefined,
+    backlog: backlog || 511,
+    ipv6Only: checkBoolean(o.ipv6Only, 'options.ipv6Only', false),
+    reuseAddr: checkBoolean(o.reuseAddr, 'options.reuseAddr', true),
+    reusePort: checkBoolean(o.reusePort, 'options.reusePort', false),
+    sockopts: checkSockopts(o.sockopts),
+  };
+}
+
+/** Where to bind: an IP literal and its family, or undefined for Node's default ('::', else '0.0.0.0'). */
+export interface BindAddress {
+  address: string;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** As Node's listen: an IP literal as is, a name through dns.lookup (its first answer). */
+export async function resolveHost(host: string | undefined): Promise<BindAddress | undefined> {
+  if (host === undefined || host === '') return undefined;
+  const literal = isIP(host);
+  if (literal !== 0) return { address: host, family: literal === 6 ? 'ipv6' : 'ipv4' };
+  const { address, family } = await lookup(host);
+  return { address, family: family === 6 ? 'ipv6' : 'ipv4' };
+}

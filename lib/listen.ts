@@ -1,0 +1,81 @@
+// listen(server, options): the listener made natively (lib/listener.ts), then handed to
+// the server through Node's own listen-on-a-descriptor path, server.listen({ fd }, backlog).
+import cluster from 'node:cluster';
+import { fstatSync } from 'node:fs';
+import net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { binding } from './binding';
+import { errnoException, invalidArgType, serverAlreadyListen } from './errors';
+import type { ListenOptions } from './listen-options';
+import { prepareListener, type ListeningDescriptor } from './listener';
+
+export function checkServer(server: unknown): asserts server is net.Server {
+  if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server);
+}
+
+/** Throws what Node's listen would, before any socket is made. */
+export function checkCanListen(server: unknown): asserts server is net.Server {
+  checkServer(server);
+  if (server.listening) throw serverAlreadyListen();
+  if (cluster.isWorker) {
+    // Node sends a worker's listen-on-fd to the primary, which would open its own fd of
+    // that number: refuse rather than listen on the wrong socket.
+    throw errnoException(osConstants.errno.ENOTSUP, 'listen', {
+      reason: 'a cluster worker cannot listen on a descriptor; use createListener() in the primary',
+    });
+  }
+}
+
+/** The same socket still open under this number (st_dev and st_ino identify it). */
+function sameSocket(fd: number, stat: { dev: number; ino: number }): boolean {
+  try {
+    const now = fstatSync(fd);
+    return now.dev === stat.dev && now.ino === stat.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Gives the listening descriptor to `server`, which owns it from then on (its close()
+ * closes it). If Node refuses it, the descriptor is closed here, unless Node already did.
+ */
+export function handOver<S extends net.Server>(server: S, listener: ListeningDescriptor): Promise<S> {
+  const stat = fstatSync(listener.fd);
+  const backlog = listener.backlog;
+  const fd = listener.release();
+  return new Promise<S>((resolve, reject) => {
+    const fail = (error: unknown): void => {
+      server.off('listening', succeed);
+      server.off('error', fail);
+      if (sameSocket(fd, stat)) binding.close(fd);
+      reject(error);
+    };
+    const succeed = (): void => {
+      server.off('error', fail);
+      resolve(server);
+    };
+    server.once('error', fail);
+    server.once('listening', succeed);
+    try {
+      // The backlog as a separate argument: Node's fd path ignores options.backlog and
+      // would call listen(fd, 511) again over ours.
+      server.listen({ fd }, backlog);
+    } catch (error) {
+      fail(error);
+    }
+  });
+}
+
+/**
+ * Makes the listening socket natively, with every option set before bind, and hands it
+ * to `server` (net.Server, http.Server, https.Server...). Resolves with the listening
+ * server; rejects like Node's listen (EADDRINUSE, EACCES, EADDRNOTAVAIL with address and
+ * port), with the descriptor closed.
+ */
+export async function listen<S extends net.Server>(server: S, options?: ListenOptions): Promise<S> {
+  checkCanListen(server);
+  const open = await prepareListener(options);
+  checkCanListen(server); // again: the DNS lookup gave other code a turn
+  return handOver(server, open());
+}

@@ -1,0 +1,84 @@
+// A TCP listener made natively: socket (close-on-exec, non-blocking), every requested
+// option set before bind, bind, listen. The descriptor is closed on every failure path.
+import type { AddressInfo } from 'node:net';
+import { binding } from './binding';
+import { OwnedDescriptor } from './descriptor';
+import { errnoException, type SystemError } from './errors';
+import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './listen-options';
+import { setOption, type OptionValue, type WritableOptionName } from './options';
+import { socket } from './socket';
+
+/** An owned listening descriptor, with the address it is bound to (getsockname). */
+export class ListeningDescriptor extends OwnedDescriptor {
+  readonly address: AddressInfo;
+  /** listen(2)'s backlog as requested (Node's listen on this descriptor should repeat it). */
+  readonly backlog: number;
+
+  constructor(fd: number, address: AddressInfo, backlog: number) {
+    super(fd);
+    this.address = address;
+    this.backlog = backlog;
+  }
+}
+
+function isSystemError(error: unknown): error is SystemError {
+  return error instanceof Error && typeof (error as SystemError).errno === 'number' && typeof (error as SystemError).syscall === 'string';
+}
+
+/** Runs a bind/listen step; its system error gets the address and port, as Node's listen errors have. */
+function withAddress(step: () => void, address: string, port: number): void {
+  try {
+    step();
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    throw errnoException(-error.errno, error.syscall, { address, port });
+  }
+}
+
+function applyOptions(fd: OwnedDescriptor, family: BindAddress['family'], options: CheckedListenOptions): void {
+  // reuseAddr false sets nothing at all: the kernel's default is off.
+  if (options.reuseAddr) setOption(fd, 'SO_REUSEADDR', true);
+  if (options.reusePort) setOption(fd, 'SO_REUSEPORT', true);
+  // Set either way: ipv6Only false means dual-stack even where net.ipv6.bindv6only=1.
+  if (family === 'ipv6') setOption(fd, 'IPV6_V6ONLY', options.ipv6Only);
+  for (const [name, value] of options.sockopts) setOption(fd, name, value as OptionValue<WritableOptionName>);
+}
+
+/** socket, options, bind, listen, all synchronous: restart() relies on it to keep the port's gap short. */
+export function openListener(where: BindAddress, options: CheckedListenOptions): ListeningDescriptor {
+  const fd = socket(where.family);
+  try {
+    applyOptions(fd, where.family, options);
+    withAddress(() => binding.bind(fd.fd, where.address, options.port), where.address, options.port);
+    withAddress(() => binding.listen(fd.fd, options.backlog), where.address, options.port);
+    const address = binding.localAddress(fd.fd);
+    return new ListeningDescriptor(fd.release(), address, options.backlog);
+  } finally {
+    fd.close(); // a no-op once released
+  }
+}
+
+/** Node's default when no host is given: '::' (dual-stack), or '0.0.0.0' where IPv6 is missing. */
+export function openDefaultListener(options: CheckedListenOptions): ListeningDescriptor {
+  try {
+    return openListener({ address: '::', family: 'ipv6' }, options);
+  } catch (error) {
+    if (!isSystemError(error) || error.code !== 'EAFNOSUPPORT') throw error;
+    return openListener({ address: '0.0.0.0', family: 'ipv4' }, options);
+  }
+}
+
+/** Checks the options and resolves the host; what comes back opens synchronously. */
+export async function prepareListener(options: ListenOptions | undefined): Promise<() => ListeningDescriptor> {
+  const checked = checkListenOptions(options);
+  const where = await resolveHost(checked.host);
+  return where === undefined ? () => openDefaultListener(checked) : () => openListener(where, checked);
+}
+
+/**
+ * A listening descriptor owned by the caller, for handing elsewhere: a child process
+ * (spawn's stdio), a worker, or `server.listen({ fd: l.release() }, l.backlog)`.
+ */
+export async function createListener(options?: ListenOptions): Promise<ListeningDescriptor> {
+  return (await prepareListener(options))();
+}

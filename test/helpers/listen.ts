@@ -1,0 +1,92 @@
+// Clients and child processes for the listener tests.
+import { execFile, spawn, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { ssRows, type SsRow } from './ss';
+
+/** The built package (npm ci / npm run build makes it): what child processes load. */
+export const DIST = join(__dirname, '..', '..', 'dist', 'index.js');
+export const hasDist = existsSync(DIST);
+
+/** One GET on a fresh connection; resolves with the body. */
+export async function httpGet(port: number, host = '127.0.0.1'): Promise<string> {
+  const request = http.get({ host, port, agent: false });
+  const [response] = (await once(request, 'response')) as [http.IncomingMessage];
+  let body = '';
+  response.setEncoding('utf8');
+  for await (const chunk of response) body += chunk as string;
+  return body;
+}
+
+/** Connects and resolves with the error code, or 'connected'. */
+export async function tryConnect(port: number, host: string): Promise<string> {
+  const socket = net.connect({ port, host });
+  try {
+    await once(socket, 'connect');
+    return 'connected';
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? String(error);
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The LISTEN rows `ss` shows with this local port. */
+export function listenRows(port: number): SsRow[] {
+  return ssRows(port).filter((row) => row.state === 'LISTEN' && row.localPort === port);
+}
+
+export interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node -e script` (with DIST in the environment) to its end, bounded in time. */
+export function runNode(script: string, options: SpawnOptions & { timeoutMs?: number } = {}): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['-e', script],
+      { ...options, env: { ...process.env, SOCKCTL_DIST: DIST }, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') return reject(Object.assign(error, { stdout, stderr }));
+        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A long-running `node -e script` (or `node file.js`); resolves once it prints its first line. */
+export async function startNode(script: string, options: SpawnOptions = {}) {
+  const args = script.endsWith('.js') ? [script] : ['-e', script];
+  const child = spawn(process.execPath, args, {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    ...options,
+    env: { ...process.env, ...options.env, SOCKCTL_DIST: DIST },
+  });
+  let buffered = '';
+  const firstLine = new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buffered += chunk;
+      const end = buffered.indexOf('\n');
+      if (end !== -1) resolve(buffered.slice(0, end));
+    });
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before printing: ${buffered}`)));
+  });
+  const ready = await firstLine;
+  return {
+    child,
+    ready,
+    async stop(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill();
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { getOption, listen, restart, timeWaitOn, type ListenOptions } from '../lib/index';
+import { httpGet, listenRows } from './helpers/listen';
+import { isLinux } from './helpers/net';
+import { ssRows, waitForSs } from './helpers/ss';
+
+const servers: net.Server[] = [];
+function track<S extends net.Server>(server: S): S {
+  servers.push(server);
+  return server;
+}
+afterEach(async () => {
+  for (const server of servers.splice(0)) if (server.listening) await new Promise((r) => server.close(r));
+});
+
+const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
+const hello = () => track(net.createServer((socket) => socket.on('error', () => {}).end('hello')));
+/** TIME-WAIT rows `ss` shows with `port` as the local port: the server's side. */
+const timeWaitRows = (port: number) => ssRows(port).filter((row) => row.state === 'TIME-WAIT' && row.localPort === port);
+
+async function serves(server: net.Server): Promise<string> {
+  const socket = net.connect(portOf(server), '127.0.0.1');
+  let data = '';
+  for await (const chunk of socket) data += String(chunk);
+  return data;
+}
+
+async function failure(promise: Promise<unknown>): Promise<NodeJS.ErrnoException> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A listener of this kind on 127.0.0.1 with 3 connections of its own in TIME_WAIT, then closed. */
+async function closedWithTimeWait(options: ListenOptions): Promise<number> {
+  const old = await listen(hello(), { host: '127.0.0.1', ...options });
+  const port = portOf(old);
+  const { timeWait } = await timeWaitOn(old, 3);
+  expect(timeWait).toBe(3);
+  // ss, the independent witness, agrees before the old listener goes.
+  expect(timeWaitRows(port).length).toBeGreaterThanOrEqual(3);
+  await new Promise((r) => old.close(r));
+  expect(listenRows(port)).toEqual([]);
+  return port;
+}
+
+describe.skipIf(!isLinux)('timeWaitOn(server, count): TIME_WAIT on the server\'s own port, as the kernel shows it', () => {
+  it('the server closes first, so ss shows N TIME-WAIT rows with the server\'s port as local port', async () => {
+    const server = await listen(hello(), { host: '127.0.0.1' });
+    const port = portOf(server);
+    expect(timeWaitRows(port)).toEqual([]);
+    expect(await timeWaitOn(server, 20)).toEqual({ port, timeWait: 20 });
+    const rows = await waitForSs(port, (r) => r.filter((row) => row.state === 'TIME-WAIT').length === 20);
+    expect(rows.filter((row) => row.state === 'TIME-WAIT').every((row) => row.localPort === port && row.local === `127.0.0.1:${port}`)).toBe(true);
+    // The server still serves its other clients.
+    expect(await serves(server)).toBe('hello');
+  });
+
+  it('works on an http.Server and a dual-stack listener, over several source addresses', async () => {
+    const web = await listen(track(http.createServer((_, res) => res.end('ok'))), { host: '127.0.0.1' });
+    expect((await timeWaitOn(web, 10, { localAddresses: ['127.0.0.2', '127.0.0.3'] })).timeWait).toBe(10);
+    const peers = new Set(timeWaitRows(portOf(web)).map((row) => row.peer.split(':')[0]));
+    expect([...peers].sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+    expect(await httpGet(portOf(web))).toBe('ok');
+
+    const dual = await listen(hello(), { host: '::' });
+    expect((await timeWaitOn(dual, 4)).timeWait).toBe(4);
+    expect((await timeWaitOn(dual, 4, { host: '127.0.0.1' })).timeWait).toBe(4);
+    expect(timeWaitRows(portOf(dual))).toHaveLength(8);
+  });
+
+  it('rejects bad input with Node codes', async () => {
+    const server = await listen(hello(), { host: '127.0.0.1' });
+    await expect(timeWaitOn({} as net.Server, 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(timeWaitOn(server, 0)).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+      message: 'The value of "count" is out of range. It must be >= 1 && <= 1000000. Received 0',
+    });
+    await expect(timeWaitOn(server, 1, { localAddresses: ['nope'] })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: "The property 'options.localAddresses' must be a non-empty array of IP addresses. Received [ 'nope' ]",
+    });
+    await expect(timeWaitOn(server, 1, { timeoutMs: -5 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(timeWaitOn(net.createServer(), 1)).rejects.toMatchObject({ code: 'ERR_SERVER_NOT_RUNNING', message: 'Server is not running.' });
+  });
+});
+
+describe.skipIf(!isLinux)('restart during TIME_WAIT, observed in the kernel', () => {
+  it('reuseAddr false fails with EADDRINUSE while TIME_WAIT is there; the default then succeeds at once and serves', async () => {
+    const port = await closedWithTimeWait({});
+    const error = await failure(listen(hello(), { host: '127.0.0.1', port, reuseAddr: false }));
+    expect(error).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port });
+    expect(timeWaitRows(port).length).toBeGreaterThanOrEqual(3); // the cause is still there
+    expect(listenRows(port)).toEqual([]); // and nothing else holds the port
+
+    const next = await listen(hello(), { host: '127.0.0.1', port });
+    expect(getOption(next, 'SO_REUSEADDR')).toBe(true);
+    expect(listenRows(port)).toHaveLength(1);
+    expect(await serves(next)).toBe('hello');
+  });
+
+  it('control: the same listener closed with no TIME_WAIT on its port; reuseAddr false binds the port again', async () => {
+    const old = await listen(hello(), { host: '127.0.0.1', reuseAddr: false });
+    const port = portOf(old);
+    await new Promise((r) => old.close(r));
+    expect(timeWaitRows(port)).toEqual([]);
+    const next = await listen(hello(), { host: '127.0.0.1', port, reuseAddr: false });
+    expect(await serves(next)).toBe('hello');
+  });
+
+  // Linux's rule, cell by cell: old listener (whose accepted connections are in TIME_WAIT,
+  // carrying its reuse flags) × new listener.
+  const MODES: Record<string, ListenOptions> = {
+    none: { reuseAddr: false },
+    SO_REUSEADDR: { reuseAddr: true },
+    SO_REUSEPORT: { reuseAddr: false, reusePort: true },
+  };
+  const cells = Object.keys(MODES).flatMap((old) =>
+    Object.keys(MODES).map((next) => [old, next, old === next && old !== 'none' ? 'binds and serves' : 'EADDRINUSE'] as const),
+  );
+  it.each(cells)('old %s, new %s: %s', async (old, next, expected) => {
+    const port = await closedWithTimeWait(MODES[old]!);
+    const attempt = listen(hello(), { host: '127.0.0.1', port, ...MODES[next] });
+    if (expected === 'EADDRINUSE') {
+      expect(await failure(attempt)).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', port });
+      expect(timeWaitRows(port).length).toBeGreaterThanOrEqual(3);
+    } else {
+      const server = await attempt;
+      expect(await serves(server)).toBe('hello');
+    }
+  });
+
+  it("Node core's own net.Server, restarted the same way, succeeds: libuv sets SO_REUSEADDR on both", async () => {
+    const old = track(net.createServer((socket) => socket.end('old')));
+    old.listen(0, '127.0.0.1');
+    await once(old, 'listening');
+    const port = portOf(old);
+    expect(getOption(old, 'SO_REUSEADDR')).toBe(true);
+    expect((await timeWaitOn(old, 3)).timeWait).toBe(3);
+    expect(timeWaitRows(port).length).toBeGreaterThanOrEqual(3);
+    await new Promise((r) => old.close(r));
+
+    // Node has no way to leave SO_REUSEADDR off; sockctl shows the failure it avoids...
+    expect(await failure(listen(hello(), { host: '127.0.0.1', port, reuseAddr: false }))).toMatchObject({ code: 'EADDRINUSE' });
+    // ...and Node's own listen on the port succeeds.
+    const next = track(net.createServer((socket) => socket.end('node')));
+    next.listen(port, '127.0.0.1');
+    await once(next, 'listening');
+    expect(await serves(next)).toBe('node');
+  });
+});
+
+describe.skipIf(!isLinux)('restart(server, next, options)', () => {
+  it('closes the old listener and listens the next server on its port, with TIME_WAIT there', async () => {
+    const old = await listen(track(http.createServer((_, res) => res.end('old'))), { host: '127.0.0.1' });
+    const port = portOf(old);
+    await timeWaitOn(old, 5);
+    const next = await restart(old, track(http.createServer((_, res) => res.end('new'))));
+    expect(old.listening).toBe(false);
+    expect(next.address()).toEqual({ address: '127.0.0.1', family: 'IPv4', port });
+    expect(listenRows(port)).toHaveLength(1);
+    expect(timeWaitRows(port).length).toBeGreaterThanOrEqual(5);
+    expect(await httpGet(port)).toBe('new');
+  });
+
+  it('keeps the old server\'s open connections working until they end', async () => {
+    const old = await listen(track(net.createServer((socket) => socket.on('data', (d) => socket.write(`old:${d}`)))), { host: '127.0.0.1' });
+    const client = net.connect(portOf(old), '127.0.0.1');
+    await once(client, 'connect');
+    const next = await restart(old, hello());
+    const reply = once(client, 'data');
+    client.write('ping');
+    expect(String((await reply)[0])).toBe('old:ping');
+    expect(await serves(next)).toBe('hello');
+    client.destroy();
+  });
+
+  it('with the reuse option the old listener lacked it fails with EADDRINUSE (the old one is closed by then)', async () => {
+    const old = await listen(hello(), { host: '127.0.0.1' });
+    const port = portOf(old);
+    await timeWaitOn(old, 3);
+    const error = await failure(restart(old, net.createServer(), { reuseAddr: false, reusePort: true }));
+    expect(error).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port });
+    expect(old.listening).toBe(false);
+  });
+
+  it('rejects bad input with Node codes', async () => {
+    const old = await listen(hello(), { host: '127.0.0.1' });
+    await expect(restart(old, old)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: "The argument 'next' must not be the server being restarted: a closed server emits 'close' after it listens again. Received 'server'",
+    });
+    await expect(restart(old, net.createServer(), { port: 1 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: "The property 'options.port' must be left out: restart() listens on the old server's port. Received 1",
+    });
+    await expect(restart(old, 'x' as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(restart(old, hello(), { reuseAddr: 1 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(restart(net.createServer(), net.createServer())).rejects.toMatchObject({ code: 'ERR_SERVER_NOT_RUNNING' });
+    expect(old.listening).toBe(true); // no failed call touched it
+  });
+});
