@@ -13,6 +13,7 @@
         "native/errors.cc",
         "native/listener.cc",
         "native/options.cc",
+        "native/send.cc",
         "native/shutdown.cc",
         "native/socket.cc",
         "native/tcp_info.cc"

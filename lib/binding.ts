@@ -56,6 +56,8 @@ export interface NativeBinding {
   getIntOption(fd: number, level: number, name: number): number;
   setLinger(fd: number, onoff: number, linger: number): void;
   getLinger(fd: number): { onoff: boolean; linger: number };
+  /** Bytes the kernel took now (0 when the send queue is full). */
+  send(fd: number, data: Buffer): number;
   shutdown(fd: number, how: number): void;
   socket(domain: number, type: number): number;
   getTcpInfo(fd: number): RawTcpInfo;

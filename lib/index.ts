@@ -31,3 +31,8 @@ export { createListener, ListeningDescriptor } from './listener';
 export { type ListenOptions, type ListenSockopts } from './listen-options';
 export { restart } from './restart';
 export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './time-wait';
+export { halfClosedPair, loopbackPair, type LoopbackPair, type LoopbackPairOptions } from './loopback';
+export { fillSendQueue } from './lab/fill';
+export { runLab, type LabOptions, type LabReport, type ScenarioResult } from './lab/run';
+export { type LabEvent } from './lab/recorder';
+export { renderStateDiagram, type Observed } from './lab/diagram';

@@ -1,6 +1,9 @@
-// A connected TCP pair on loopback: the building block of the demo, the lab and the tests.
+// Connected TCP pairs on loopback: the building blocks of the lab, of the tests, and of
+// users' own tests.
 import { once } from 'node:events';
 import net from 'node:net';
+import { shutdown } from './shutdown';
+import { waitForState } from './states/wait';
 
 export interface LoopbackPair {
   server: net.Server;
@@ -14,14 +17,25 @@ export interface LoopbackPair {
   close(): Promise<void>;
 }
 
+export interface LoopbackPairOptions {
+  /**
+   * Neither end reads until resume() is called on it, so what the other sends stays in the
+   * kernel's queues (Node reads as soon as it can otherwise). Default false.
+   */
+  paused?: boolean;
+}
+
 /** Listens on `host` port 0, connects, accepts; both ends allow half-open connections. */
-export async function loopbackPair(host = '127.0.0.1'): Promise<LoopbackPair> {
-  const server = net.createServer({ allowHalfOpen: true });
+export async function loopbackPair(host = '127.0.0.1', options: LoopbackPairOptions = {}): Promise<LoopbackPair> {
+  const paused = options.paused === true;
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: paused });
   server.listen(0, host);
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;
   const accepting = once(server, 'connection') as Promise<[net.Socket]>;
   const client = net.connect({ port, host, allowHalfOpen: true });
+  // Paused before the connection completes: Node then never starts reading it.
+  if (paused) client.pause();
   await once(client, 'connect');
   const [accepted] = await accepting;
   return {
@@ -35,4 +49,23 @@ export async function loopbackPair(host = '127.0.0.1'): Promise<LoopbackPair> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * A pair whose client has shut down its sending side: the client in FIN_WAIT_2, the
+ * accepted end in CLOSE_WAIT, both confirmed by the kernel before it resolves. Data still
+ * flows from the accepted end to the client.
+ */
+export async function halfClosedPair(host = '127.0.0.1'): Promise<LoopbackPair> {
+  const pair = await loopbackPair(host);
+  try {
+    const clientPort = pair.client.localPort!;
+    shutdown(pair.client, 'write');
+    await waitForState({ localPort: clientPort, remotePort: pair.port }, 'FIN_WAIT_2');
+    await waitForState({ localPort: pair.port, remotePort: clientPort }, 'CLOSE_WAIT');
+    return pair;
+  } catch (error) {
+    await pair.close();
+    throw error;
+  }
 }

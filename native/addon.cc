@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitDiag(env, exports);
   sockctl::InitListener(env, exports);
   sockctl::InitOptions(env, exports);
+  sockctl::InitSend(env, exports);
   sockctl::InitShutdown(env, exports);
   sockctl::InitSocket(env, exports);
   sockctl::InitTcpInfo(env, exports);

@@ -42,3 +42,15 @@ describe('the TCP state diagram', () => {
     }
   });
 });
+
+describe('docs/tcp-states.svg, the README picture made by sockctl lab', () => {
+  const svg = readFileSync(join(__dirname, '..', 'docs', 'tcp-states.svg'), 'utf8');
+  it('shows all 11 states observed', () => {
+    const seen = [...svg.matchAll(/class="state seen" data-state="(\w+)"/g)].map((m) => m[1]);
+    expect(new Set(seen)).toEqual(new Set(ALL_STATES));
+  });
+  it.skipIf(!hasRsvg)('renders', () => {
+    const png = execFileSync('rsvg-convert', [join(__dirname, '..', 'docs', 'tcp-states.svg')]);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+});

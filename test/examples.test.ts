@@ -16,6 +16,7 @@ const EXPECTED: Record<string, string[]> = {
   'half-close.js': ['peer read EOF, peer is CLOSE_WAIT', 'received "reply after FIN", we are FIN_WAIT_2'],
   'dup.js': ['socket still open: true', 'peer received after close(dup)', 'peer read EOF'],
   'linger.js': ['peer got ECONNRESET'],
+  'lab-helpers.js': ['half-closed: FIN_WAIT_2 CLOSE_WAIT', 'held in FIN_WAIT_1'],
   'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
 };
 

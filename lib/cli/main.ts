@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `sockctl` command: one module per subcommand, dispatched here.
-import { runDemo } from './demo';
+import { runLabCommand } from './lab';
 import { runStates } from './states';
 
 interface Command {
@@ -9,7 +9,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'half-close, close against shutdown on a dup, SO_LINGER 0, on loopback', run: runDemo },
+  lab: { summary: 'every state of the TCP diagram reproduced on loopback, as the kernel reports it', run: runLabCommand },
   states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
 };
 

@@ -1,0 +1,45 @@
+// send(2) on a non-blocking socket, as much as the kernel takes now: the lab uses it to
+// fill a send queue to the byte, which a net.Socket (with its own userland buffer) cannot.
+// MSG_NOSIGNAL where there is one: a shut-down socket gives EPIPE, not SIGPIPE.
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "errors.h"
+#include "init.h"
+
+namespace sockctl {
+
+namespace {
+
+#ifdef MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
+#else
+constexpr int kSendFlags = MSG_DONTWAIT;
+#endif
+
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  if (info.Length() < 2 || !info[1].IsBuffer()) {
+    Napi::TypeError e = Napi::TypeError::New(env, "The \"data\" argument must be an instance of Buffer");
+    e.Set("code", "ERR_INVALID_ARG_TYPE");
+    throw e;
+  }
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  ssize_t sent;
+  do {
+    sent = send(fd, data.Data(), data.Length(), kSendFlags);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) sent = 0;
+  if (sent < 0) throw ErrnoError(env, errno, "send");
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+}  // namespace
+
+void InitSend(Napi::Env env, Napi::Object exports) {
+  exports.Set("send", Napi::Function::New(env, Send, "send"));
+}
+
+}  // namespace sockctl
