@@ -136,12 +136,21 @@ export async function timeWaitOn(server: net.Server, count: number, options?: Ti
 
   const closer = serverSideCloser(server);
   try {
+    // Distinct connections (address and port of the client): a client port used again
+    // for the same server port takes over that connection's TIME_WAIT (the kernel lets a
+    // new SYN end it), so it adds none. Keep connecting until `count` are distinct.
     const keys = new Set<string>();
-    let next = 0;
+    let started = 0;
+    let inFlight = 0;
     const worker = async (): Promise<void> => {
-      while (next < count) {
-        const localAddress = o.localAddresses[next++ % o.localAddresses.length];
-        keys.add(await oneConnection(port, host, localAddress, closer, deadline));
+      while (keys.size + inFlight < count) {
+        const localAddress = o.localAddresses[started++ % o.localAddresses.length];
+        inFlight++;
+        try {
+          keys.add(await oneConnection(port, host, localAddress, closer, deadline));
+        } finally {
+          inFlight--;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
