@@ -142,18 +142,22 @@ export async function timeWaitOn(server: net.Server, count: number, options?: Ti
     const keys = new Set<string>();
     let started = 0;
     let inFlight = 0;
+    let failure: { error: unknown } | undefined; // the first one stops every worker
     const worker = async (): Promise<void> => {
-      while (keys.size + inFlight < count) {
+      while (failure === undefined && keys.size + inFlight < count) {
         const localAddress = o.localAddresses[started++ % o.localAddresses.length];
         inFlight++;
         try {
           keys.add(await oneConnection(port, host, localAddress, closer, deadline));
+        } catch (error) {
+          failure ??= { error };
         } finally {
           inFlight--;
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
+    if (failure !== undefined) throw failure.error;
     return { port, timeWait: await waitForTimeWait(port, keys, deadline) };
   } finally {
     closer.dispose();

@@ -3,30 +3,16 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { getOption, listen, restart, timeWaitOn, type ListenOptions } from '../lib/index';
-import { httpGet, listenRows } from './helpers/listen';
-import { isLinux } from './helpers/net';
+import { closeTracked, greeter, httpGet, listenRows, portOf, readAll, track } from './helpers/listen';
+import { isLinux, openDescriptorCount } from './helpers/net';
 import { ssRows, waitForSs, type SsRow } from './helpers/ss';
 
-const servers: net.Server[] = [];
-function track<S extends net.Server>(server: S): S {
-  servers.push(server);
-  return server;
-}
-afterEach(async () => {
-  for (const server of servers.splice(0)) if (server.listening) await new Promise((r) => server.close(r));
-});
-
-const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
-const hello = () => track(net.createServer((socket) => socket.on('error', () => {}).end('hello')));
+afterEach(closeTracked);
+const hello = () => greeter('hello');
 /** TIME-WAIT rows `ss` shows with `port` as the local port: the server's side. */
 const timeWaitRows = (port: number) => ssRows(port).filter((row) => row.state === 'TIME-WAIT' && row.localPort === port);
 
-async function serves(server: net.Server): Promise<string> {
-  const socket = net.connect(portOf(server), '127.0.0.1');
-  let data = '';
-  for await (const chunk of socket) data += String(chunk);
-  return data;
-}
+const serves = (server: net.Server) => readAll(portOf(server));
 
 async function failure(promise: Promise<unknown>): Promise<NodeJS.ErrnoException> {
   try {
@@ -91,6 +77,16 @@ describe.skipIf(!isLinux)('timeWaitOn(server, count): TIME_WAIT on the server\'s
     expect((await timeWaitOn(server, 3000, { localAddresses: ['127.0.0.9'] })).timeWait).toBe(3000);
     expect(reused).toBeGreaterThan(0);
     expect(timeWaitRows(port)).toHaveLength(3000);
+  });
+
+  it('stops at the first failed connection and rejects with its error, leaving the server as it was', async () => {
+    const server = await listen(hello(), { host: '127.0.0.1' });
+    const listeners = server.listenerCount('connection');
+    const before = openDescriptorCount();
+    // Nothing listens on 127.0.0.2 at that port: every connection is refused.
+    await expect(timeWaitOn(server, 500, { host: '127.0.0.2' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(server.listenerCount('connection')).toBe(listeners);
+    expect(openDescriptorCount()).toBe(before); // no worker went on connecting
   });
 
   it('rejects bad input with Node codes', async () => {
