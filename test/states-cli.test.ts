@@ -133,6 +133,25 @@ describe.skipIf(!isLinux)('sockctl states', () => {
     }
   });
 
+  it('a reader that goes away (| head) ends the watch quietly at its next change, exit 0', async () => {
+    const pair = await connectedPair();
+    const child = spawn(process.execPath, [CLI, 'states', '--watch', '--port', String(pair.port), '--timeout', '15000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    try {
+      await once(child.stdout!, 'data'); // the first poll's lines
+      child.stdout!.destroy();
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      await pair.close(); // a change to print: the write meets EPIPE
+      expect((await exited)[0]).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('--watch --json prints one change per line; --timeout ends it, exit 1 when nothing matched', async () => {
     const quiet = sockctl('--watch', '--port', String(quietPort()), '--timeout', '100');
     expect(quiet).toMatchObject({ status: 1, stdout: '' });
