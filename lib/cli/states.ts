@@ -121,8 +121,11 @@ function snapshot(rows: TcpStateRow[]): Map<string, { states: string; row: TcpSt
   return seen;
 }
 
+/** Local time, HH:MM:SS.mmm. */
 function clock(): string {
-  return new Date().toISOString().slice(11, 23);
+  const now = new Date();
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
 }
 
 async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number, timeoutMs: number | undefined): Promise<number> {
