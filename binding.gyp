@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/constants.cc",
         "native/descriptors.cc",
+        "native/diag.cc",
         "native/errors.cc",
         "native/listener.cc",
         "native/options.cc",

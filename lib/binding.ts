@@ -62,6 +62,11 @@ export interface NativeBinding {
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;
+  /** NETLINK_SOCK_DIAG dump (native/diag.cc): `families` 1 IPv4, 2 IPv6, 3 both; ports 0 for any. */
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number): Promise<ArrayBuffer>;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
+  /** The size of one record in the dump's ArrayBuffer. */
+  readonly diagRowBytes: number;
 }
 
 function loadBinding(): NativeBinding {

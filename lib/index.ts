@@ -21,3 +21,13 @@ export { createListener, ListeningDescriptor } from './listener';
 export { type ListenOptions, type ListenSockopts } from './listen-options';
 export { restart } from './restart';
 export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './time-wait';
+export { tcpStates, tcpStatesSync } from './states/list';
+export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
+export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
+export {
+  type SocketOwner,
+  type TcpStateRow,
+  type TcpStateRowWithProcess,
+  type TcpTimer,
+  type TcpTimerKind,
+} from './states/row';

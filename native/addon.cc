@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitConstants(env, exports);
   sockctl::InitDescriptors(env, exports);
   sockctl::InitListener(env, exports);
+  sockctl::InitDiag(env, exports);
   sockctl::InitOptions(env, exports);
   sockctl::InitShutdown(env, exports);
   sockctl::InitSocket(env, exports);

@@ -19,6 +19,7 @@ const EXPECTED: Record<string, string[]> = {
   'listen-options.js': ['listening on IPv4', 'SO_REUSEADDR true', 'SO_RCVBUF 131072'],
   'create-listener.js': ['hello from the child'],
   'time-wait.js': ['TIME_WAIT on the port: 100', 'v2 on the same port: true', 'v3 without SO_REUSEADDR: bind EADDRINUSE 127.0.0.1:PORT'],
+  'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `sockctl` command: one module per subcommand, dispatched here.
 import { runDemo } from './demo';
+import { runStates } from './states';
 
 interface Command {
   summary: string;
@@ -9,6 +10,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'half-close, close against shutdown on a dup, SO_LINGER 0, on loopback', run: runDemo },
+  states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
 };
 
 function usage(): string {

@@ -4,6 +4,7 @@ import {
   constants, createListener, dup, getOption, listen, ListeningDescriptor, restart, setOption, shutdown, socket, timeWaitOn,
   type OptionName, type TcpInfo, type TimeWaitResult,
 } from 'sockctl';
+import { tcpStates, tcpStatesSync, waitForState, type TcpStateRow, type TcpStatesFilter } from 'sockctl';
 
 const s = socket('ipv4');
 const reusePort: boolean = getOption(s, 'SO_REUSEPORT');
@@ -38,3 +39,15 @@ void (async () => {
 })();
 void [reusePort, buffer, linger, info.state, wr];
 s.close();
+
+const filter: TcpStatesFilter = { port: 8080, state: ['TIME_WAIT', 'FIN_WAIT_2'], family: 'ipv4' };
+const rows: TcpStateRow[] = tcpStatesSync(filter);
+const owned = tcpStatesSync({ port: 8080, withProcess: true });
+const pid: number | null = owned[0]!.pid;
+void tcpStates().then((all) => all.map((row) => row.timer?.expiresMs));
+void waitForState({ localPort: 8080 }, 'LISTEN', { timeoutMs: 10 }).catch(() => undefined);
+// @ts-expect-error a state is one of the TCP diagram's names
+tcpStatesSync({ state: 'TIMEWAIT' });
+// @ts-expect-error rows have no process fields without withProcess
+void tcpStatesSync(filter)[0]!.pid;
+void [rows, pid];

@@ -7,7 +7,7 @@ const net = require('node:net');
 
 const EXPORTS = [
   'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'constants', 'createListener', 'dup', 'fdOf', 'getOption', 'listen',
-  'restart', 'setOption', 'shutdown', 'socket', 'timeWaitOn',
+  'restart', 'setOption', 'shutdown', 'socket', 'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
 ];
 
 async function exercise(s, how) {
@@ -40,6 +40,13 @@ async function exercise(s, how) {
   fresh.close();
 
   assert.throws(() => s.setOption(client, 'SO_NOPE', 1), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+
+  const tuple = { localPort: client.localPort, remotePort: server.address().port };
+  const [row] = await s.waitForState(tuple, 'FIN_WAIT_2', { timeoutMs: 2000 });
+  assert.equal(row.state, 'FIN_WAIT_2');
+  assert.deepEqual((await s.tcpStates(tuple)).map((r) => r.state), ['FIN_WAIT_2']);
+  assert.equal(s.tcpStatesSync({ ...tuple, source: 'proc' })[0].state, 'FIN_WAIT_2');
+  assert.throws(() => s.tcpStatesSync({ port: 0 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
   client.destroy();
   peer.destroy();
   server.close();

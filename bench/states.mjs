@@ -1,0 +1,159 @@
+// npm run bench:states — how fast tcpStates lists the sockets of one port, against the ways
+// a Node program does it today, all measured in this one run:
+//   1. 20,000 TIME_WAIT sockets on one port: tcpStates({ port }) (netlink, filter in the
+//      kernel) against an in-process parse of /proc/net/tcp, spawning `ss`, and the npm
+//      package node-netstat (which spawns `netstat -apntu`).
+//   2. 2,000 TIME_WAIT sockets on a second port among those 20,000: the kernel-side port
+//      filter against the whole table listed and filtered in JavaScript.
+// Prerequisites: `npm run build`; ss (Debian iproute2) and netstat (Debian net-tools, for
+// node-netstat). The TIME_WAIT sockets hold no descriptor; the kernel drops them 60 s later.
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+const require = createRequire(import.meta.url);
+const { tcpStates, tcpStatesSync } = require('../dist/index.js');
+const netstat = require('node-netstat');
+
+const MANY = 20_000;
+const FEW = 2_000;
+const ROUNDS = 15;
+const BATCH = 250; // connections in flight at once: 500 descriptors at most
+const SOURCE_PORTS = { first: 20_000, count: 10_000 }; // per 127.0.0.N source address
+
+for (const [tool, args, pkg] of [['ss', ['-V'], 'iproute2'], ['netstat', ['--version'], 'net-tools']]) {
+  try {
+    execFileSync(tool, args, { stdio: 'ignore' });
+  } catch {
+    console.error(`bench:states needs ${tool} (Debian ${pkg}): apt-get install -y iproute2 net-tools`);
+    process.exit(1);
+  }
+}
+
+// The server closes first, so the TIME_WAIT lands on its port. Each client binds its own
+// 127.0.0.N:port, so every 4-tuple is new (a SYN that met an old TIME_WAIT could recycle it).
+async function timeWaits(count, firstAddress) {
+  const server = net.createServer((socket) => socket.end()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  const started = performance.now();
+  let skipped = 0;
+  const connect = (i) =>
+    new Promise((resolve) => {
+      const client = net.connect({
+        port,
+        host: '127.0.0.1',
+        localAddress: `127.0.0.${firstAddress + Math.floor(i / SOURCE_PORTS.count)}`,
+        localPort: SOURCE_PORTS.first + (i % SOURCE_PORTS.count),
+      });
+      client.on('error', () => (skipped++, resolve()));
+      client.on('close', resolve);
+      client.resume();
+    });
+  for (let i = 0; i < count + skipped && i < 2 * count; i += BATCH) {
+    const end = Math.min(i + BATCH, count + skipped);
+    await Promise.all(Array.from({ length: end - i }, (_, k) => connect(i + k)));
+  }
+  const made = tcpStatesSync({ localPort: port, state: 'TIME_WAIT' }).length;
+  return { server, port, made, seconds: (performance.now() - started) / 1000, skipped };
+}
+
+// Round-robin: each round runs every method once, in a rotated order, so that GC pauses and
+// the other core's load fall on all of them alike; then the median of the rounds per method.
+async function medians(rounds, methods) {
+  const times = methods.map(() => []);
+  const rows = methods.map(() => 0);
+  for (let round = -2; round < rounds; round++) {
+    for (let k = 0; k < methods.length; k++) {
+      const i = (k + Math.max(round, 0)) % methods.length;
+      const start = performance.now();
+      rows[i] = await methods[i][1]();
+      if (round >= 0) times[i].push(performance.now() - start); // rounds -2 and -1 warm up
+    }
+  }
+  return methods.map(([name], i) => ({ name, ms: times[i].sort((x, y) => x - y)[Math.floor(rounds / 2)], rows: rows[i] }));
+}
+
+// An in-process baseline: read both tables, keep the lines with the port, as a hand-written
+// parser would (split each line; ports are hex after the address's colon; nothing else
+// decoded). The other is the library's own /proc fallback, which decodes whole rows.
+function procParse(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let rows = 0;
+  for (const path of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const lines = readFileSync(path, 'latin1').split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      const [, local, remote] = lines[i].trim().split(/\s+/);
+      if (local === undefined) continue;
+      if (local.endsWith(`:${hex}`) || remote.endsWith(`:${hex}`)) rows++;
+    }
+  }
+  return rows;
+}
+
+function ss(port) {
+  const out = execFileSync('ss', ['-tanH', `( sport = :${port} or dport = :${port} )`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return out.split('\n').filter((line) => line !== '').length;
+}
+
+function nodeNetstat(port) {
+  return new Promise((resolve) => {
+    let rows = 0;
+    netstat({ done: () => resolve(rows) }, (item) => {
+      if (item.protocol.startsWith('tcp') && (item.local.port === port || item.remote.port === port)) rows++;
+    });
+  });
+}
+
+const fmt = (ms) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1)).padStart(8);
+const ratio = (x) => `${x.toFixed(1)}x`;
+
+const many = await timeWaits(MANY, 2);
+const few = await timeWaits(FEW, 10);
+try {
+  console.log(`bench:states — node ${process.version}, Linux ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
+  console.log(`made ${many.made} TIME_WAIT on 127.0.0.1:${many.port} in ${many.seconds.toFixed(1)} s, ${few.made} on :${few.port} in ${few.seconds.toFixed(1)} s`);
+  if (many.made < MANY || few.made < FEW) {
+    console.log(`  (fewer than asked: ${many.skipped + few.skipped} connects failed; the kernel keeps at most net.ipv4.tcp_max_tw_buckets TIME_WAIT)`);
+  }
+
+  globalThis.gc?.(); // the set-up's 22,000 closed net.Sockets: not the first method's cost
+  const port = many.port;
+  const hostSockets = tcpStatesSync().length; // other programs' sockets count in every method's work
+  const results = await medians(ROUNDS, [
+    ['tcpStates({ port })          netlink, thread pool', () => tcpStates({ port }).then((r) => r.length)],
+    ['tcpStatesSync({ port })      netlink', () => tcpStatesSync({ port }).length],
+    ['/proc/net/tcp{,6} parse      in-process, split lines', () => procParse(port)],
+    ["tcpStatesSync({ port, source: 'proc' })", () => tcpStatesSync({ port, source: 'proc' }).length],
+    ['ss -tanH "( sport/dport )"   spawned', () => ss(port)],
+    ['node-netstat                 spawns netstat -apntu', () => nodeNetstat(port)],
+  ]);
+  const base = results[0].ms;
+  console.log(`\n1. ${MANY} TIME_WAIT on one port (${hostSockets} TCP sockets on the host), median of ${ROUNDS} rounds, ms:`);
+  console.log(`   ${'method'.padEnd(52)}${'ms'.padStart(8)}   rows   time / tcpStates`);
+  for (const { name, ms, rows } of results) console.log(`   ${name.padEnd(52)}${fmt(ms)}  ${String(rows).padStart(5)}   ${ratio(ms / base)}`);
+  const parse = Math.min(results[2].ms, results[3].ms) / base; // the faster of the two /proc parses
+  const spawnSs = results[4].ms / base;
+  console.log(`   goal: >= 5x faster than the /proc parse: ${ratio(parse)} ${parse >= 5 ? 'met' : 'NOT met'};` +
+    ` faster than spawning ss: ${ratio(spawnSs)} ${spawnSs > 1 ? 'met' : 'NOT met'}`);
+
+  const inPort = (r) => r.localPort === few.port || r.remotePort === few.port;
+  const [filtered, unfiltered, filteredAsync, unfilteredAsync] = await medians(ROUNDS, [
+    ['tcpStatesSync({ port })  kernel filter', () => tcpStatesSync({ port: few.port }).length],
+    ['tcpStatesSync() + JS filter', () => tcpStatesSync().filter(inPort).length],
+    ['tcpStates({ port })      kernel filter', () => tcpStates({ port: few.port }).then((r) => r.length)],
+    ['tcpStates() + JS filter', () => tcpStates().then((r) => r.filter(inPort).length)],
+  ]);
+  console.log(`\n2. ${FEW} TIME_WAIT on port ${few.port} among ${hostSockets - FEW} others, median of ${ROUNDS} rounds, ms:`);
+  for (const [kernel, js] of [[filtered, unfiltered], [filteredAsync, unfilteredAsync]]) {
+    console.log(`   ${kernel.name.padEnd(40)}${fmt(kernel.ms)}  ${kernel.rows} rows`);
+    console.log(`   ${js.name.padEnd(40)}${fmt(js.ms)}  ${js.rows} rows   gain of the kernel filter: ${ratio(js.ms / kernel.ms)}`);
+  }
+} finally {
+  many.server.close();
+  few.server.close();
+  console.log('\n(the TIME_WAIT sockets stay in the kernel for up to 60 s; they hold no descriptor)');
+}

@@ -1,0 +1,220 @@
+// `sockctl states`: the TCP sockets of a port and their states, in-process (sock_diag, or
+// /proc/net/tcp when netlink is refused): what `netstat -anp | grep PORT` and `ss -tanp`
+// show, without net-tools. `--watch` prints each state change the polls see.
+import { parseArgs } from 'node:util';
+import { tcpStates } from '../states/list';
+import { formatEndpoint } from '../states/address';
+import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
+import type { TcpStateRow, TcpStateRowWithProcess } from '../states/row';
+import type { SocketFamily } from '../socket';
+import type { TcpState } from '../tcp-states';
+
+const HELP = `Usage: sockctl states [options]
+
+Lists the TCP sockets of this host with their state, queues, timer and owner, as
+\`ss -tanoe\` and \`netstat -tanp\` do, read in-process from NETLINK_SOCK_DIAG (filters run
+in the kernel), or from /proc/net/tcp when netlink is refused.
+
+Options:
+  --port N           sockets with N as local or remote port
+  --state S[,S...]   only these states: ${TCP_STATES.join(' ')}
+                     (any case; ss's spellings such as time-wait or estab work too)
+  --family F         ipv4 or ipv6
+  -p, --process      show the processes holding each socket (pid/command), as ss -p
+  --json             print JSON: an array of rows; with --watch, one change per line
+  --watch            print each state change as the polls see it, until Ctrl-C or --timeout
+  --interval MS      with --watch: time between polls (default 20)
+  --timeout MS       with --watch: stop after MS milliseconds
+  --source S         auto (default: netlink, then /proc), netlink or proc
+  -h, --help         this text
+
+Exit status: 0 when a socket matched (with --watch: at any time), 1 when none did,
+2 on a usage or system error.
+
+Examples:
+  sockctl states --port 8080
+  sockctl states --port 8080 --state time-wait --json
+  sockctl states --port 8080 --watch --timeout 10000
+`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  port: { type: 'string' },
+  state: { type: 'string', multiple: true },
+  family: { type: 'string' },
+  process: { type: 'boolean', short: 'p' },
+  json: { type: 'boolean' },
+  watch: { type: 'boolean' },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  source: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new UsageError(`--${option} must be an integer from ${min} to ${max}, not '${text}'`);
+  }
+  return value;
+}
+
+// ss writes ESTAB, TIME-WAIT, SYN-RECV; the library's names are ESTABLISHED, TIME_WAIT, ...
+function stateName(text: string): TcpState {
+  const name = text.trim().toUpperCase().replace(/-/g, '_');
+  const state = name === 'ESTAB' ? 'ESTABLISHED' : name;
+  if (!(TCP_STATES as string[]).includes(state)) {
+    throw new UsageError(`unknown state '${text}' (states: ${TCP_STATES.join(' ')})`);
+  }
+  return state as TcpState;
+}
+
+function oneOf<T extends string>(text: string | undefined, option: string, allowed: readonly T[]): T | undefined {
+  if (text === undefined || (allowed as readonly string[]).includes(text)) return text as T | undefined;
+  throw new UsageError(`--${option} must be ${allowed.join(' or ')}, not '${text}'`);
+}
+
+function owners(row: TcpStateRow): string {
+  const list = (row as Partial<TcpStateRowWithProcess>).owners ?? [];
+  return list.map((o) => `${o.pid}/${o.command}`).join(',') || '-';
+}
+
+function timer(row: TcpStateRow): string {
+  if (row.timer === null) return '';
+  const retries = row.retransmits > 0 ? ` (${row.retransmits} retransmits)` : '';
+  return `${row.timer.kind} ${(row.timer.expiresMs / 1000).toFixed(1)}s${retries}`;
+}
+
+function table(rows: TcpStateRow[], withProcess: boolean): string {
+  const header = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'];
+  if (withProcess) header.push('PID/Program');
+  const lines = rows.map((row) => {
+    const cells = [
+      row.state,
+      String(row.recvQ),
+      String(row.sendQ),
+      formatEndpoint(row.localAddress, row.localPort),
+      formatEndpoint(row.remoteAddress, row.remotePort),
+      timer(row),
+    ];
+    if (withProcess) cells.push(owners(row));
+    return cells;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i]!.length)));
+  return [header, ...lines].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+// --watch: one socket is its 4-tuple; SO_REUSEPORT listeners share one, so a key holds a list.
+function key(row: TcpStateRow): string {
+  return `${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)}`;
+}
+
+function snapshot(rows: TcpStateRow[]): Map<string, { states: string; row: TcpStateRow }> {
+  const seen = new Map<string, { states: string; row: TcpStateRow }>();
+  for (const row of rows) {
+    const previous = seen.get(key(row));
+    const states = previous ? [previous.states, row.state].sort().join(',') : row.state;
+    seen.set(key(row), { states, row });
+  }
+  return seen;
+}
+
+/** Local time, HH:MM:SS.mmm. */
+function clock(): string {
+  const now = new Date();
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
+}
+
+async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number, timeoutMs: number | undefined): Promise<number> {
+  let stopped = false;
+  let sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  const stop = () => {
+    stopped = true;
+    if (sleeping !== undefined) clearTimeout(sleeping.timer);
+    sleeping?.resolve();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stdout.on('error', stop); // the reader went away (`| head`): EPIPE
+  const timeout = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs);
+  let matched = false;
+  let before = new Map<string, { states: string; row: TcpStateRow }>();
+  let first = true;
+  try {
+    while (!stopped) {
+      const now = snapshot(await tcpStates(filter));
+      matched ||= now.size > 0;
+      for (const id of new Set([...before.keys(), ...now.keys()])) {
+        if (stopped) break;
+        const from = before.get(id);
+        const to = now.get(id);
+        if (from?.states === to?.states) continue;
+        const row = (to ?? from)!.row;
+        if (json) {
+          process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), from: from?.states ?? null, to: to?.states ?? null, row })}\n`);
+        } else {
+          const change = first ? `${to!.states}` : `${from?.states ?? 'CLOSED'} -> ${to?.states ?? 'CLOSED'}`;
+          process.stdout.write(`${clock()}  ${id}  ${change}${filter.withProcess ? `  ${owners(row)}` : ''}\n`);
+        }
+      }
+      before = now;
+      first = false;
+      if (stopped) break;
+      await new Promise<void>((resolve) => (sleeping = { timer: setTimeout(resolve, intervalMs), resolve }));
+      sleeping = undefined;
+    }
+  } finally {
+    clearTimeout(timeout);
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+    process.stdout.removeListener('error', stop);
+  }
+  return matched ? 0 : 1;
+}
+
+export async function runStates(args: string[]): Promise<number> {
+  let values;
+  let filter: TcpStatesFilter;
+  let intervalMs: number;
+  let timeoutMs: number | undefined;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const states = values.state?.flatMap((s) => s.split(',')).filter((s) => s !== '').map(stateName);
+    filter = {
+      port: integer(values.port, 'port', 1, 65535),
+      state: states,
+      family: oneOf<SocketFamily>(values.family, 'family', ['ipv4', 'ipv6']),
+      withProcess: values.process ?? false,
+      source: oneOf<TcpStatesSource>(values.source, 'source', ['auto', 'netlink', 'proc']),
+    };
+    intervalMs = integer(values.interval, 'interval', 1, 60_000) ?? 20;
+    timeoutMs = integer(values.timeout, 'timeout', 0, 2 ** 31 - 1);
+    if (!values.watch && (values.interval !== undefined || values.timeout !== undefined)) {
+      throw new UsageError('--interval and --timeout go with --watch');
+    }
+  } catch (error) {
+    process.stderr.write(`sockctl states: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  // A reader that goes away (`sockctl states | head -1`) ends the output quietly, as SIGPIPE
+  // ends ss or netstat; the exit status still says whether a socket matched.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') process.stderr.write(`sockctl states: ${error.message}\n`);
+  });
+  try {
+    if (values.watch) return await watch(filter, values.json ?? false, intervalMs, timeoutMs);
+    const rows = await tcpStates(filter);
+    process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows, filter.withProcess ?? false));
+    return rows.length > 0 ? 0 : 1;
+  } catch (error) {
+    process.stderr.write(`sockctl states: ${(error as Error).message}\n`);
+    return 2;
+  }
+}

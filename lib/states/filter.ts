@@ -1,0 +1,112 @@
+// The filter of tcpStates and waitForState: checked here with Node's codes, then reduced
+// to what the kernel evaluates (a state mask and the port conditions of the bytecode).
+import { invalidArgType, invalidArgValue } from '../errors';
+import type { SocketFamily } from '../socket';
+import { TCP_STATE_NAMES, type TcpState } from '../tcp-states';
+import { validateBoolean, validateInteger, validateObject } from '../validate';
+
+export type TcpStatesSource = 'auto' | 'netlink' | 'proc';
+
+export interface TcpStatesFilter {
+  /** Local or remote port. */
+  port?: number;
+  localPort?: number;
+  remotePort?: number;
+  /** One state, or any of several. */
+  state?: TcpState | readonly TcpState[];
+  family?: SocketFamily;
+  /** Adds `pid`, `command` and `owners` to each row, found by inode as `ss -p` does. */
+  withProcess?: boolean;
+  /**
+   * 'netlink' (NETLINK_SOCK_DIAG), 'proc' (/proc/net/tcp and tcp6), or 'auto' (the default):
+   * netlink, and /proc when netlink is refused.
+   */
+  source?: TcpStatesSource;
+}
+
+/** The filter as the dump needs it: ports are 0 where there is no condition. */
+export interface StatesQuery {
+  readonly ipv4: boolean;
+  readonly ipv6: boolean;
+  /** Bit `1 << n` for each kernel state number n wanted. */
+  readonly states: number;
+  readonly localPort: number;
+  readonly remotePort: number;
+  /** Local or remote. */
+  readonly anyPort: number;
+  readonly withProcess: boolean;
+  readonly source: TcpStatesSource;
+}
+
+const FILTER_KEYS = new Set(['port', 'localPort', 'remotePort', 'state', 'family', 'withProcess', 'source']);
+const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
+const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
+
+const STATE_BITS = new Map<string, number>();
+TCP_STATE_NAMES.forEach((name, number) => {
+  if (name !== 'UNKNOWN') STATE_BITS.set(name, (STATE_BITS.get(name) ?? 0) | (1 << number));
+});
+const ALL_STATES = [...STATE_BITS.values()].reduce((mask, bits) => mask | bits, 0);
+
+/** The state names a filter accepts, in the kernel's order. */
+export const TCP_STATES = [...STATE_BITS.keys()] as TcpState[];
+
+/** The mask bits of one state name (SYN_RECV has two: Linux's NEW_SYN_RECV is one too). */
+export function stateBits(state: TcpState): number {
+  return STATE_BITS.get(state) ?? 0;
+}
+
+/** The state mask for one state name or a non-empty array of them. */
+export function stateMask(value: unknown, name: string): number {
+  const names = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(names)) throw invalidArgType(name, 'of type string or an instance of Array', value);
+  if (names.length === 0) throw invalidArgValue(name, value, 'must name at least one TCP state');
+  let mask = 0;
+  for (const state of names) {
+    const bits = typeof state === 'string' ? STATE_BITS.get(state) : undefined;
+    if (bits === undefined) throw invalidArgValue(name, state, `must be a TCP state (${TCP_STATES.join(', ')})`);
+    mask |= bits;
+  }
+  return mask;
+}
+
+function port(value: unknown, name: string): number {
+  return value === undefined ? 0 : validateInteger(value, name, 1, 65535);
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw invalidArgValue(name, value, `must be ${allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`);
+}
+
+export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
+  const f = filter === undefined ? {} : validateObject(filter, name);
+  for (const key of Object.keys(f)) {
+    if (!FILTER_KEYS.has(key)) {
+      throw invalidArgValue(name, filter, `has an unknown property '${key}' (known: ${[...FILTER_KEYS].join(', ')})`);
+    }
+  }
+  const family = oneOf(f.family, `${name}.family`, FAMILIES);
+  return {
+    ipv4: family !== 'ipv6',
+    ipv6: family !== 'ipv4',
+    states: f.state === undefined ? ALL_STATES : stateMask(f.state, `${name}.state`),
+    localPort: port(f.localPort, `${name}.localPort`),
+    remotePort: port(f.remotePort, `${name}.remotePort`),
+    anyPort: port(f.port, `${name}.port`),
+    withProcess: f.withProcess === undefined ? false : validateBoolean(f.withProcess, `${name}.withProcess`),
+    source: oneOf(f.source, `${name}.source`, SOURCES) ?? 'auto',
+  };
+}
+
+/** The query's conditions, for rows filtered in JavaScript (the /proc path). */
+export function matchesQuery(query: StatesQuery, state: number, localPort: number, remotePort: number): boolean {
+  return (
+    state < 32 &&
+    (query.states & (1 << state)) !== 0 &&
+    (query.localPort === 0 || localPort === query.localPort) &&
+    (query.remotePort === 0 || remotePort === query.remotePort) &&
+    (query.anyPort === 0 || localPort === query.anyPort || remotePort === query.anyPort)
+  );
+}

@@ -1,0 +1,98 @@
+// tcpStates: the TCP sockets of this host (what `ss -tan` and `netstat -tan` list), from
+// NETLINK_SOCK_DIAG with the filter run in the kernel, or from /proc/net/tcp when netlink
+// is refused (a sandbox, a kernel without tcp_diag). Linux only: elsewhere ENOTSUP.
+import { constants as osConstants } from 'node:os';
+import { errnoException } from '../errors';
+import { toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { netlinkRows, netlinkRowsSync } from './netlink';
+import { socketOwners, socketOwnersSync } from './owners';
+import { procRows, procRowsSync } from './proc';
+import type { SocketOwner, TcpStateRow, TcpStateRowWithProcess } from './row';
+
+// What a refused netlink socket or dump says; anything else is a real failure and is thrown.
+const REFUSED = new Set(['EPERM', 'EACCES', 'EPROTONOSUPPORT', 'EAFNOSUPPORT', 'ESOCKTNOSUPPORT', 'ENOENT', 'EOPNOTSUPP', 'ENOTSUP']);
+
+function assertLinux(): void {
+  if (process.platform !== 'linux') {
+    throw errnoException(osConstants.errno.ENOTSUP ?? osConstants.errno.EOPNOTSUPP, 'tcpStates', {
+      reason: `sock_diag and /proc/net/tcp are Linux only, not on ${process.platform}`,
+    });
+  }
+}
+
+function fallsBack(query: StatesQuery, error: unknown): boolean {
+  return query.source === 'auto' && REFUSED.has((error as { code?: string }).code ?? '');
+}
+
+function withCause(error: unknown, cause: unknown): unknown {
+  if (error instanceof Error && error.cause === undefined) error.cause = cause;
+  return error;
+}
+
+export function queryRowsSync(query: StatesQuery): TcpStateRow[] {
+  assertLinux();
+  if (query.source === 'proc') return procRowsSync(query);
+  try {
+    return netlinkRowsSync(query);
+  } catch (error) {
+    if (!fallsBack(query, error)) throw error;
+    try {
+      return procRowsSync(query);
+    } catch (procError) {
+      throw withCause(procError, error);
+    }
+  }
+}
+
+export async function queryRows(query: StatesQuery): Promise<TcpStateRow[]> {
+  assertLinux();
+  if (query.source === 'proc') return procRows(query);
+  try {
+    return await netlinkRows(query);
+  } catch (error) {
+    if (!fallsBack(query, error)) throw error;
+    return procRows(query).catch((procError: unknown) => {
+      throw withCause(procError, error);
+    });
+  }
+}
+
+function inodesOf(rows: readonly TcpStateRow[]): Set<number> {
+  return new Set(rows.map((row) => row.inode).filter((inode) => inode !== 0));
+}
+
+function attach(rows: TcpStateRow[], owners: Map<number, SocketOwner[]>): TcpStateRowWithProcess[] {
+  return rows.map((row) => {
+    const list = (row.inode !== 0 && owners.get(row.inode)) || [];
+    return Object.assign(row, { pid: list[0]?.pid ?? null, command: list[0]?.command ?? null, owners: list });
+  });
+}
+
+export function addOwnersSync(rows: TcpStateRow[]): TcpStateRowWithProcess[] {
+  return attach(rows, socketOwnersSync(inodesOf(rows)));
+}
+
+export async function addOwners(rows: TcpStateRow[]): Promise<TcpStateRowWithProcess[]> {
+  return attach(rows, await socketOwners(inodesOf(rows)));
+}
+
+/**
+ * The TCP sockets that match `filter` (all of them without one). The netlink dump runs on
+ * libuv's thread pool; with `withProcess`, so do the reads of /proc/[pid]/fd.
+ */
+export async function tcpStates(filter: TcpStatesFilter & { withProcess: true }): Promise<TcpStateRowWithProcess[]>;
+export async function tcpStates(filter?: TcpStatesFilter): Promise<TcpStateRow[]>;
+export async function tcpStates(filter?: TcpStatesFilter): Promise<TcpStateRow[]> {
+  const query = toQuery(filter);
+  const rows = await queryRows(query);
+  return query.withProcess ? addOwners(rows) : rows;
+}
+
+/** tcpStates, blocking: for tests and scripts. */
+export function tcpStatesSync(filter: TcpStatesFilter & { withProcess: true }): TcpStateRowWithProcess[];
+export function tcpStatesSync(filter?: TcpStatesFilter): TcpStateRow[];
+export function tcpStatesSync(filter?: TcpStatesFilter): TcpStateRow[] {
+  const query = toQuery(filter);
+  const rows = queryRowsSync(query);
+  return query.withProcess ? addOwnersSync(rows) : rows;
+}

@@ -1,0 +1,88 @@
+// One TCP socket as tcpStates reports it, whichever source it came from (netlink or /proc):
+// both build rows here, so the two give the same shape.
+import type { SocketFamily } from '../socket';
+import { tcpStateName, type TcpState } from '../tcp-states';
+
+/**
+ * The socket's pending timer, as `ss -o` shows it: 'retransmit' (ss "on": retransmission,
+ * also SYN_RECV's SYN-ACK), 'keepalive' (also the orphaned FIN_WAIT_2 timeout), 'timewait'
+ * (the rest of 2MSL), 'persist' (zero-window probe).
+ */
+export type TcpTimerKind = 'retransmit' | 'keepalive' | 'timewait' | 'persist' | 'unknown';
+
+export interface TcpTimer {
+  kind: TcpTimerKind;
+  /** Time left before it fires, in milliseconds (10 ms steps from /proc). */
+  expiresMs: number;
+}
+
+export interface TcpStateRow {
+  state: TcpState;
+  family: SocketFamily;
+  localAddress: string;
+  localPort: number;
+  /** '0.0.0.0' or '::' and port 0 for a listener. */
+  remoteAddress: string;
+  remotePort: number;
+  /** Bytes received, not yet read; on a LISTEN row, connections waiting in the accept queue. */
+  recvQ: number;
+  /** Bytes sent, not yet acknowledged; on a LISTEN row, the backlog (netlink only: /proc has 0). */
+  sendQ: number;
+  timer: TcpTimer | null;
+  /** Retransmissions of the pending timer (keepalive and persist: probes sent), as `ss -o`. */
+  retransmits: number;
+  uid: number;
+  /** The socket's inode, as in /proc/[pid]/fd links `socket:[inode]`; 0 for TIME_WAIT and SYN_RECV. */
+  inode: number;
+}
+
+/** A process holding a descriptor of the socket. */
+export interface SocketOwner {
+  pid: number;
+  /** /proc/[pid]/comm. */
+  command: string;
+  fd: number;
+}
+
+export interface TcpStateRowWithProcess extends TcpStateRow {
+  /** The first owner (lowest pid), or null: TIME_WAIT has none, nor a socket of an unreadable process. */
+  pid: number | null;
+  command: string | null;
+  /** Every process and descriptor holding the socket (dup, fork, passed descriptors). */
+  owners: SocketOwner[];
+}
+
+const TIMER_KINDS: readonly (TcpTimerKind | null)[] = [null, 'retransmit', 'keepalive', 'timewait', 'persist'];
+
+/** Kernel numbers in, a row out; `timer` and `expiresMs` as inet_diag_msg has them. */
+export function makeRow(
+  ipv6: boolean,
+  state: number,
+  localAddress: string,
+  localPort: number,
+  remoteAddress: string,
+  remotePort: number,
+  recvQ: number,
+  sendQ: number,
+  timer: number,
+  expiresMs: number,
+  retransmits: number,
+  uid: number,
+  inode: number,
+): TcpStateRow {
+  const kind = timer < TIMER_KINDS.length ? TIMER_KINDS[timer] : 'unknown';
+  return {
+    state: tcpStateName(state) as TcpState,
+    family: ipv6 ? 'ipv6' : 'ipv4',
+    localAddress,
+    localPort,
+    remoteAddress,
+    remotePort,
+    recvQ,
+    sendQ,
+    timer: kind ? { kind, expiresMs } : null,
+    retransmits,
+    uid,
+    inode,
+  };
+}

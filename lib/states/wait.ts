@@ -1,0 +1,89 @@
+// waitForState: resolves as soon as the kernel lists a matching socket in the wanted state.
+// The kernel sends no event on a TCP state change (sock_diag only announces destruction),
+// so this polls the netlink dump, which costs well under a millisecond for one port:
+// every millisecond at first, backing off to 20 ms, for at most `timeoutMs`.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { constants as osConstants } from 'node:os';
+import { errnoException, type SystemError } from '../errors';
+import { INT32_MAX, validateInteger, validateObject } from '../validate';
+import { formatEndpoint } from './address';
+import { stateBits, stateMask, toQuery, type TcpStatesFilter } from './filter';
+import { addOwners, queryRows } from './list';
+import type { TcpStateRow, TcpStateRowWithProcess } from './row';
+import type { TcpState } from '../tcp-states';
+
+export interface WaitForStateOptions {
+  /** How long to wait before rejecting with ETIMEDOUT; default 5000. */
+  timeoutMs?: number;
+}
+
+/** The rejection of a wait that timed out: `rows` is what the kernel listed last. */
+export interface WaitForStateTimeout extends SystemError {
+  rows: TcpStateRow[];
+}
+
+const FIRST_POLL_MS = 1;
+const MAX_POLL_MS = 20;
+const ROWS_SHOWN = 10;
+
+function where(filter: TcpStatesFilter | undefined): string {
+  const parts: string[] = [];
+  if (filter?.port !== undefined) parts.push(`port ${filter.port}`);
+  if (filter?.localPort !== undefined) parts.push(`local port ${filter.localPort}`);
+  if (filter?.remotePort !== undefined) parts.push(`remote port ${filter.remotePort}`);
+  if (filter?.family !== undefined) parts.push(filter.family);
+  return parts.length === 0 ? 'any socket' : parts.join(', ');
+}
+
+function describe(row: TcpStateRow): string {
+  return `${row.state} ${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)}`;
+}
+
+/**
+ * Waits until a socket matching `filter` is in `state` (or in any of several states), and
+ * resolves with all those that are. Rejects with ETIMEDOUT after `timeoutMs`, the error
+ * saying which sockets (of the filter, in any state) the kernel listed instead.
+ */
+export async function waitForState(
+  filter: TcpStatesFilter & { withProcess: true },
+  state: TcpState | readonly TcpState[],
+  options?: WaitForStateOptions,
+): Promise<TcpStateRowWithProcess[]>;
+export async function waitForState(
+  filter: TcpStatesFilter | undefined,
+  state: TcpState | readonly TcpState[],
+  options?: WaitForStateOptions,
+): Promise<TcpStateRow[]>;
+export async function waitForState(
+  filter: TcpStatesFilter | undefined,
+  state: TcpState | readonly TcpState[],
+  options: WaitForStateOptions = {},
+): Promise<TcpStateRow[]> {
+  const query = toQuery(filter);
+  const wanted = stateMask(state, 'state');
+  const { timeoutMs = 5000 } = validateObject(options, 'options') as WaitForStateOptions;
+  validateInteger(timeoutMs, 'options.timeoutMs', 0, INT32_MAX);
+
+  // Ask for every state the filter allows, to say what was there instead on timeout.
+  const listing = { ...query, withProcess: false };
+  const deadline = performance.now() + timeoutMs;
+  let pause = FIRST_POLL_MS;
+  for (;;) {
+    const rows = await queryRows(listing);
+    const matching = rows.filter((row) => (stateBits(row.state) & wanted) !== 0);
+    if (matching.length > 0) return query.withProcess ? addOwners(matching) : matching;
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      const names = (typeof state === 'string' ? [state] : state).join(' or ');
+      const more = rows.length > ROWS_SHOWN ? ` and ${rows.length - ROWS_SHOWN} more` : '';
+      const saw = rows.length === 0 ? 'no socket' : rows.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
+      const error = errnoException(osConstants.errno.ETIMEDOUT, 'waitForState', {
+        reason: `no ${names} within ${timeoutMs} ms for ${where(filter)}; the kernel listed ${saw}`,
+      }) as WaitForStateTimeout;
+      error.rows = rows;
+      throw error;
+    }
+    await sleep(Math.min(pause, left));
+    pause = Math.min(pause * 2, MAX_POLL_MS);
+  }
+}

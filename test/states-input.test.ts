@@ -1,0 +1,127 @@
+// Bad filters and options of tcpStates / waitForState: Node's error classes, codes and exact
+// messages; the netlink socket is closed on every path (the descriptor count stays put).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { binding } from '../lib/binding';
+import { tcpStates, tcpStatesSync, waitForState } from '../lib/index';
+import { connectedPair, isLinux, openDescriptorCount, type Pair } from './helpers/net';
+
+const STATES = 'ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING';
+
+type ErrorClass = TypeErrorConstructor | RangeErrorConstructor;
+const BAD_FILTERS: Array<[unknown, ErrorClass, string, string]> = [
+  ['80', TypeError, 'ERR_INVALID_ARG_TYPE', `The "filter" argument must be of type object. Received type string ('80')`],
+  [null, TypeError, 'ERR_INVALID_ARG_TYPE', 'The "filter" argument must be of type object. Received null'],
+  [[80], TypeError, 'ERR_INVALID_ARG_TYPE', 'The "filter" argument must be of type object. Received an instance of Array'],
+  [{ port: 0 }, RangeError, 'ERR_OUT_OF_RANGE', 'The value of "filter.port" is out of range. It must be >= 1 && <= 65535. Received 0'],
+  [{ port: 65536 }, RangeError, 'ERR_OUT_OF_RANGE', 'The value of "filter.port" is out of range. It must be >= 1 && <= 65535. Received 65536'],
+  [{ port: 1.5 }, RangeError, 'ERR_OUT_OF_RANGE', 'The value of "filter.port" is out of range. It must be an integer. Received 1.5'],
+  [{ port: '80' }, TypeError, 'ERR_INVALID_ARG_TYPE', `The "filter.port" property must be of type number. Received type string ('80')`],
+  [{ localPort: -1 }, RangeError, 'ERR_OUT_OF_RANGE', 'The value of "filter.localPort" is out of range. It must be >= 1 && <= 65535. Received -1'],
+  [{ remotePort: NaN }, RangeError, 'ERR_OUT_OF_RANGE', 'The value of "filter.remotePort" is out of range. It must be an integer. Received NaN'],
+  [{ state: 'TIMEWAIT' }, TypeError, 'ERR_INVALID_ARG_VALUE', `The property 'filter.state' must be a TCP state (${STATES}). Received 'TIMEWAIT'`],
+  [{ state: ['LISTEN', 'UNKNOWN'] }, TypeError, 'ERR_INVALID_ARG_VALUE', `The property 'filter.state' must be a TCP state (${STATES}). Received 'UNKNOWN'`],
+  [{ state: [] }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'filter.state' must name at least one TCP state. Received []"],
+  [{ state: 6 }, TypeError, 'ERR_INVALID_ARG_TYPE', 'The "filter.state" property must be of type string or an instance of Array. Received type number (6)'],
+  [{ family: 'inet' }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'filter.family' must be 'ipv4' or 'ipv6'. Received 'inet'"],
+  [{ withProcess: 1 }, TypeError, 'ERR_INVALID_ARG_TYPE', 'The "filter.withProcess" property must be of type boolean. Received type number (1)'],
+  [{ source: 'ss' }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'filter.source' must be 'auto', 'netlink' or 'proc'. Received 'ss'"],
+  [
+    { prot: 80 },
+    TypeError,
+    'ERR_INVALID_ARG_VALUE',
+    "The argument 'filter' has an unknown property 'prot' (known: port, localPort, remotePort, state, family, withProcess, source). Received { prot: 80 }",
+  ],
+];
+
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe.skipIf(!isLinux)('tcpStates and waitForState reject bad input with Node-style errors', () => {
+  let pair: Pair;
+  beforeAll(async () => {
+    pair = await connectedPair();
+  });
+  afterAll(() => pair.close());
+
+  it.each(BAD_FILTERS)('filter %o: %s %s', async (filter, type, code, message) => {
+    const error = thrown(() => tcpStatesSync(filter as never));
+    expect(error).toBeInstanceOf(type);
+    expect(error.code).toBe(code);
+    expect(error.message).toBe(message);
+    await expect(tcpStates(filter as never)).rejects.toThrow(expect.objectContaining({ code, message }));
+    await expect(waitForState(filter as never, 'LISTEN')).rejects.toThrow(expect.objectContaining({ code, message }));
+  });
+
+  it('waitForState checks its state and options', async () => {
+    const port = pair.port;
+    await expect(waitForState({ port }, 'NOPE' as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: `The argument 'state' must be a TCP state (${STATES}). Received 'NOPE'` }),
+    );
+    await expect(waitForState({ port }, [] as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: "The argument 'state' must name at least one TCP state. Received []" }),
+    );
+    await expect(waitForState({ port }, 'LISTEN', null as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'The "options" argument must be of type object. Received null' }),
+    );
+    await expect(waitForState({ port }, 'LISTEN', { timeoutMs: -1 })).rejects.toThrow(
+      expect.objectContaining({
+        code: 'ERR_OUT_OF_RANGE',
+        message: 'The value of "options.timeoutMs" is out of range. It must be >= 0 && <= 2147483647. Received -1',
+      }),
+    );
+    await expect(waitForState({ port }, 'LISTEN', { timeoutMs: '5' as never })).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: `The "options.timeoutMs" property must be of type number. Received type string ('5')` }),
+    );
+  });
+
+  it('the addon checks its arguments again, cheaply, for direct callers', () => {
+    expect(thrown(() => binding.tcpDiagDumpSync('3' as never, 2, 0, 0, 0))).toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: 'The "families" argument must be of type number',
+    });
+    expect(thrown(() => binding.tcpDiagDumpSync(3, 2, 70000, 0, 0))).toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+      message: 'The value of "localPort" is out of range. It must be >= 0 && <= 65535',
+    });
+    expect(() => binding.tcpDiagDump(3, 2, 0, 0, -1)).toThrow(RangeError);
+    // A mask of no state and no family: an empty dump, not an error.
+    expect(binding.tcpDiagDumpSync(0, 0, 0, 0, 0).byteLength).toBe(0);
+    expect(binding.tcpDiagDumpSync(3, 0, 0, 0, 0).byteLength).toBe(0);
+  });
+
+  it('elsewhere than Linux: ENOTSUP, never a silent empty list', async () => {
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    Object.defineProperty(process, 'platform', { ...platform, value: 'darwin' });
+    try {
+      const message = 'tcpStates ENOTSUP (sock_diag and /proc/net/tcp are Linux only, not on darwin)';
+      expect(thrown(() => tcpStatesSync({ port: pair.port }))).toMatchObject({ code: 'ENOTSUP', syscall: 'tcpStates', message });
+      await expect(tcpStates({ port: pair.port, source: 'proc' })).rejects.toThrow(expect.objectContaining({ code: 'ENOTSUP', message }));
+      await expect(waitForState({ port: pair.port }, 'LISTEN')).rejects.toThrow(expect.objectContaining({ code: 'ENOTSUP', message }));
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
+    }
+  });
+
+  it('leaks no descriptor over thousands of dumps, sync and async, and failing calls', async () => {
+    // Our three sockets only: old TIME_WAIT of an earlier listener on this port number may linger.
+    const ours = { port: pair.port, family: 'ipv4', state: ['LISTEN', 'ESTABLISHED'] } as const;
+    const before = openDescriptorCount();
+    for (let i = 0; i < 2000; i++) {
+      expect(tcpStatesSync({ ...ours, source: 'netlink' })).toHaveLength(3);
+      expect(() => tcpStatesSync({ port: 0 })).toThrow(RangeError);
+      expect(() => binding.tcpDiagDumpSync(3, 2, 70000, 0, 0)).toThrow(RangeError);
+    }
+    for (let round = 0; round < 20; round++) {
+      const all = await Promise.all(Array.from({ length: 25 }, () => tcpStates(ours)));
+      for (const rows of all) expect(rows).toHaveLength(3);
+    }
+    for (let i = 0; i < 50; i++) expect(tcpStatesSync({ ...ours, source: 'proc', withProcess: true })).toHaveLength(3);
+    expect(openDescriptorCount()).toBe(before);
+  });
+});
