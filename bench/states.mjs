@@ -5,7 +5,7 @@
 //      package node-netstat (which spawns `netstat -apntu`).
 //   2. 2,000 TIME_WAIT sockets on a second port among those 20,000: the kernel-side port
 //      filter against the whole table listed and filtered in JavaScript.
-// Prerequisites: `npm run build`; ss (Debian iproute2) and netstat (Debian net-tools, for
+// Prerequisites: `npm run build:gyp`; ss (Debian iproute2) and netstat (Debian net-tools, for
 // node-netstat). The TIME_WAIT sockets hold no descriptor; the kernel drops them 60 s later.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';

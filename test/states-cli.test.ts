@@ -1,5 +1,5 @@
 // `sockctl states` run as a user runs it (node dist/cli/main.js, built by `npm ci` /
-// `npm run build`; ensureBuilt() rebuilds dist/ if lib/ is newer), and the fallback to
+// `npm run build:gyp`; ensureBuilt() rebuilds dist/ if lib/ is newer), and the fallback to
 // /proc/net/tcp in a process whose netlink socket or dump is refused (strace injects it).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { ssRows, type SsRow } from './ss';
 
-/** The built package (npm ci / npm run build makes it): what child processes load. */
+/** The built package (npm ci / npm run build:gyp makes it): what child processes load. */
 export const DIST = join(__dirname, '..', '..', 'dist', 'index.js');
 export const hasDist = existsSync(DIST);
 
