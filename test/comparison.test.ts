@@ -105,6 +105,20 @@ function magic(path: string): string {
 const ELF = '7f454c46';
 const MACH_O_64 = 'cffaedfe';
 
+/** python3 binds and listens a socket with SO_REUSEPORT set before bind: 'ok' or the errno name. */
+function pythonReusePortListen(port: number): string {
+  const script = `
+import errno, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+`;
+  return execFileSync('python3', ['-c', script, String(port)], { encoding: 'utf8', timeout: 10_000 }).trim();
+}
+
 describe.skipIf(!isLinux)(`Node core (${process.version})`, () => {
   it('a net.Server listener always has SO_REUSEADDR: no listen() option leaves it off', async () => {
     for (const options of [{}, { exclusive: true }, { reuseAddr: false }]) {
@@ -423,20 +437,6 @@ describe.skipIf(!isLinux || !!process.env.PREBUILDS_ONLY)(`sockopt ${sockoptVers
     }
   });
 });
-
-/** python3 binds and listens a socket with SO_REUSEPORT set before bind: 'ok' or the errno name. */
-function pythonReusePortListen(port: number): string {
-  const script = `
-import errno, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("ok")
-except OSError as e:
-    print(errno.errorcode[e.errno])
-`;
-  return execFileSync('python3', ['-c', script, String(port)], { encoding: 'utf8', timeout: 10_000 }).trim();
-}
 
 describe.skipIf(!isLinux)(`net-keepalive ${packageJson('net-keepalive').version}`, () => {
   const keepalive = load('net-keepalive') as typeof NetKeepalive;
