@@ -5,7 +5,7 @@
 //      package node-netstat (which spawns `netstat -apntu`).
 //   2. 2,000 TIME_WAIT sockets on a second port among those 20,000: the kernel-side port
 //      filter against the whole table listed and filtered in JavaScript.
-// Prerequisites: `npm run build`; ss (Debian iproute2) and netstat (Debian net-tools, for
+// Prerequisites: `npm run build:gyp`; ss (Debian iproute2) and netstat (Debian net-tools, for
 // node-netstat). The TIME_WAIT sockets hold no descriptor; the kernel drops them 60 s later.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -77,8 +77,9 @@ async function medians(rounds, methods) {
   return methods.map(([name], i) => ({ name, ms: times[i].sort((x, y) => x - y)[Math.floor(rounds / 2)], rows: rows[i] }));
 }
 
-// The in-process baseline: read both tables, keep the lines with the port, as a hand-written
-// parser would (ports are hex after the address's colon; nothing else decoded).
+// An in-process baseline: read both tables, keep the lines with the port, as a hand-written
+// parser would (split each line; ports are hex after the address's colon; nothing else
+// decoded). The other is the library's own /proc fallback, which decodes whole rows.
 function procParse(port) {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   let rows = 0;
@@ -125,7 +126,7 @@ try {
   const results = await medians(ROUNDS, [
     ['tcpStates({ port })          netlink, thread pool', () => tcpStates({ port }).then((r) => r.length)],
     ['tcpStatesSync({ port })      netlink', () => tcpStatesSync({ port }).length],
-    ['/proc/net/tcp{,6} parse      in-process, minimal', () => procParse(port)],
+    ['/proc/net/tcp{,6} parse      in-process, split lines', () => procParse(port)],
     ["tcpStatesSync({ port, source: 'proc' })", () => tcpStatesSync({ port, source: 'proc' }).length],
     ['ss -tanH "( sport/dport )"   spawned', () => ss(port)],
     ['node-netstat                 spawns netstat -apntu', () => nodeNetstat(port)],
@@ -134,7 +135,7 @@ try {
   console.log(`\n1. ${MANY} TIME_WAIT on one port (${hostSockets} TCP sockets on the host), median of ${ROUNDS} rounds, ms:`);
   console.log(`   ${'method'.padEnd(52)}${'ms'.padStart(8)}   rows   time / tcpStates`);
   for (const { name, ms, rows } of results) console.log(`   ${name.padEnd(52)}${fmt(ms)}  ${String(rows).padStart(5)}   ${ratio(ms / base)}`);
-  const parse = results[2].ms / base;
+  const parse = Math.min(results[2].ms, results[3].ms) / base; // the faster of the two /proc parses
   const spawnSs = results[4].ms / base;
   console.log(`   goal: >= 5x faster than the /proc parse: ${ratio(parse)} ${parse >= 5 ? 'met' : 'NOT met'};` +
     ` faster than spawning ss: ${ratio(spawnSs)} ${spawnSs > 1 ? 'met' : 'NOT met'}`);

@@ -75,7 +75,7 @@ export function handOver<S extends net.Server>(server: S, listener: ListeningDes
  */
 export async function listen<S extends net.Server>(server: S, options?: ListenOptions): Promise<S> {
   checkCanListen(server);
-  const open = await prepareListener(options);
+  const unbound = await prepareListener(options);
   checkCanListen(server); // again: the DNS lookup gave other code a turn
-  return handOver(server, open());
+  return handOver(server, unbound().listen());
 }

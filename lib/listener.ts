@@ -44,35 +44,63 @@ function applyOptions(fd: OwnedDescriptor, family: BindAddress['family'], option
   for (const [name, value] of options.sockopts) setOption(fd, name, value as OptionValue<WritableOptionName>);
 }
 
-/** socket, options, bind, listen, all synchronous: restart() relies on it to keep the port's gap short. */
-export function openListener(where: BindAddress, options: CheckedListenOptions): ListeningDescriptor {
-  const fd = socket(where.family);
-  try {
-    applyOptions(fd, where.family, options);
-    withAddress(() => binding.bind(fd.fd, where.address, options.port), where.address, options.port);
-    withAddress(() => binding.listen(fd.fd, options.backlog), where.address, options.port);
-    const address = binding.localAddress(fd.fd);
-    return new ListeningDescriptor(fd.release(), address, options.backlog);
-  } finally {
-    fd.close(); // a no-op once released
+/**
+ * A socket with every option set, not bound yet: the first half of a listener. restart()
+ * makes it before closing the old listener, so only bind and listen happen after.
+ */
+export class UnboundListener {
+  readonly #fd: OwnedDescriptor;
+  readonly #where: BindAddress;
+  readonly #options: CheckedListenOptions;
+
+  constructor(where: BindAddress, options: CheckedListenOptions) {
+    const fd = socket(where.family);
+    try {
+      applyOptions(fd, where.family, options);
+    } catch (error) {
+      fd.close();
+      throw error;
+    }
+    this.#fd = fd;
+    this.#where = where;
+    this.#options = options;
+  }
+
+  /** bind, listen; the descriptor passes to the result, or is closed if either fails. */
+  listen(): ListeningDescriptor {
+    const fd = this.#fd;
+    const { address } = this.#where;
+    const { port, backlog } = this.#options;
+    try {
+      withAddress(() => binding.bind(fd.fd, address, port), address, port);
+      withAddress(() => binding.listen(fd.fd, backlog), address, port);
+      const local = binding.localAddress(fd.fd);
+      return new ListeningDescriptor(fd.release(), local, backlog);
+    } finally {
+      fd.close(); // a no-op once released
+    }
+  }
+
+  close(): void {
+    this.#fd.close();
   }
 }
 
 /** Node's default when no host is given: '::' (dual-stack), or '0.0.0.0' where IPv6 is missing. */
-export function openDefaultListener(options: CheckedListenOptions): ListeningDescriptor {
+function unboundDefault(options: CheckedListenOptions): UnboundListener {
   try {
-    return openListener({ address: '::', family: 'ipv6' }, options);
+    return new UnboundListener({ address: '::', family: 'ipv6' }, options);
   } catch (error) {
     if (!isSystemError(error) || error.code !== 'EAFNOSUPPORT') throw error;
-    return openListener({ address: '0.0.0.0', family: 'ipv4' }, options);
+    return new UnboundListener({ address: '0.0.0.0', family: 'ipv4' }, options);
   }
 }
 
-/** Checks the options and resolves the host; what comes back opens synchronously. */
-export async function prepareListener(options: ListenOptions | undefined): Promise<() => ListeningDescriptor> {
+/** Checks the options and resolves the host; what comes back makes the socket synchronously. */
+export async function prepareListener(options: ListenOptions | undefined): Promise<() => UnboundListener> {
   const checked = checkListenOptions(options);
   const where = await resolveHost(checked.host);
-  return where === undefined ? () => openDefaultListener(checked) : () => openListener(where, checked);
+  return where === undefined ? () => unboundDefault(checked) : () => new UnboundListener(where, checked);
 }
 
 /**
@@ -80,5 +108,5 @@ export async function prepareListener(options: ListenOptions | undefined): Promi
  * (spawn's stdio), a worker, or `server.listen({ fd: l.release() }, l.backlog)`.
  */
 export async function createListener(options?: ListenOptions): Promise<ListeningDescriptor> {
-  return (await prepareListener(options))();
+  return (await prepareListener(options))().listen();
 }

@@ -1,20 +1,36 @@
-// restart(server, next, options): a new server takes over the old one's port. The old
-// listener closes and the new one is made (socket, options, bind, listen) in the same
-// synchronous turn, so the port is unbound only for those few system calls. The old
-// server keeps serving the connections it already has until they end.
-import type net from 'node:net';
+// restart(server, next, options): a new server takes over the old one's port.
+// - Both listeners with SO_REUSEPORT: the new one joins the old one's group first, then
+//   the old one closes, so the port never refuses a connection. (With
+//   net.ipv4.tcp_migrate_req=1 the kernel also moves the old accept queue to the new one.)
+// - Otherwise the new socket is made and given its options, the old listener closes, and
+//   the new one binds and listens in the same synchronous turn: the port is unbound only
+//   for those two calls, and an option the kernel refuses leaves the old one listening.
+// Either way the kernel resets what sits in the old listener's accept queue when it
+// closes (unless migrated), and the old server keeps serving the connections it has.
+import net from 'node:net';
 import { invalidArgValue, serverNotRunning } from './errors';
 import { checkCanListen, checkServer, handOver } from './listen';
 import type { ListenOptions } from './listen-options';
 import { prepareListener } from './listener';
+import { getOption } from './options';
 import { validateObject } from './validate';
+
+/**
+ * net.Server's close, not http.Server's, which also closes the idle keep-alive
+ * connections (Node 19+): a request racing that close would fail. The old server keeps
+ * serving them until they end or time out.
+ */
+function closeListener(server: net.Server): void {
+  net.Server.prototype.close.call(server);
+}
 
 /**
  * Closes `server`'s listener and listens `next` on the same port (and host, unless
  * `options.host` says otherwise) with `options`. Resolves with `next`, listening. With
  * connections of the old server still in TIME_WAIT, the bind succeeds only if the old
- * and the new listener set the same reuse option (reuseAddr, the default, or reusePort);
- * if it fails, the old listener is already closed and the error says why.
+ * and the new listener set the same reuse option (reuseAddr, the default, or reusePort).
+ * If bind or listen fails, the error says why and the old listener is closed by then,
+ * unless both have reusePort (the new one listens first, the old one keeps listening).
  */
 export async function restart<S extends net.Server>(server: net.Server, next: S, options?: ListenOptions): Promise<S> {
   checkServer(server);
@@ -28,9 +44,23 @@ export async function restart<S extends net.Server>(server: net.Server, next: S,
   const o = validateObject(options ?? {}, 'options');
   if (o.port !== undefined) throw invalidArgValue('options.port', o.port, "must be left out: restart() listens on the old server's port");
   // Everything slow (the checks, a DNS lookup) before the old listener closes.
-  const open = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);
+  const makeSocket = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);
   checkCanListen(next);
   if (!server.listening) throw serverNotRunning();
-  server.close();
-  return handOver(next, open());
+
+  const unbound = makeSocket();
+  let overlap: boolean;
+  try {
+    overlap = o.reusePort === true && getOption(server, 'SO_REUSEPORT');
+  } catch (error) {
+    unbound.close();
+    throw error;
+  }
+  if (overlap) {
+    const listener = unbound.listen(); // joins the old listener's group
+    closeListener(server);
+    return handOver(next, listener);
+  }
+  closeListener(server);
+  return handOver(next, unbound.listen());
 }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { errnoException, invalidArgType, invalidArgValue, serverNotRunning } from './errors';
 import { checkServer } from './listen';
-import { canonicalAddress, procTcpRows } from './proc-net-tcp';
+import { tcpStates } from './states/list';
 import { validateInteger, validateObject } from './validate';
 
 export interface TimeWaitOptions {
@@ -29,7 +29,9 @@ export interface TimeWaitResult {
   timeWait: number;
 }
 
-const keyOf = (address: string | undefined, port: number | undefined) => `${canonicalAddress(address ?? '')}|${port}`;
+// A dual-stack listener lists its IPv4 peers as ::ffff:a.b.c.d; the client knows a.b.c.d.
+const plainAddress = (address: string) => (address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address);
+const keyOf = (address: string | undefined, port: number | undefined) => `${plainAddress(address ?? '')}|${port}`;
 
 /** Closes, from the server's side, exactly the connections this call's clients made. */
 function serverSideCloser(server: net.Server) {
@@ -83,11 +85,10 @@ function oneConnection(port: number, host: string, localAddress: string | undefi
 
 async function waitForTimeWait(port: number, keys: Set<string>, deadline: number): Promise<number> {
   for (;;) {
-    // STOP-GAP: /proc/net/tcp{,6}; becomes waitForState() once issue 4 is on main.
-    let seen = 0;
-    for (const row of procTcpRows(port)) {
-      if (row.state === 'TIME_WAIT' && keys.has(keyOf(row.remoteAddress, row.remotePort))) seen++;
-    }
+    // The kernel filters by port and state (NETLINK_SOCK_DIAG); this call's connections
+    // are picked out by their client end.
+    const rows = await tcpStates({ localPort: port, state: 'TIME_WAIT' });
+    const seen = rows.filter((row) => keys.has(keyOf(row.remoteAddress, row.remotePort))).length;
     if (seen === keys.size) return seen;
     if (Date.now() > deadline) throw timedOut(`the kernel lists ${seen} of ${keys.size} connections in TIME_WAIT on port ${port}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -136,15 +137,28 @@ export async function timeWaitOn(server: net.Server, count: number, options?: Ti
 
   const closer = serverSideCloser(server);
   try {
+    // Distinct connections (address and port of the client): a client port used again
+    // for the same server port takes over that connection's TIME_WAIT (the kernel lets a
+    // new SYN end it), so it adds none. Keep connecting until `count` are distinct.
     const keys = new Set<string>();
-    let next = 0;
+    let started = 0;
+    let inFlight = 0;
+    let failure: { error: unknown } | undefined; // the first one stops every worker
     const worker = async (): Promise<void> => {
-      while (next < count) {
-        const localAddress = o.localAddresses[next++ % o.localAddresses.length];
-        keys.add(await oneConnection(port, host, localAddress, closer, deadline));
+      while (failure === undefined && keys.size + inFlight < count) {
+        const localAddress = o.localAddresses[started++ % o.localAddresses.length];
+        inFlight++;
+        try {
+          keys.add(await oneConnection(port, host, localAddress, closer, deadline));
+        } catch (error) {
+          failure ??= { error };
+        } finally {
+          inFlight--;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
+    if (failure !== undefined) throw failure.error;
     return { port, timeWait: await waitForTimeWait(port, keys, deadline) };
   } finally {
     closer.dispose();

@@ -16,6 +16,9 @@ const EXPECTED: Record<string, string[]> = {
   'half-close.js': ['peer read EOF, peer is CLOSE_WAIT', 'received "reply after FIN", we are FIN_WAIT_2'],
   'dup.js': ['socket still open: true', 'peer received after close(dup)', 'peer read EOF'],
   'linger.js': ['peer got ECONNRESET'],
+  'listen-options.js': ['listening on IPv4', 'SO_REUSEADDR true', 'SO_RCVBUF 131072'],
+  'create-listener.js': ['hello from the child'],
+  'time-wait.js': ['TIME_WAIT on the port: 100', 'v2 on the same port: true', 'v3 without SO_REUSEADDR: bind EADDRINUSE 127.0.0.1:PORT'],
   'lab-helpers.js': ['half-closed: FIN_WAIT_2 CLOSE_WAIT', 'held in FIN_WAIT_1'],
   'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
 };

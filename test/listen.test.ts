@@ -8,27 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createListener, fdOf, getOption, listen, ListeningDescriptor, type ListenOptions } from '../lib/index';
-import { hasDist, httpGet, listenRows, startNode, tryConnect } from './helpers/listen';
+import { closeTracked, greeter, hasDist, httpGet, listenRows, portOf, readAll, startNode, track, tryConnect } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
 
-const servers: net.Server[] = [];
-function track<S extends net.Server>(server: S): S {
-  servers.push(server);
-  return server;
-}
-afterEach(async () => {
-  for (const server of servers.splice(0)) if (server.listening) await new Promise((r) => server.close(r));
-});
-
-const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
-// Clients that only test connecting reset the connection: ignore that on the server side.
-const echo = () => track(net.createServer((socket) => socket.on('error', () => {}).end('hello')));
-async function readFrom(port: number, host: string): Promise<string> {
-  const socket = net.connect({ port, host });
-  let data = '';
-  for await (const chunk of socket) data += String(chunk);
-  return data;
-}
+afterEach(closeTracked);
+const echo = () => greeter('hello');
+const readFrom = readAll;
 
 describe.skipIf(!isLinux)('listen(server, options) hands a natively made listener to the server', () => {
   it('net.Server on IPv4 port 0: address() reports the chosen port, the kernel shows it listening, it serves', async () => {

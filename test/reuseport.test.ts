@@ -1,27 +1,13 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getOption, listen } from '../lib/index';
-import { hasDist, listenRows, startNode } from './helpers/listen';
+import { closeTracked, greeter, hasDist, listenRows, readAll, startNode } from './helpers/listen';
 import { isLinux } from './helpers/net';
 
-const servers: net.Server[] = [];
-afterEach(async () => {
-  for (const server of servers.splice(0)) if (server.listening) await new Promise((r) => server.close(r));
-});
-
+afterEach(closeTracked);
 /** A server that answers every connection with its name. */
-function named(name: string): net.Server {
-  const server = net.createServer((socket) => socket.on('error', () => {}).end(name));
-  servers.push(server);
-  return server;
-}
-
-async function greeting(port: number): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  let data = '';
-  for await (const chunk of socket) data += String(chunk);
-  return data;
-}
+const named = greeter;
+const greeting = (port: number) => readAll(port);
 
 /** `total` connections, 16 at a time; how many each name answered. */
 async function tally(port: number, total: number): Promise<Record<string, number>> {

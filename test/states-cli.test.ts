@@ -1,5 +1,5 @@
 // `sockctl states` run as a user runs it (node dist/cli/main.js, built by `npm ci` /
-// `npm run build`; ensureBuilt() rebuilds dist/ if lib/ is newer), and the fallback to
+// `npm run build:gyp`; ensureBuilt() rebuilds dist/ if lib/ is newer), and the fallback to
 // /proc/net/tcp in a process whose netlink socket or dump is refused (strace injects it).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -130,6 +130,25 @@ describe.skipIf(!isLinux)('sockctl states', () => {
     } finally {
       child.kill('SIGKILL');
       await pair.close();
+    }
+  });
+
+  it('a reader that goes away (| head) ends the watch quietly at its next change, exit 0', async () => {
+    const pair = await connectedPair();
+    const child = spawn(process.execPath, [CLI, 'states', '--watch', '--port', String(pair.port), '--timeout', '15000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    try {
+      await once(child.stdout!, 'data'); // the first poll's lines
+      child.stdout!.destroy();
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      await pair.close(); // a change to print: the write meets EPIPE
+      expect((await exited)[0]).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 

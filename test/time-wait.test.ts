@@ -1,32 +1,18 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { getOption, listen, restart, timeWaitOn, type ListenOptions } from '../lib/index';
-import { httpGet, listenRows } from './helpers/listen';
-import { isLinux } from './helpers/net';
-import { ssRows, waitForSs } from './helpers/ss';
+import { closeTracked, greeter, httpGet, listenRows, portOf, readAll, track } from './helpers/listen';
+import { isLinux, openDescriptorCount } from './helpers/net';
+import { ssRows, waitForSs, type SsRow } from './helpers/ss';
 
-const servers: net.Server[] = [];
-function track<S extends net.Server>(server: S): S {
-  servers.push(server);
-  return server;
-}
-afterEach(async () => {
-  for (const server of servers.splice(0)) if (server.listening) await new Promise((r) => server.close(r));
-});
-
-const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
-const hello = () => track(net.createServer((socket) => socket.on('error', () => {}).end('hello')));
+afterEach(closeTracked);
+const hello = () => greeter('hello');
 /** TIME-WAIT rows `ss` shows with `port` as the local port: the server's side. */
 const timeWaitRows = (port: number) => ssRows(port).filter((row) => row.state === 'TIME-WAIT' && row.localPort === port);
 
-async function serves(server: net.Server): Promise<string> {
-  const socket = net.connect(portOf(server), '127.0.0.1');
-  let data = '';
-  for await (const chunk of socket) data += String(chunk);
-  return data;
-}
+const serves = (server: net.Server) => readAll(portOf(server));
 
 async function failure(promise: Promise<unknown>): Promise<NodeJS.ErrnoException> {
   try {
@@ -56,8 +42,10 @@ describe.skipIf(!isLinux)('timeWaitOn(server, count): TIME_WAIT on the server\'s
     const port = portOf(server);
     expect(timeWaitRows(port)).toEqual([]);
     expect(await timeWaitOn(server, 20)).toEqual({ port, timeWait: 20 });
-    const rows = await waitForSs(port, (r) => r.filter((row) => row.state === 'TIME-WAIT').length === 20);
-    expect(rows.filter((row) => row.state === 'TIME-WAIT').every((row) => row.localPort === port && row.local === `127.0.0.1:${port}`)).toBe(true);
+    // (ssRows also lists sockets whose peer port happens to be `port`: keep the server's side.)
+    const ours = (rows: SsRow[]) => rows.filter((row) => row.state === 'TIME-WAIT' && row.localPort === port);
+    const rows = ours(await waitForSs(port, (r) => ours(r).length === 20));
+    expect(rows.every((row) => row.local === `127.0.0.1:${port}` && row.peer.startsWith('127.0.0.1:'))).toBe(true);
     // The server still serves its other clients.
     expect(await serves(server)).toBe('hello');
   });
@@ -73,6 +61,32 @@ describe.skipIf(!isLinux)('timeWaitOn(server, count): TIME_WAIT on the server\'s
     expect((await timeWaitOn(dual, 4)).timeWait).toBe(4);
     expect((await timeWaitOn(dual, 4, { host: '127.0.0.1' })).timeWait).toBe(4);
     expect(timeWaitRows(portOf(dual))).toHaveLength(8);
+  });
+
+  it('counts distinct connections: a client port the kernel hands out again ends that TIME_WAIT, so it adds none', async () => {
+    const server = await listen(hello(), { host: '127.0.0.1' });
+    const port = portOf(server);
+    const seen = new Set<string>();
+    let reused = 0;
+    server.on('connection', (socket) => {
+      const key = `${socket.remoteAddress}:${socket.remotePort}`;
+      if (seen.has(key)) reused++;
+      seen.add(key);
+    });
+    // One source address, thousands of connections: the kernel reuses client ports.
+    expect((await timeWaitOn(server, 3000, { localAddresses: ['127.0.0.9'] })).timeWait).toBe(3000);
+    expect(reused).toBeGreaterThan(0);
+    expect(timeWaitRows(port)).toHaveLength(3000);
+  });
+
+  it('stops at the first failed connection and rejects with its error, leaving the server as it was', async () => {
+    const server = await listen(hello(), { host: '127.0.0.1' });
+    const listeners = server.listenerCount('connection');
+    const before = openDescriptorCount();
+    // Nothing listens on 127.0.0.2 at that port: every connection is refused.
+    await expect(timeWaitOn(server, 500, { host: '127.0.0.2' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(server.listenerCount('connection')).toBe(listeners);
+    expect(openDescriptorCount()).toBe(before); // no worker went on connecting
   });
 
   it('rejects bad input with Node codes', async () => {
@@ -181,6 +195,27 @@ describe.skipIf(!isLinux)('restart(server, next, options)', () => {
     client.destroy();
   });
 
+  it("an http.Server's idle keep-alive connection is still served by the old server after the restart", async () => {
+    const old = await listen(track(http.createServer((_, res) => res.end('old'))), { host: '127.0.0.1' });
+    const port = portOf(old);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, agent }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += String(chunk))).on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+    expect(await get()).toBe('old');
+    const [kept] = Object.values(agent.freeSockets).flat();
+    expect(kept).toBeDefined(); // idle between requests: what http.Server's close() would close
+    const next = await restart(old, track(http.createServer((_, res) => res.end('new'))));
+    expect(await get()).toBe('old'); // the same connection, still served by the old server
+    expect(portOf(next)).toBe(port);
+    expect(await httpGet(port)).toBe('new'); // new connections reach the new one
+    agent.destroy();
+  });
+
   it('with the reuse option the old listener lacked it fails with EADDRINUSE (the old one is closed by then)', async () => {
     const old = await listen(hello(), { host: '127.0.0.1' });
     const port = portOf(old);
@@ -188,6 +223,41 @@ describe.skipIf(!isLinux)('restart(server, next, options)', () => {
     const error = await failure(restart(old, net.createServer(), { reuseAddr: false, reusePort: true }));
     expect(error).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port });
     expect(old.listening).toBe(false);
+  });
+
+  /** Restarts a listener with these options and TIME_WAIT on its port; counts the LISTEN rows ss shows as the old one closes. */
+  async function listenersAtClose(options: ListenOptions): Promise<number> {
+    const old = await listen(hello(), { host: '127.0.0.1', ...options });
+    const port = portOf(old);
+    await timeWaitOn(old, 3);
+    let seen = -1;
+    const close = net.Server.prototype.close;
+    const spy = vi.spyOn(net.Server.prototype, 'close').mockImplementation(function (this: net.Server, ...args) {
+      if (this === old) seen = listenRows(port).length;
+      return close.apply(this, args);
+    });
+    const next = await restart(old, hello(), options).finally(() => spy.mockRestore());
+    expect(listenRows(port)).toHaveLength(1);
+    expect(await serves(next)).toBe('hello');
+    return seen;
+  }
+
+  it('both with reusePort: the new listener joins the group before the old one closes, so the port never refuses', async () => {
+    expect(await listenersAtClose({ reusePort: true })).toBe(2);
+  });
+
+  it('otherwise the old one closes first (the new one binds right after, in the same turn)', async () => {
+    expect(await listenersAtClose({})).toBe(1);
+  });
+
+  it('an option the kernel refuses fails before the old listener closes: it keeps serving', async () => {
+    for (const reusePort of [false, true]) {
+      const old = await listen(hello(), { host: '127.0.0.1', reusePort });
+      const error = await failure(restart(old, net.createServer(), { reusePort, sockopts: { TCP_KEEPCNT: 0 } }));
+      expect(error).toMatchObject({ code: 'EINVAL', syscall: 'setsockopt' });
+      expect(old.listening).toBe(true);
+      expect(await serves(old)).toBe('hello');
+    }
   });
 
   it('rejects bad input with Node codes', async () => {

@@ -121,8 +121,11 @@ function snapshot(rows: TcpStateRow[]): Map<string, { states: string; row: TcpSt
   return seen;
 }
 
+/** Local time, HH:MM:SS.mmm. */
 function clock(): string {
-  return new Date().toISOString().slice(11, 23);
+  const now = new Date();
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
 }
 
 async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number, timeoutMs: number | undefined): Promise<number> {
@@ -135,6 +138,7 @@ async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number,
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  process.stdout.on('error', stop); // the reader went away (`| head`): EPIPE
   const timeout = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs);
   let matched = false;
   let before = new Map<string, { states: string; row: TcpStateRow }>();
@@ -144,6 +148,7 @@ async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number,
       const now = snapshot(await tcpStates(filter));
       matched ||= now.size > 0;
       for (const id of new Set([...before.keys(), ...now.keys()])) {
+        if (stopped) break;
         const from = before.get(id);
         const to = now.get(id);
         if (from?.states === to?.states) continue;
@@ -165,6 +170,7 @@ async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number,
     clearTimeout(timeout);
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
+    process.stdout.removeListener('error', stop);
   }
   return matched ? 0 : 1;
 }
@@ -197,6 +203,11 @@ export async function runStates(args: string[]): Promise<number> {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n\n${HELP}`);
     return 2;
   }
+  // A reader that goes away (`sockctl states | head -1`) ends the output quietly, as SIGPIPE
+  // ends ss or netstat; the exit status still says whether a socket matched.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') process.stderr.write(`sockctl states: ${error.message}\n`);
+  });
   try {
     if (values.watch) return await watch(filter, values.json ?? false, intervalMs, timeoutMs);
     const rows = await tcpStates(filter);

@@ -1,5 +1,5 @@
 // The CLI and child-process tests run what ships: dist/ (tsc) and build/ (node-gyp).
-// `npm ci` and `npm run build` make both; this rebuilds dist/ when lib/ is newer, so a test
+// `npm ci` and `npm run build:gyp` make both; this rebuilds dist/ when lib/ is newer, so a test
 // run after editing lib/ never tests stale JavaScript.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';

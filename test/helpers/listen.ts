@@ -1,5 +1,5 @@
 // Clients and child processes for the listener tests.
-import { execFile, spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -7,9 +7,35 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { ssRows, type SsRow } from './ss';
 
-/** The built package (npm ci / npm run build makes it): what child processes load. */
+/** The built package (npm ci / npm run build:gyp makes it): what child processes load. */
 export const DIST = join(__dirname, '..', '..', 'dist', 'index.js');
 export const hasDist = existsSync(DIST);
+
+const tracked: net.Server[] = [];
+
+/** Remembers a server for closeTracked(), and returns it. */
+export function track<S extends net.Server>(server: S): S {
+  tracked.push(server);
+  return server;
+}
+
+/** For afterEach: closes every tracked server that still listens. */
+export async function closeTracked(): Promise<void> {
+  for (const server of tracked.splice(0)) if (server.listening) await new Promise((r) => server.close(r));
+}
+
+export const portOf = (server: net.Server): number => (server.address() as net.AddressInfo).port;
+
+/** A tracked server that answers each connection with `text` and closes it (client resets ignored). */
+export const greeter = (text: string): net.Server => track(net.createServer((socket) => socket.on('error', () => {}).end(text)));
+
+/** Connects and resolves with everything the server sends until it closes. */
+export async function readAll(port: number, host = '127.0.0.1'): Promise<string> {
+  const socket = net.connect({ port, host });
+  let data = '';
+  for await (const chunk of socket) data += String(chunk);
+  return data;
+}
 
 /** One GET on a fresh connection; resolves with the body. */
 export async function httpGet(port: number, host = '127.0.0.1'): Promise<string> {
@@ -37,27 +63,6 @@ export async function tryConnect(port: number, host: string): Promise<string> {
 /** The LISTEN rows `ss` shows with this local port. */
 export function listenRows(port: number): SsRow[] {
   return ssRows(port).filter((row) => row.state === 'LISTEN' && row.localPort === port);
-}
-
-export interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node -e script` (with DIST in the environment) to its end, bounded in time. */
-export function runNode(script: string, options: SpawnOptions & { timeoutMs?: number } = {}): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['-e', script],
-      { ...options, env: { ...process.env, SOCKCTL_DIST: DIST }, timeout: options.timeoutMs ?? 15_000, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error && typeof error.code !== 'number') return reject(Object.assign(error, { stdout, stderr }));
-        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
 }
 
 /** A long-running `node -e script` (or `node file.js`); resolves once it prints its first line. */

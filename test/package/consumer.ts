@@ -1,5 +1,9 @@
 // A TypeScript consumer compiled with tsc --strict against the shipped types.
-import { constants, dup, getOption, setOption, shutdown, socket, type OptionName, type TcpInfo } from 'sockctl';
+import { createServer, type Server } from 'node:net';
+import {
+  constants, createListener, dup, getOption, listen, ListeningDescriptor, restart, setOption, shutdown, socket, timeWaitOn,
+  type OptionName, type TcpInfo, type TimeWaitResult,
+} from 'sockctl';
 import { tcpStates, tcpStatesSync, waitForState, type TcpStateRow, type TcpStatesFilter } from 'sockctl';
 
 const s = socket('ipv4');
@@ -23,6 +27,16 @@ shutdown(s, 'sideways');
   void copy.fd;
 }
 const wr: number = constants.SHUT_WR;
+void (async () => {
+  const server: Server = await listen(createServer(), { host: '127.0.0.1', reusePort: true, sockopts: { SO_RCVBUF: 65536 } });
+  // @ts-expect-error sockopts takes the table's writable options with their value types
+  await listen(createServer(), { sockopts: { TCP_NODELAY: 1 } });
+  const listener: ListeningDescriptor = await createListener({ port: 0 });
+  const port: number = listener.address.port;
+  const result: TimeWaitResult = await timeWaitOn(server, 2);
+  const next: Server = await restart(server, createServer(), { reuseAddr: true });
+  void [port, result.timeWait, next];
+})();
 void [reusePort, buffer, linger, info.state, wr];
 s.close();
 

@@ -6,8 +6,8 @@ const { once } = require('node:events');
 const net = require('node:net');
 
 const EXPORTS = [
-  'OPTIONS', 'OwnedDescriptor', 'constants', 'dup', 'fdOf', 'getOption', 'setOption', 'shutdown', 'socket',
-  'tcpStates', 'tcpStatesSync', 'waitForState',
+  'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'constants', 'createListener', 'dup', 'fdOf', 'getOption', 'listen',
+  'restart', 'setOption', 'shutdown', 'socket', 'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
 ];
 
 async function exercise(s, how) {
@@ -50,6 +50,17 @@ async function exercise(s, how) {
   client.destroy();
   peer.destroy();
   server.close();
+
+  // The listener: listen, timeWaitOn, restart, createListener.
+  const v1 = await s.listen(net.createServer(), { host: '127.0.0.1', reuseAddr: false, backlog: 64 });
+  assert.equal(s.getOption(v1, 'SO_REUSEADDR'), false);
+  const { port, timeWait } = await s.timeWaitOn(v1, 2);
+  assert.equal(timeWait, 2);
+  await assert.rejects(s.restart(v1, net.createServer()), { code: 'EADDRINUSE', syscall: 'bind', port });
+  const listener = await s.createListener({ host: '127.0.0.1' });
+  assert.ok(listener instanceof s.ListeningDescriptor && listener instanceof s.OwnedDescriptor);
+  assert.equal(s.getOption(listener, 'SO_ACCEPTCONN'), true);
+  listener.close();
 }
 
 module.exports = { exercise };
