@@ -5,6 +5,7 @@ import {
   type OptionName, type TcpInfo, type TimeWaitResult,
 } from 'sockctl';
 import { tcpStates, tcpStatesSync, waitForState, type TcpStateRow, type TcpStatesFilter } from 'sockctl';
+import { fillSendQueue, halfClosedPair, loopbackPair, renderStateDiagram, runLab, type LabReport } from 'sockctl';
 
 const s = socket('ipv4');
 const reusePort: boolean = getOption(s, 'SO_REUSEPORT');
@@ -51,3 +52,15 @@ tcpStatesSync({ state: 'TIMEWAIT' });
 // @ts-expect-error rows have no process fields without withProcess
 void tcpStatesSync(filter)[0]!.pid;
 void [rows, pid];
+
+async function lab(): Promise<void> {
+  const pair = await halfClosedPair();
+  await pair.close();
+  const paused = await loopbackPair('127.0.0.1', { paused: true });
+  const queued: number = fillSendQueue(paused.client);
+  await paused.close();
+  const report: LabReport = await runLab(['half-close']);
+  const svg: string = renderStateDiagram({ states: report.states, transitions: report.transitions });
+  void [queued, svg];
+}
+void lab;

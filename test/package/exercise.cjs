@@ -6,8 +6,9 @@ const { once } = require('node:events');
 const net = require('node:net');
 
 const EXPORTS = [
-  'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'constants', 'createListener', 'dup', 'fdOf', 'getOption', 'listen',
-  'restart', 'setOption', 'shutdown', 'socket', 'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
+  'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'constants', 'createListener', 'dup', 'fdOf', 'fillSendQueue', 'getOption',
+  'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
+  'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
 ];
 
 async function exercise(s, how) {
@@ -61,6 +62,17 @@ async function exercise(s, how) {
   assert.ok(listener instanceof s.ListeningDescriptor && listener instanceof s.OwnedDescriptor);
   assert.equal(s.getOption(listener, 'SO_ACCEPTCONN'), true);
   listener.close();
+
+  // The lab and its building blocks.
+  const half = await s.halfClosedPair();
+  assert.equal(s.getOption(half.client, 'TCP_INFO').state, 'FIN_WAIT_2');
+  await half.close();
+  const paused = await s.loopbackPair('127.0.0.1', { paused: true });
+  assert.ok(s.fillSendQueue(paused.client) > 0);
+  await paused.close();
+  const report = await s.runLab(['shared-descriptor']);
+  assert.deepEqual(report.states, ['ESTABLISHED', 'FIN_WAIT_2', 'CLOSE_WAIT']);
+  assert.match(s.renderStateDiagram(report), /class="state seen" data-state="CLOSE_WAIT"/);
 }
 
 module.exports = { exercise };
