@@ -14,24 +14,20 @@ struct ErrorFactory {
 
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError e = Napi::TypeError::New(env, "The \"factory\" argument must be of type function");
-    e.Set("code", "ERR_INVALID_ARG_TYPE");
-    throw e;
-  }
+  if (info.Length() < 1 || !info[0].IsFunction()) throw ArgTypeError(env, "factory", "of type function");
   auto* factory = env.GetInstanceData<ErrorFactory>();
   factory->make = Napi::Persistent(info[0].As<Napi::Function>());
   return env.Undefined();
 }
 
-Napi::TypeError ArgTypeError(Napi::Env env, const char* name, const char* type) {
-  std::string message = std::string("The \"") + name + "\" argument must be of type " + type;
+}  // namespace
+
+Napi::TypeError ArgTypeError(Napi::Env env, const char* name, const char* expected) {
+  std::string message = std::string("The \"") + name + "\" argument must be " + expected;
   Napi::TypeError e = Napi::TypeError::New(env, message);
   e.Set("code", "ERR_INVALID_ARG_TYPE");
   return e;
 }
-
-}  // namespace
 
 void InitErrors(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new ErrorFactory());
@@ -64,7 +60,7 @@ int FdArg(const Napi::CallbackInfo& info, size_t index) {
 int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   // One Node-API call: napi_get_value_int32 itself refuses what is not a number.
   int32_t value = 0;
-  if (napi_get_value_int32(info.Env(), info[index], &value) != napi_ok) throw ArgTypeError(info.Env(), name, "number");
+  if (napi_get_value_int32(info.Env(), info[index], &value) != napi_ok) throw ArgTypeError(info.Env(), name, "of type number");
   return value;
 }
 

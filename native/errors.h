@@ -14,6 +14,9 @@ void InitErrors(Napi::Env env, Napi::Object exports);
 // Builds the Node-style error for `err` (a positive errno) as a C++ exception.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall);
 
+// Node's ERR_INVALID_ARG_TYPE: 'The "<name>" argument must be <expected>'.
+Napi::TypeError ArgTypeError(Napi::Env env, const char* name, const char* expected);
+
 // The argument at `index` as a descriptor number; TypeScript has checked it already,
 // this is the cheap second check for direct callers of the binding.
 int FdArg(const Napi::CallbackInfo& info, size_t index);

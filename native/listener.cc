@@ -28,11 +28,7 @@ struct AddrInfoList {
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  if (info.Length() < 2 || !info[1].IsString()) {
-    Napi::TypeError e = Napi::TypeError::New(env, "The \"address\" argument must be of type string");
-    e.Set("code", "ERR_INVALID_ARG_TYPE");
-    throw e;
-  }
+  if (info.Length() < 2 || !info[1].IsString()) throw ArgTypeError(env, "address", "of type string");
   std::string address = info[1].As<Napi::String>().Utf8Value();
   std::string port = std::to_string(IntArg(info, 2, "port"));
 

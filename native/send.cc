@@ -21,11 +21,7 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  if (info.Length() < 2 || !info[1].IsBuffer()) {
-    Napi::TypeError e = Napi::TypeError::New(env, "The \"data\" argument must be an instance of Buffer");
-    e.Set("code", "ERR_INVALID_ARG_TYPE");
-    throw e;
-  }
+  if (info.Length() < 2 || !info[1].IsBuffer()) throw ArgTypeError(env, "data", "an instance of Buffer");
   Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
   ssize_t sent;
   do {

@@ -1,0 +1,29 @@
+// The native functions check their arguments again, cheaply, for code that calls the
+// binding directly: a wrong type is Node's TypeError, never a crash or a silent 0.
+import { describe, expect, it } from 'vitest';
+import { binding } from '../lib/binding';
+
+type Call = [string, () => unknown, string];
+
+describe('the binding called directly with wrong types', () => {
+  const calls: Call[] = [
+    ['setIntOption', () => (binding.setIntOption as (...a: unknown[]) => void)('3', 1, 1, 1), 'The "fd" argument must be of type number'],
+    ['setIntOption', () => (binding.setIntOption as (...a: unknown[]) => void)(3, 1, 1), 'The "value" argument must be of type number'],
+    ['getIntOption', () => (binding.getIntOption as (...a: unknown[]) => void)(3, null, 1), 'The "level" argument must be of type number'],
+    ['setLinger', () => (binding.setLinger as (...a: unknown[]) => void)(3, true, 0), 'The "onoff" argument must be of type number'],
+    ['shutdown', () => (binding.shutdown as (...a: unknown[]) => void)(3), 'The "how" argument must be of type number'],
+    ['dup', () => (binding.dup as (...a: unknown[]) => void)(), 'The "fd" argument must be of type number'],
+    ['send', () => (binding.send as (...a: unknown[]) => void)(3, 'text'), 'The "data" argument must be an instance of Buffer'],
+    ['bind', () => (binding.bind as (...a: unknown[]) => void)(3, 127, 0), 'The "address" argument must be of type string'],
+    ['setErrorFactory', () => (binding.setErrorFactory as (...a: unknown[]) => void)(42), 'The "factory" argument must be of type function'],
+  ];
+  for (const [name, call, message] of calls) {
+    it(`${name}: ${message}`, () => {
+      expect(call).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message }));
+    });
+  }
+
+  it('a negative descriptor is a RangeError', () => {
+    expect(() => binding.dup(-1)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+  });
+});
