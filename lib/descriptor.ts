@@ -5,13 +5,27 @@ import { constants as osConstants } from 'node:os';
 import { binding } from './binding';
 import { errnoException } from './errors';
 import { fdOf, type Target } from './target';
+import { validateInteger } from './validate';
+
+// The safety net, as Node has for a FileHandle: a descriptor whose owner is garbage-
+// collected without close() is closed then, with a warning that names it.
+const unclosed = new FinalizationRegistry<number>((fd) => {
+  let outcome = 'closed it';
+  try {
+    binding.close(fd);
+  } catch (error) {
+    outcome = `could not close it: ${(error as Error).message}`;
+  }
+  process.emitWarning(`sockctl: descriptor ${fd} was garbage-collected without close(); ${outcome}`, 'Warning');
+});
 
 export class OwnedDescriptor implements Disposable {
   #fd: number;
 
   /** Takes ownership of `fd`: this object closes it, once. */
   constructor(fd: number) {
-    this.#fd = fd;
+    this.#fd = validateInteger(fd, 'fd');
+    unclosed.register(this, fd, this);
   }
 
   /** The descriptor number, or -1 once closed. */
@@ -31,6 +45,7 @@ export class OwnedDescriptor implements Disposable {
     const fd = this.#fd;
     if (fd === -1) return;
     this.#fd = -1;
+    unclosed.unregister(this);
     binding.close(fd);
   }
 
@@ -43,6 +58,7 @@ export class OwnedDescriptor implements Disposable {
     const fd = this.#fd;
     if (fd === -1) throw errnoException(osConstants.errno.EBADF, 'release', { reason: 'the descriptor is already closed or released' });
     this.#fd = -1;
+    unclosed.unregister(this);
     return fd;
   }
 

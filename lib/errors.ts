@@ -69,8 +69,16 @@ export function invalidArgValue(name: string, value: unknown, reason = 'is inval
   return withCode(error, 'ERR_INVALID_ARG_VALUE');
 }
 
+/** As Node writes a received value: integers above 2**32 with digit groups (9_007_199_254_740_992). */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) > 2 ** 32) {
+    return String(value).replace(/\B(?=(\d{3})+$)/g, '_');
+  }
+  return inspect(value);
+}
+
 export function outOfRange(name: string, range: string, received: unknown): RangeError & { code: string } {
-  const error = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(received)}`);
+  const error = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describeValue(received)}`);
   return withCode(error, 'ERR_OUT_OF_RANGE');
 }
 

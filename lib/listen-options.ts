@@ -78,8 +78,16 @@ function checkSockopts(value: unknown): CheckedListenOptions['sockopts'] {
   });
 }
 
+const KNOWN_OPTIONS = ['port', 'host', 'backlog', 'ipv6Only', 'reuseAddr', 'reusePort', 'sockopts'];
+
 export function checkListenOptions(options: unknown): CheckedListenOptions {
   const o = validateObject(options ?? {}, 'options');
+  // A typo (reuseaddr) or Node's path/signal/exclusive must not be silently ignored.
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw invalidArgValue(`options.${key}`, o[key], `is not an option of a TCP listener (${KNOWN_OPTIONS.join(', ')})`);
+    }
+  }
   if (o.host !== undefined && o.host !== null && typeof o.host !== 'string') {
     throw invalidArgType('options.host', 'of type string', o.host);
   }

@@ -36,8 +36,15 @@ export async function loopbackPair(host = '127.0.0.1', options: LoopbackPairOpti
   const client = net.connect({ port, host, allowHalfOpen: true });
   // Paused before the connection completes: Node then never starts reading it.
   if (paused) client.pause();
-  await once(client, 'connect');
-  const [accepted] = await accepting;
+  let accepted: net.Socket;
+  try {
+    await once(client, 'connect');
+    [accepted] = await accepting;
+  } catch (error) {
+    client.destroy();
+    server.close();
+    throw error;
+  }
   return {
     server,
     client,

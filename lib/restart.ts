@@ -22,6 +22,13 @@ import { validateObject } from './validate';
  */
 function closeListener(server: net.Server): void {
   net.Server.prototype.close.call(server);
+  // http.Server's close() would also stop its timer that checks connections for timeouts.
+  // The timer goes on while the old connections are served, then must stop, or its
+  // callback keeps the old server in memory for good: cleared once the last one is gone.
+  const interval = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connectionsCheckingInterval');
+  if (interval !== undefined) {
+    server.once('close', () => clearInterval((server as unknown as Record<symbol, NodeJS.Timeout | undefined>)[interval]));
+  }
 }
 
 /**

@@ -290,10 +290,16 @@ class DumpWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
-    if (failure_.error != 0) {
-      deferred_.Reject(ErrnoError(env, failure_.error, failure_.syscall).Value());
-    } else {
-      deferred_.Resolve(ToArrayBuffer(env, rows_));
+    // Whatever throws here (an allocation, the error factory) rejects the promise instead
+    // of escaping from libuv's callback and leaving the promise unsettled.
+    try {
+      if (failure_.error != 0) {
+        deferred_.Reject(ErrnoError(env, failure_.error, failure_.syscall).Value());
+      } else {
+        deferred_.Resolve(ToArrayBuffer(env, rows_));
+      }
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());
     }
   }
 

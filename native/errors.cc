@@ -2,6 +2,8 @@
 // messages carry the code, not the text).
 #include "errors.h"
 
+#include <cmath>
+#include <cstdint>
 #include <string>
 
 namespace sockctl {
@@ -58,10 +60,16 @@ int FdArg(const Napi::CallbackInfo& info, size_t index) {
 }
 
 int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  // One Node-API call: napi_get_value_int32 itself refuses what is not a number.
-  int32_t value = 0;
-  if (napi_get_value_int32(info.Env(), info[index], &value) != napi_ok) throw ArgTypeError(info.Env(), name, "of type number");
-  return value;
+  // As a double: napi_get_value_int32 would turn NaN into 0 and wrap 2**32 + 3 into 3.
+  double value = 0;
+  if (napi_get_value_double(info.Env(), info[index], &value) != napi_ok) throw ArgTypeError(info.Env(), name, "of type number");
+  if (!(value >= INT32_MIN && value <= INT32_MAX) || std::trunc(value) != value) {
+    std::string message = std::string("The value of \"") + name + "\" is out of range. It must be a 32-bit integer";
+    Napi::RangeError e = Napi::RangeError::New(info.Env(), message);
+    e.Set("code", "ERR_OUT_OF_RANGE");
+    throw e;
+  }
+  return static_cast<int>(value);
 }
 
 }  // namespace sockctl

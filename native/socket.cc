@@ -20,7 +20,8 @@ int OpenSocket(int domain, int type) {
 #else
   int fd = socket(domain, type, 0);
   if (fd < 0) return fd;
-  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+  int flags = fcntl(fd, F_GETFL);
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
     int saved = errno;
     close(fd);
     errno = saved;

@@ -2,7 +2,7 @@
 // is what `ss` shows for the same socket at that moment, and together they cover all 11
 // states of the TCP diagram.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -156,10 +156,17 @@ describe.skipIf(!isLinux)('sockctl lab, the command', () => {
       const drawn = readFileSync(svg, 'utf8');
       const seen = [...drawn.matchAll(/class="state seen" data-state="(\w+)"/g)].map((m) => m[1]);
       expect(new Set(seen)).toEqual(new Set(report.states));
-      if (spawnSync('rsvg-convert', ['--version']).status === 0) {
-        execFileSync('rsvg-convert', [svg, '-o', join(dir, 'lab.png')]);
-        expect(existsSync(join(dir, 'lab.png'))).toBe(true);
-      }
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it.skipIf(spawnSync('rsvg-convert', ['--version']).status !== 0)('--svg writes a valid SVG: rsvg-convert renders it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-lab-'));
+    try {
+      expect(cli('shared-descriptor', '--svg', join(dir, 'lab.svg')).status).toBe(0);
+      execFileSync('rsvg-convert', [join(dir, 'lab.svg'), '-o', join(dir, 'lab.png')]);
+      expect(readFileSync(join(dir, 'lab.png')).subarray(1, 4).toString()).toBe('PNG');
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -217,6 +217,8 @@ describe.skipIf(!isLinux)('listen() fails like Node', () => {
     ['reusePort', { reusePort: 1 }, TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.reusePort" property must be of type boolean. Received type number (1)'],
     ['ipv6Only', { ipv6Only: null }, TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.ipv6Only" property must be of type boolean. Received null'],
     ['sockopts', { sockopts: [] }, TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.sockopts" property must be of type object. Received an instance of Array'],
+    ['an unknown option (a typo)', { reuseaddr: false }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.reuseaddr' is not an option of a TCP listener (port, host, backlog, ipv6Only, reuseAddr, reusePort, sockopts). Received false"],
+    ["Node's path option", { path: '/tmp/sockctl.sock' }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.path' is not an option of a TCP listener (port, host, backlog, ipv6Only, reuseAddr, reusePort, sockopts). Received '/tmp/sockctl.sock'"],
     ['sockopts name', { sockopts: { SO_NOPE: 1 } }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_NOPE' is not a known socket option. Received 1"],
     ['sockopts read-only', { sockopts: { SO_TYPE: 1 } }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_TYPE' is a read-only socket option. Received 1"],
     ['sockopts dedicated', { sockopts: { SO_REUSEADDR: false } }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_REUSEADDR' must be set through options.reuseAddr. Received false"],

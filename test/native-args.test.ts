@@ -26,4 +26,13 @@ describe('the binding called directly with wrong types', () => {
   it('a negative descriptor is a RangeError', () => {
     expect(() => binding.dup(-1)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
   });
+
+  // napi_get_value_int32 alone would make NaN 0 (stdin) and 2**32 + 3 descriptor 3.
+  for (const value of [NaN, Infinity, 1.5, 2 ** 32 + 3, -(2 ** 31) - 1]) {
+    it(`${value} is no descriptor, nor any other integer argument`, () => {
+      const outOfRange = expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: 'The value of "fd" is out of range. It must be a 32-bit integer' });
+      expect(() => binding.close(value)).toThrow(outOfRange);
+      expect(() => binding.shutdown(0, value)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('"how"') }));
+    });
+  }
 });

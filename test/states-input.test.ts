@@ -63,6 +63,10 @@ describe.skipIf(!isLinux)('tcpStates and waitForState reject bad input with Node
     await expect(waitForState({ port }, 'NOPE' as never)).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: `The argument 'state' must be a TCP state (${STATES}). Received 'NOPE'` }),
     );
+    // A wait the filter itself makes impossible is refused at once, not timed out.
+    await expect(waitForState({ port, state: 'LISTEN' }, 'TIME_WAIT', { timeoutMs: 60_000 })).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: "The argument 'state' is excluded by the filter's own state. Received 'TIME_WAIT'" }),
+    );
     await expect(waitForState({ port }, [] as never)).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: "The argument 'state' must name at least one TCP state. Received []" }),
     );

@@ -83,8 +83,13 @@ describe.skipIf(!isLinux)('timeWaitOn(server, count): TIME_WAIT on the server\'s
     const server = await listen(hello(), { host: '127.0.0.1' });
     const listeners = server.listenerCount('connection');
     const before = openDescriptorCount();
+    const connects = vi.spyOn(net, 'connect');
     // Nothing listens on 127.0.0.2 at that port: every connection is refused.
     await expect(timeWaitOn(server, 500, { host: '127.0.0.2' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    // Only the first wave (concurrency 64) was started: no worker went on after the failure.
+    expect(connects.mock.calls.length).toBeGreaterThan(0);
+    expect(connects.mock.calls.length).toBeLessThanOrEqual(64);
+    connects.mockRestore();
     expect(server.listenerCount('connection')).toBe(listeners);
     expect(openDescriptorCount()).toBe(before); // no worker went on connecting
   });
@@ -214,6 +219,22 @@ describe.skipIf(!isLinux)('restart(server, next, options)', () => {
     expect(portOf(next)).toBe(port);
     expect(await httpGet(port)).toBe('new'); // new connections reach the new one
     agent.destroy();
+  });
+
+  it("stops the old http.Server's connection-checking timer once its last connection is gone", async () => {
+    // The timer is unref'd, so it keeps no process alive, but its callback holds the old
+    // server: a process that restarts often would keep every old server. (Timeout's
+    // _destroyed is Node's own mark of a cleared timer.)
+    const timerOf = (server: http.Server) => {
+      const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connectionsCheckingInterval')!;
+      return (server as unknown as Record<symbol, { _destroyed: boolean }>)[key]!;
+    };
+    const old = await listen(track(http.createServer((_, res) => res.end('old'))), { host: '127.0.0.1' });
+    const closed = once(old, 'close');
+    const next = await restart(old, track(http.createServer((_, res) => res.end('new'))));
+    await closed;
+    expect(timerOf(old)._destroyed).toBe(true);
+    expect(timerOf(next)._destroyed).toBe(false);
   });
 
   it('with the reuse option the old listener lacked it fails with EADDRINUSE (the old one is closed by then)', async () => {

@@ -2,7 +2,7 @@
 // waitForState over NETLINK_SOCK_DIAG, or TCP_INFO on a descriptor) before it is recorded.
 import { performance } from 'node:perf_hooks';
 import { getOption } from '../options';
-import { tcpStatesSync } from '../states/list';
+import { tcpStates } from '../states/list';
 import { formatEndpoint } from '../states/address';
 import type { TcpStateRow } from '../states/row';
 import { waitForState } from '../states/wait';
@@ -79,13 +79,13 @@ export class Recorder {
   /** Waits until the kernel lists nothing for the connection (no TIME_WAIT either): CLOSED. */
   async gone(side: string, at: Required<Endpoint>, cause: string, timeoutMs = TIMEOUT_MS): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    let rows = tcpStatesSync(at);
+    let rows = await tcpStates(at);
     while (rows.length > 0) {
       if (performance.now() > deadline) {
         throw new Error(`${side}: the kernel still lists ${rows.map((r) => r.state).join(', ')} for port ${at.localPort}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
-      rows = tcpStatesSync(at);
+      rows = await tcpStates(at);
     }
     this.#record({ side, state: 'CLOSED', cause, source: 'gone' });
   }

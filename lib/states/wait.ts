@@ -4,7 +4,7 @@
 // every millisecond at first, backing off to 20 ms, for at most `timeoutMs`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
-import { errnoException, type SystemError } from '../errors';
+import { errnoException, invalidArgValue, type SystemError } from '../errors';
 import { INT32_MAX, validateInteger, validateObject } from '../validate';
 import { formatEndpoint } from './address';
 import { stateBits, stateMask, toQuery, type TcpStatesFilter } from './filter';
@@ -61,6 +61,10 @@ export async function waitForState(
 ): Promise<TcpStateRow[]> {
   const query = toQuery(filter);
   const wanted = stateMask(state, 'state');
+  // A filter that excludes every wanted state could only time out: say so at once.
+  if ((query.states & wanted) === 0) {
+    throw invalidArgValue('state', state, "is excluded by the filter's own state");
+  }
   const { timeoutMs = 5000 } = validateObject(options, 'options') as WaitForStateOptions;
   validateInteger(timeoutMs, 'options.timeoutMs', 0, INT32_MAX);
 

@@ -33,7 +33,9 @@ export const handshake: Scenario = {
       second.on('error', () => {}); // destroyed below before it could time out
       cleanup.push(() => second.destroy());
       await new Promise((resolve) => setImmediate(resolve)); // connect(2) has run: the port is bound
-      const secondEnd = { localPort: second.localPort!, remotePort: port };
+      // Read from the socket, never guessed: a filter without it could match client 1.
+      if (second.localPort === undefined) throw new Error('client 2 has no local port after connect(2)');
+      const secondEnd = { localPort: second.localPort, remotePort: port };
       await rec.observe('client 2', secondEnd, 'SYN_SENT', 'connect: SYN sent; the full accept queue makes Linux drop it');
 
       // Node takes the listener over and accepts: the queue empties and the SYN, sent again
