@@ -41,7 +41,13 @@ function sameSocket(fd: number, stat: { dev: number; ino: number }): boolean {
  * closes it). If Node refuses it, the descriptor is closed here, unless Node already did.
  */
 export function handOver<S extends net.Server>(server: S, listener: ListeningDescriptor): Promise<S> {
-  const stat = fstatSync(listener.fd);
+  let stat: ReturnType<typeof fstatSync>;
+  try {
+    stat = fstatSync(listener.fd);
+  } catch (error) {
+    listener.close();
+    return Promise.reject(error);
+  }
   const backlog = listener.backlog;
   const fd = listener.release();
   return new Promise<S>((resolve, reject) => {
