@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dup, fdOf, getOption, setOption, shutdown, socket } from '../lib/index';
@@ -70,8 +70,6 @@ describe.skipIf(!isLinux)('bad input gets Node-style errors', () => {
     expectError(() => setOption(pair.client, 'SO_RCVBUF', 1.5), RangeError, 'ERR_OUT_OF_RANGE', 'The value of "SO_RCVBUF" is out of range. It must be an integer. Received 1.5');
     expectError(() => setOption(pair.client, 'SO_RCVBUF', -1), RangeError, 'ERR_OUT_OF_RANGE', 'The value of "SO_RCVBUF" is out of range. It must be >= 0 && <= 2147483647. Received -1');
     expectError(() => setOption(pair.client, 'SO_RCVBUF', 2 ** 53), RangeError, 'ERR_OUT_OF_RANGE', 'The value of "SO_RCVBUF" is out of range. It must be >= 0 && <= 2147483647. Received 9_007_199_254_740_992');
-    // Node's own wording, for the same value: fs.readSync checks its fd the same way.
-    expect(thrown(() => readSync(2 ** 53 as never, Buffer.alloc(1))).message).toMatch(/Received 9_007_199_254_740_992$/);
     expectError(() => setOption(pair.client, 'SO_LINGER', null as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "SO_LINGER" argument must be of type object. Received null');
     expectError(() => setOption(pair.client, 'SO_LINGER', { onoff: 1, linger: 0 } as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "SO_LINGER.onoff" property must be of type boolean. Received type number (1)');
     expectError(() => setOption(pair.client, 'SO_LINGER', { onoff: true, linger: -1 }), RangeError, 'ERR_OUT_OF_RANGE', 'The value of "SO_LINGER.linger" is out of range. It must be >= 0 && <= 2147483647. Received -1');
