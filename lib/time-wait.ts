@@ -7,6 +7,8 @@ import { constants as osConstants } from 'node:os';
 import { errnoException, invalidArgType, invalidArgValue, serverNotRunning } from './errors';
 import { checkServer } from './listen';
 import { tcpStates } from './states/list';
+import { pollKernel } from './states/poll';
+import type { TcpStateRow } from './states/row';
 import { validateInteger, validateObject } from './validate';
 
 export interface TimeWaitOptions {
@@ -84,15 +86,16 @@ function oneConnection(port: number, host: string, localAddress: string | undefi
 }
 
 async function waitForTimeWait(port: number, keys: Set<string>, deadline: number): Promise<number> {
-  for (;;) {
-    // The kernel filters by port and state (NETLINK_SOCK_DIAG); this call's connections
-    // are picked out by their client end.
-    const rows = await tcpStates({ localPort: port, state: 'TIME_WAIT' });
-    const seen = rows.filter((row) => keys.has(keyOf(row.remoteAddress, row.remotePort))).length;
-    if (seen === keys.size) return seen;
-    if (Date.now() > deadline) throw timedOut(`the kernel lists ${seen} of ${keys.size} connections in TIME_WAIT on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  // The kernel filters by port and state (NETLINK_SOCK_DIAG); this call's connections
+  // are picked out by their client end.
+  const countSeen = (rows: TcpStateRow[]) => rows.filter((row) => keys.has(keyOf(row.remoteAddress, row.remotePort))).length;
+  const rows = await pollKernel(
+    () => tcpStates({ localPort: port, state: 'TIME_WAIT' }),
+    (listed) => countSeen(listed) === keys.size,
+    Math.max(0, deadline - Date.now()),
+    (listed) => timedOut(`the kernel lists ${countSeen(listed)} of ${keys.size} connections in TIME_WAIT on port ${port}`),
+  );
+  return countSeen(rows);
 }
 
 function defaultHost(address: string): string {

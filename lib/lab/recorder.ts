@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { getOption } from '../options';
 import { tcpStates } from '../states/list';
+import { pollKernel } from '../states/poll';
 import { formatEndpoint } from '../states/address';
 import type { TcpStateRow } from '../states/row';
 import { waitForState } from '../states/wait';
@@ -78,15 +79,12 @@ export class Recorder {
 
   /** Waits until the kernel lists nothing for the connection (no TIME_WAIT either): CLOSED. */
   async gone(side: string, at: Required<Endpoint>, cause: string, timeoutMs = TIMEOUT_MS): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    let rows = await tcpStates(at);
-    while (rows.length > 0) {
-      if (performance.now() > deadline) {
-        throw new Error(`${side}: the kernel still lists ${rows.map((r) => r.state).join(', ')} for port ${at.localPort}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      rows = await tcpStates(at);
-    }
+    await pollKernel(
+      () => tcpStates(at),
+      (rows) => rows.length === 0,
+      timeoutMs,
+      (rows) => new Error(`${side}: the kernel still lists ${rows.map((r) => r.state).join(', ')} for port ${at.localPort}`),
+    );
     this.#record({ side, state: 'CLOSED', cause, source: 'gone' });
   }
 }

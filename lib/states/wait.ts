@@ -1,14 +1,12 @@
-// waitForState: resolves as soon as the kernel lists a matching socket in the wanted state.
-// The kernel sends no event on a TCP state change (sock_diag only announces destruction),
-// so this polls the netlink dump, which costs well under a millisecond for one port:
-// every millisecond at first, backing off to 20 ms, for at most `timeoutMs`.
-import { setTimeout as sleep } from 'node:timers/promises';
+// waitForState: resolves as soon as the kernel lists a matching socket in the wanted state,
+// polling the netlink dump (well under a millisecond for one port) through pollKernel.
 import { constants as osConstants } from 'node:os';
 import { errnoException, invalidArgValue, type SystemError } from '../errors';
 import { INT32_MAX, validateInteger, validateObject } from '../validate';
 import { formatEndpoint } from './address';
 import { stateBits, stateMask, toQuery, type TcpStatesFilter } from './filter';
 import { addOwners, queryRows } from './list';
+import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
 import type { TcpState } from '../tcp-states';
 
@@ -22,8 +20,6 @@ export interface WaitForStateTimeout extends SystemError {
   rows: TcpStateRow[];
 }
 
-const FIRST_POLL_MS = 1;
-const MAX_POLL_MS = 20;
 const ROWS_SHOWN = 10;
 
 function where(filter: TcpStatesFilter | undefined): string {
@@ -70,24 +66,21 @@ export async function waitForState(
 
   // Ask for every state the filter allows, to say what was there instead on timeout.
   const listing = { ...query, withProcess: false };
-  const deadline = performance.now() + timeoutMs;
-  let pause = FIRST_POLL_MS;
-  for (;;) {
-    const rows = await queryRows(listing);
-    const matching = rows.filter((row) => (stateBits(row.state) & wanted) !== 0);
-    if (matching.length > 0) return query.withProcess ? addOwners(matching) : matching;
-    const left = deadline - performance.now();
-    if (left <= 0) {
+  const matching = (rows: TcpStateRow[]) => rows.filter((row) => (stateBits(row.state) & wanted) !== 0);
+  const rows = await pollKernel(
+    () => queryRows(listing),
+    (listed) => matching(listed).length > 0,
+    timeoutMs,
+    (listed) => {
       const names = (typeof state === 'string' ? [state] : state).join(' or ');
-      const more = rows.length > ROWS_SHOWN ? ` and ${rows.length - ROWS_SHOWN} more` : '';
-      const saw = rows.length === 0 ? 'no socket' : rows.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
+      const more = listed.length > ROWS_SHOWN ? ` and ${listed.length - ROWS_SHOWN} more` : '';
+      const saw = listed.length === 0 ? 'no socket' : listed.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
       const error = errnoException(osConstants.errno.ETIMEDOUT, 'waitForState', {
         reason: `no ${names} within ${timeoutMs} ms for ${where(filter)}; the kernel listed ${saw}`,
       }) as WaitForStateTimeout;
-      error.rows = rows;
-      throw error;
-    }
-    await sleep(Math.min(pause, left));
-    pause = Math.min(pause * 2, MAX_POLL_MS);
-  }
+      error.rows = listed;
+      return error;
+    },
+  );
+  return query.withProcess ? addOwners(matching(rows)) : matching(rows);
 }
