@@ -1,6 +1,6 @@
 // What every lab scenario is: a name, what it shows, and a run that drives real sockets on
 // loopback and records each state once the kernel reports it.
-import type { LoopbackPair } from '../loopback';
+import { loopbackPair, type LoopbackPair, type LoopbackPairOptions } from '../loopback';
 import type { TcpState } from '../tcp-states';
 import type { Endpoint, Recorder } from './recorder';
 
@@ -30,4 +30,25 @@ export function endsOf(pair: LoopbackPair): { client: Required<Endpoint>; server
 export function drain(socket: LoopbackPair['client']): void {
   socket.on('data', () => {});
   socket.resume();
+}
+
+/**
+ * Runs `body` on a loopback pair whose two ends the kernel has shown ESTABLISHED (and
+ * recorded so), then closes the pair whatever happened.
+ */
+export async function withEstablishedPair(
+  rec: Recorder,
+  options: LoopbackPairOptions,
+  body: (pair: LoopbackPair, ends: ReturnType<typeof endsOf>) => Promise<void>,
+): Promise<void> {
+  const pair = await loopbackPair('127.0.0.1', options);
+  try {
+    const ends = endsOf(pair);
+    const reading = options.paused ? ' (not reading)' : '';
+    await rec.observe('client', ends.client, 'ESTABLISHED', `connect${reading}`);
+    await rec.observe('server', ends.server, 'ESTABLISHED', `accept${reading}`);
+    await body(pair, ends);
+  } finally {
+    await pair.close();
+  }
 }

@@ -2,31 +2,27 @@
 // TIME_WAIT; the peer's next read fails with ECONNRESET.
 import { once } from 'node:events';
 import { dup } from '../../descriptor';
-import { loopbackPair } from '../../loopback';
 import { setOption } from '../../options';
-import { endsOf, type Scenario } from '../scenario';
+import { type Scenario, withEstablishedPair } from '../scenario';
 
 export const abortiveClose: Scenario = {
   name: 'abortive-close',
   title: 'Abortive close: SO_LINGER 0 sends RST, no TIME_WAIT is left',
   states: ['ESTABLISHED', 'CLOSED'],
   async run(rec) {
-    const pair = await loopbackPair();
-    // A second reference to the server's socket, to read its state after Node closes its own.
-    const serverRef = dup(pair.accepted);
-    try {
-      const { client, server } = endsOf(pair);
-      await rec.observe('client', client, 'ESTABLISHED', 'connect');
-      await rec.observe('server', server, 'ESTABLISHED', 'accept');
-      setOption(pair.client, 'SO_LINGER', { onoff: true, linger: 0 });
-      const reset = once(pair.accepted, 'error') as Promise<[NodeJS.ErrnoException]>;
-      pair.client.destroy();
-      await rec.gone('client', client, 'close() with SO_LINGER 0: RST sent, no TIME_WAIT');
-      const [error] = await reset;
-      rec.fromDescriptor('server', serverRef, `rcv RST: the server's read fails with ${error.code}`);
-    } finally {
-      serverRef.close();
-      await pair.close();
-    }
+    await withEstablishedPair(rec, {}, async (pair, { client }) => {
+      // A second reference to the server's socket, to read its state after Node closes its own.
+      const serverRef = dup(pair.accepted);
+      try {
+        setOption(pair.client, 'SO_LINGER', { onoff: true, linger: 0 });
+        const reset = once(pair.accepted, 'error') as Promise<[NodeJS.ErrnoException]>;
+        pair.client.destroy();
+        await rec.gone('client', client, 'close() with SO_LINGER 0: RST sent, no TIME_WAIT');
+        const [error] = await reset;
+        rec.fromDescriptor('server', serverRef, `rcv RST: the server's read fails with ${error.code}`);
+      } finally {
+        serverRef.close();
+      }
+    });
   },
 };

@@ -1,9 +1,8 @@
 // Active close: the side that closes first goes FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT.
 // FIN_WAIT_1 is held by queueing the FIN behind data the peer has no room for.
-import { loopbackPair } from '../../loopback';
 import { shutdown } from '../../shutdown';
 import { fillSendQueue, limitReceiveBuffer } from '../fill';
-import { drain, endsOf, type Scenario } from '../scenario';
+import { drain, type Scenario, withEstablishedPair } from '../scenario';
 
 const TWO_MSL_MS = 65_000;
 
@@ -12,11 +11,7 @@ export const activeClose: Scenario = {
   title: 'Active close: FIN_WAIT_1 held behind a full send queue, FIN_WAIT_2, TIME_WAIT and its 2MSL timer',
   states: ['ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'TIME_WAIT', 'CLOSE_WAIT', 'CLOSED'],
   async run(rec, options) {
-    const pair = await loopbackPair('127.0.0.1', { paused: true });
-    try {
-      const { client, server } = endsOf(pair);
-      await rec.observe('client', client, 'ESTABLISHED', 'connect');
-      await rec.observe('server', server, 'ESTABLISHED', 'accept (not reading)');
+    await withEstablishedPair(rec, { paused: true }, async (pair, { client, server }) => {
       limitReceiveBuffer(pair.accepted);
       const queued = fillSendQueue(pair.client);
       shutdown(pair.client, 'write');
@@ -35,8 +30,6 @@ export const activeClose: Scenario = {
         throw new Error(`TIME_WAIT's timer did not count down: ${first.timer.expiresMs} ms, then ${later.timer.expiresMs} ms`);
       }
       if (options.waitTwoMsl) await rec.gone('client', client, '2MSL timeout: TIME_WAIT ends', TWO_MSL_MS);
-    } finally {
-      await pair.close();
-    }
+    });
   },
 };

@@ -1,19 +1,14 @@
 // Half-close: shutdown(SHUT_WR) ends one direction; data keeps flowing the other way.
 import { once } from 'node:events';
-import { loopbackPair } from '../../loopback';
 import { shutdown } from '../../shutdown';
-import { endsOf, type Scenario } from '../scenario';
+import { type Scenario, withEstablishedPair } from '../scenario';
 
 export const halfClose: Scenario = {
   name: 'half-close',
   title: 'Half-close: FIN_WAIT_2 and CLOSE_WAIT with data still flowing from the server',
   states: ['ESTABLISHED', 'FIN_WAIT_2', 'CLOSE_WAIT', 'TIME_WAIT', 'CLOSED'],
   async run(rec) {
-    const pair = await loopbackPair();
-    try {
-      const { client, server } = endsOf(pair);
-      await rec.observe('client', client, 'ESTABLISHED', 'connect');
-      await rec.observe('server', server, 'ESTABLISHED', 'accept');
+    await withEstablishedPair(rec, {}, async (pair, { client, server }) => {
       shutdown(pair.client, 'write');
       await rec.observe('client', client, 'FIN_WAIT_2', "shutdown(SHUT_WR): FIN sent, ACKed");
       await rec.observe('server', server, 'CLOSE_WAIT', 'rcv FIN / ACK: the server reads EOF');
@@ -27,8 +22,6 @@ export const halfClose: Scenario = {
       pair.accepted.end();
       await rec.observe('client', client, 'TIME_WAIT', 'rcv FIN / ACK');
       await rec.gone('server', server, 'close / FIN, rcv ACK');
-    } finally {
-      await pair.close();
-    }
+    });
   },
 };

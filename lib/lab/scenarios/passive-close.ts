@@ -1,20 +1,15 @@
 // Passive close: the side that receives the FIN goes CLOSE_WAIT -> LAST_ACK -> CLOSED.
 // LAST_ACK is held by queueing the server's FIN behind data the client has no room for.
-import { loopbackPair } from '../../loopback';
 import { shutdown } from '../../shutdown';
 import { fillSendQueue, limitReceiveBuffer } from '../fill';
-import { drain, endsOf, type Scenario } from '../scenario';
+import { drain, type Scenario, withEstablishedPair } from '../scenario';
 
 export const passiveClose: Scenario = {
   name: 'passive-close',
   title: 'Passive close: CLOSE_WAIT, LAST_ACK held behind a full send queue, CLOSED',
   states: ['ESTABLISHED', 'CLOSE_WAIT', 'LAST_ACK', 'FIN_WAIT_2', 'TIME_WAIT', 'CLOSED'],
   async run(rec) {
-    const pair = await loopbackPair('127.0.0.1', { paused: true });
-    try {
-      const { client, server } = endsOf(pair);
-      await rec.observe('server', server, 'ESTABLISHED', 'accept');
-      await rec.observe('client', client, 'ESTABLISHED', 'connect (not reading)');
+    await withEstablishedPair(rec, { paused: true }, async (pair, { client, server }) => {
       limitReceiveBuffer(pair.client);
       shutdown(pair.client, 'write');
       await rec.observe('server', server, 'CLOSE_WAIT', 'rcv FIN / ACK');
@@ -27,8 +22,6 @@ export const passiveClose: Scenario = {
       drain(pair.client);
       await rec.observe('client', client, 'TIME_WAIT', 'client reads: rcv data, then FIN / ACK');
       await rec.gone('server', server, 'rcv ACK of our FIN');
-    } finally {
-      await pair.close();
-    }
+    });
   },
 };

@@ -1,21 +1,16 @@
 // Simultaneous close: both sides send FIN before either has received the other's, so each
 // receives a FIN while still in FIN_WAIT_1: CLOSING. Held by full queues both ways, so the
 // FINs wait behind data until each side reads.
-import { loopbackPair } from '../../loopback';
 import { shutdown } from '../../shutdown';
 import { fillSendQueue, limitReceiveBuffer } from '../fill';
-import { drain, endsOf, type Scenario } from '../scenario';
+import { drain, type Scenario, withEstablishedPair } from '../scenario';
 
 export const simultaneousClose: Scenario = {
   name: 'simultaneous-close',
   title: 'Simultaneous close: both FIN_WAIT_1, then CLOSING, then both TIME_WAIT',
   states: ['ESTABLISHED', 'FIN_WAIT_1', 'CLOSING', 'FIN_WAIT_2', 'TIME_WAIT'],
   async run(rec) {
-    const pair = await loopbackPair('127.0.0.1', { paused: true });
-    try {
-      const { client, server } = endsOf(pair);
-      await rec.observe('client', client, 'ESTABLISHED', 'connect (not reading)');
-      await rec.observe('server', server, 'ESTABLISHED', 'accept (not reading)');
+    await withEstablishedPair(rec, { paused: true }, async (pair, { client, server }) => {
       limitReceiveBuffer(pair.client);
       limitReceiveBuffer(pair.accepted);
       const fromClient = fillSendQueue(pair.client);
@@ -32,8 +27,6 @@ export const simultaneousClose: Scenario = {
       drain(pair.accepted);
       await rec.observe('client', client, 'TIME_WAIT', 'server reads: rcv ACK of our FIN');
       await rec.observe('server', server, 'TIME_WAIT', "rcv the client's FIN / ACK");
-    } finally {
-      await pair.close();
-    }
+    });
   },
 };
