@@ -1,7 +1,8 @@
 // The lab: every scenario confirms its states within bounded time, each state it records
 // is what `ss` shows for the same socket at that moment, and together they cover all 11
 // states of the TCP diagram.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +143,19 @@ describe.skipIf(!isLinux)('sockctl lab, the command', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown scenario no-such-scenario');
     expect(cli('--no-such-option').status).toBe(2);
+  });
+
+  it('a reader that goes away (| head) ends the output quietly: no EPIPE crash, exit 0', async () => {
+    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'lab', 'half-close', 'abortive-close'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    await once(child.stdout!, 'data'); // the first scenario's first lines
+    child.stdout!.destroy();
+    expect((await exited)[0]).toBe(0);
+    expect(stderr).toBe('');
   });
 
   it('--json gives an event per state with a state field; --svg draws what was seen', () => {

@@ -33,6 +33,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that goes away (`sockctl lab | head`) ends the output quietly, as SIGPIPE ends
+  // ss or netstat, for every command; the exit status still says how the command went.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') process.stderr.write(`sockctl: ${error.message}\n`);
+  });
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (error: unknown) => {

@@ -203,11 +203,6 @@ export async function runStates(args: string[]): Promise<number> {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n\n${HELP}`);
     return 2;
   }
-  // A reader that goes away (`sockctl states | head -1`) ends the output quietly, as SIGPIPE
-  // ends ss or netstat; the exit status still says whether a socket matched.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') process.stderr.write(`sockctl states: ${error.message}\n`);
-  });
   try {
     if (values.watch) return await watch(filter, values.json ?? false, intervalMs, timeoutMs);
     const rows = await tcpStates(filter);
