@@ -10,19 +10,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { halfClosedPair, runLab, type LabEvent, type ScenarioResult } from '../lib/index';
 import { SCENARIOS } from '../lib/lab/scenarios/index';
 import { isLinux } from './helpers/net';
-import { ssRows } from './helpers/ss';
+import { portOf, ssDetailedRows, ssRows } from './helpers/ss';
 
 const root = join(__dirname, '..');
-const ssName = (state: string) => (state === 'ESTABLISHED' ? 'ESTAB' : state.replace(/_/g, '-'));
-const portOf = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
-
-/** What ss shows, right now, for the socket an event names: its state, or none. */
+/** What ss shows, right now, for the socket an event names: its state (in the same names), or none. */
 function ssStatesFor(event: LabEvent): string[] {
   const local = portOf(event.local!);
-  const remote = event.remote!.endsWith(':*') ? undefined : portOf(event.remote!);
-  return ssRows(local)
-    .filter((r) => r.localPort === local && (remote === undefined ? r.state === 'LISTEN' : r.peerPort === remote))
-    .map((r) => r.state);
+  const remote = portOf(event.remote!);
+  return ssDetailedRows(local)
+    .filter((r) => r.localPort === local && r.peerPort === remote)
+    .map((r) => r.tcpState);
 }
 
 const results = new Map<string, ScenarioResult>();
@@ -33,7 +30,7 @@ async function runChecked(name: string): Promise<ScenarioResult> {
     onEvent(_scenario, event) {
       // Called as soon as the kernel confirmed the state, before the scenario moves on.
       if (event.source === 'sock_diag') {
-        expect(ssStatesFor(event), `${name}: ${event.side} ${event.state}`).toEqual([ssName(event.state)]);
+        expect(ssStatesFor(event), `${name}: ${event.side} ${event.state}`).toEqual([event.state]);
         checked.push(event.state);
       }
     },

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasDist } from './helpers/listen';
+import { ensureBuilt } from './helpers/dist';
 import { isLinux } from './helpers/net';
 import { hasStrace, lifeOf, straceNode, type Syscall } from './helpers/strace';
+
+ensureBuilt(); // the test runs what ships: dist/
 
 const EXAMPLE = join(__dirname, '..', 'examples', 'listen-options.js');
 
@@ -21,7 +23,7 @@ function runExample(options: object): { fd: number; life: Syscall[] } {
 const setsockopts = (life: Syscall[]) => life.filter((call) => call.name === 'setsockopt').map((call) => call.args.replace(/, \d+$/, ''));
 const bindIndex = (life: Syscall[]) => life.findIndex((call) => call.name === 'bind');
 
-describe.skipIf(!isLinux || !hasStrace || !hasDist)('strace: every option is set on the listener before its bind (needs strace and dist/)', () => {
+describe.skipIf(!isLinux || !hasStrace)('strace: every option is set on the listener before its bind (needs strace)', () => {
   it('all requested options, then bind, then listen with the requested backlog (twice: ours, then Node\'s)', () => {
     const { fd, life } = runExample({
       host: '::',

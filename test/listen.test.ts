@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createListener, fdOf, getOption, listen, ListeningDescriptor, type ListenOptions } from '../lib/index';
-import { closeTracked, greeter, hasDist, httpGet, listenRows, portOf, readAll, startNode, track, tryConnect } from './helpers/listen';
+import { closeTracked, greeter, httpGet, listenRows, portOf, readAll, startNode, track, tryConnect } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
 
 afterEach(closeTracked);
@@ -173,7 +173,7 @@ describe.skipIf(!isLinux)('listen() fails like Node', () => {
     expect(openDescriptorCount()).toBe(before);
   });
 
-  it.skipIf(process.getuid?.() !== 0 || !hasDist)('EACCES for a port below 1024 without privilege (root-only: child with uid 65534)', async () => {
+  it.skipIf(process.getuid?.() !== 0)('EACCES for a port below 1024 without privilege (root-only: child with uid 65534)', async () => {
     const script = `
       const net = require('node:net');
       const { listen } = require(process.env.SOCKCTL_DIST);
@@ -231,7 +231,7 @@ describe.skipIf(!isLinux)('listen() fails like Node', () => {
     expect(error.message).toBe(message);
   });
 
-  it.skipIf(!hasDist)('ENOTSUP in a cluster worker, whose listen-on-fd Node would send to the primary', async () => {
+  it('ENOTSUP in a cluster worker, whose listen-on-fd Node would send to the primary', async () => {
     const primary = await startNode(join(__dirname, 'fixtures', 'cluster-listen.js'));
     await primary.stop();
     expect(JSON.parse(primary.ready)).toEqual({
@@ -293,7 +293,7 @@ describe.skipIf(!isLinux)('createListener(options): an owned listening descripto
     expect(openDescriptorCount()).toBe(before);
   });
 
-  it.skipIf(!hasDist)('a child process serves on the inherited listener after the parent closes its copy', async () => {
+  it('a child process serves on the inherited listener after the parent closes its copy', async () => {
     const listener = await createListener({ host: '127.0.0.1' });
     const { port } = listener.address;
     const child = await startNode(

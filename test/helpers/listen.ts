@@ -1,15 +1,14 @@
 // Clients and child processes for the listener tests.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { join } from 'node:path';
 import { ssRows, type SsRow } from './ss';
 
-/** The built package (npm ci / npm run build:gyp makes it): what child processes load. */
-export const DIST = join(__dirname, '..', '..', 'dist', 'index.js');
-export const hasDist = existsSync(DIST);
+import { DIST_INDEX, ensureBuilt } from './dist';
+
+// Child processes load the built package: dist/ is brought up to date with lib/ first.
+ensureBuilt();
 
 const tracked: net.Server[] = [];
 
@@ -71,7 +70,7 @@ export async function startNode(script: string, options: SpawnOptions = {}) {
   const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
     ...options,
-    env: { ...process.env, ...options.env, SOCKCTL_DIST: DIST },
+    env: { ...process.env, ...options.env, SOCKCTL_DIST: DIST_INDEX },
   });
   let buffered = '';
   const firstLine = new Promise<string>((resolve, reject) => {

@@ -11,8 +11,9 @@ export interface SsRow {
   peerPort: number;
 }
 
-function portOf(address: string): number {
-  return Number(address.slice(address.lastIndexOf(':') + 1));
+/** The port of `address:port` as ss writes it; `*` (a listener's peer) is 0. */
+export function portOf(endpoint: string): number {
+  return endpoint.endsWith(':*') ? 0 : Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
 }
 
 function runSs(flags: string, port: number): string[] {
@@ -103,11 +104,10 @@ function parseDetails(line: string, family: 'ipv4' | 'ipv6'): SsDetailedRow {
   const timer = /timer:\((\w+),([^,]*),(\d+)\)/.exec(rest);
   const duration = timer ? parseSsDuration(timer[2]!) : undefined;
   const users = /users:\((.*?)\)(?:\s|$)/.exec(rest)?.[1] ?? '';
-  const port = (endpoint: string) => (endpoint.endsWith(':*') ? 0 : portOf(endpoint));
   return {
     ...row,
-    localPort: port(row.local),
-    peerPort: port(row.peer),
+    localPort: portOf(row.local),
+    peerPort: portOf(row.peer),
     family,
     tcpState: row.state === 'ESTAB' ? 'ESTABLISHED' : row.state.replace(/-/g, '_'),
     localAddress: parseEndpoint(row.local, family),
