@@ -1,5 +1,5 @@
 // sockctl: the parts of the socket API that Node core hides.
-export { fdOf, type Target } from './target';
+export { fdOf, type Target } from './core/target';
 export {
   getOption,
   setOption,
@@ -9,13 +9,13 @@ export {
   type OptionValue,
   type TcpInfo,
   type WritableOptionName,
-} from './options';
-export { shutdown, type ShutdownHow } from './shutdown';
-export { dup, OwnedDescriptor } from './descriptor';
-export { socket, type SocketFamily, type SocketType } from './socket';
-export { constants, type Constants } from './constants';
-export { type TcpState } from './tcp-states';
-export { type SystemError } from './errors';
+} from './core/options';
+export { shutdown, type ShutdownHow } from './core/shutdown';
+export { dup, OwnedDescriptor } from './core/descriptor';
+export { socket, type SocketFamily, type SocketType } from './core/socket';
+export { constants, type Constants } from './core/constants';
+export { type TcpState } from './core/tcp-states';
+export { type SystemError } from './core/errors';
 export { tcpStates, tcpStatesSync } from './states/list';
 export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
 export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
@@ -26,12 +26,12 @@ export {
   type TcpTimer,
   type TcpTimerKind,
 } from './states/row';
-export { listen } from './listen';
-export { createListener, ListeningDescriptor } from './listener';
-export { type ListenOptions, type ListenSockopts } from './listen-options';
-export { restart } from './restart';
-export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './time-wait';
-export { halfClosedPair, loopbackPair, type LoopbackPair, type LoopbackPairOptions } from './loopback';
+export { listen } from './listen/listen';
+export { createListener, ListeningDescriptor } from './listen/listener';
+export { type ListenOptions, type ListenSockopts } from './listen/options';
+export { restart } from './listen/restart';
+export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './listen/time-wait';
+export { halfClosedPair, loopbackPair, type LoopbackPair, type LoopbackPairOptions } from './lab/loopback';
 export { fillSendQueue } from './lab/fill';
 export { runLab, type LabOptions, type LabReport, type ScenarioResult } from './lab/run';
 export { type LabEvent } from './lab/recorder';

@@ -46,7 +46,7 @@ describe('build configuration', () => {
 
   it('fails at load on Windows with a clear message', () => {
     // In a child process, on the compiled module (npm install / npm run build:gyp make dist/).
-    const binding = JSON.stringify(join(root, 'dist', 'binding.js'));
+    const binding = JSON.stringify(join(root, 'dist', 'core', 'binding.js'));
     const script = `Object.defineProperty(process, 'platform', { value: 'win32' });
       try { require(${binding}); } catch (e) { console.log(e.message); }`;
     const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });

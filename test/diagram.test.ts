@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderStateDiagram, TRANSITIONS } from '../lib/lab/diagram';
-import { TCP_STATE_NAMES } from '../lib/tcp-states';
+import { TCP_STATE_NAMES } from '../lib/core/tcp-states';
 
 const ALL_STATES = [...new Set(TCP_STATE_NAMES.filter((s) => s !== 'UNKNOWN'))];
 const hasRsvg = spawnSync('rsvg-convert', ['--version']).status === 0;

@@ -4,8 +4,8 @@
 import { constants as osConstants } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 
-vi.mock('../lib/binding', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../lib/binding')>();
+vi.mock('../lib/core/binding', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../lib/core/binding')>();
   const { TCP_INFO: _info, TCP_KEEPIDLE: _idle, ...constants } = real.binding.constants;
   return { ...real, binding: { ...real.binding, constants } };
 });

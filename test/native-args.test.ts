@@ -1,7 +1,7 @@
 // The native functions check their arguments again, cheaply, for code that calls the
 // binding directly: a wrong type is Node's TypeError, never a crash or a silent 0.
 import { describe, expect, it } from 'vitest';
-import { binding } from '../lib/binding';
+import { binding } from '../lib/core/binding';
 
 type Call = [string, () => unknown, string];
 

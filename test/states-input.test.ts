@@ -1,7 +1,7 @@
 // Bad filters and options of tcpStates / waitForState: Node's error classes, codes and exact
 // messages; the netlink socket is closed on every path (the descriptor count stays put).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binding } from '../lib/binding';
+import { binding } from '../lib/core/binding';
 import { tcpStates, tcpStatesSync, waitForState } from '../lib/index';
 import { connectedPair, isLinux, openDescriptorCount, type Pair } from './helpers/net';
 

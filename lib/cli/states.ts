@@ -6,8 +6,8 @@ import { tcpStates } from '../states/list';
 import { formatEndpoint } from '../states/address';
 import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
 import type { TcpStateRow, TcpStateRowWithProcess } from '../states/row';
-import type { SocketFamily } from '../socket';
-import type { TcpState } from '../tcp-states';
+import type { SocketFamily } from '../core/socket';
+import type { TcpState } from '../core/tcp-states';
 
 const HELP = `Usage: sockctl states [options]
 

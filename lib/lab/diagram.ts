@@ -1,6 +1,6 @@
 // The TCP state diagram (RFC 793 fig. 6, RFC 9293 fig. 5) as SVG, with the states and
 // transitions a lab run observed highlighted. Plain string building: no dependency.
-import type { TcpState } from '../tcp-states';
+import type { TcpState } from '../core/tcp-states';
 
 type Node = TcpState | 'CLOSED_END';
 

@@ -1,8 +1,8 @@
 // Filling a socket's send queue to the byte, so that a FIN queued after it waits: the way
 // the lab holds FIN_WAIT_1, LAST_ACK and CLOSING on loopback without dropping a segment.
-import { binding } from '../binding';
-import { setOption } from '../options';
-import { fdOf, type Target } from '../target';
+import { binding } from '../core/binding';
+import { setOption } from '../core/options';
+import { fdOf, type Target } from '../core/target';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x2e);
 // Small buffers keep the bytes it takes few (Linux doubles these: 32 KiB each).

@@ -1,14 +1,14 @@
 // A scenario's timeline: every state it claims is confirmed by the kernel (tcpStates /
 // waitForState over NETLINK_SOCK_DIAG, or TCP_INFO on a descriptor) before it is recorded.
 import { performance } from 'node:perf_hooks';
-import { getOption } from '../options';
+import { getOption } from '../core/options';
 import { tcpStates } from '../states/list';
 import { pollKernel } from '../states/poll';
 import { formatEndpoint } from '../states/address';
 import type { TcpStateRow } from '../states/row';
 import { waitForState } from '../states/wait';
-import type { Target } from '../target';
-import type { TcpState } from '../tcp-states';
+import type { Target } from '../core/target';
+import type { TcpState } from '../core/tcp-states';
 
 export interface LabEvent {
   /** Milliseconds since the scenario started. */

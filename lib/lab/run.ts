@@ -1,6 +1,6 @@
 // Runs lab scenarios one after another and gathers what the kernel showed.
-import { invalidArgValue } from '../errors';
-import { TCP_STATE_NAMES, type TcpState } from '../tcp-states';
+import { invalidArgValue } from '../core/errors';
+import { TCP_STATE_NAMES, type TcpState } from '../core/tcp-states';
 import { Recorder, type LabEvent } from './recorder';
 import type { ScenarioOptions } from './scenario';
 import { SCENARIOS } from './scenarios/index';

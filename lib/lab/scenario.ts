@@ -1,7 +1,7 @@
 // What every lab scenario is: a name, what it shows, and a run that drives real sockets on
 // loopback and records each state once the kernel reports it.
-import { loopbackPair, type LoopbackPair, type LoopbackPairOptions } from '../loopback';
-import type { TcpState } from '../tcp-states';
+import { loopbackPair, type LoopbackPair, type LoopbackPairOptions } from './loopback';
+import type { TcpState } from '../core/tcp-states';
 import type { Endpoint, Recorder } from './recorder';
 
 export interface ScenarioOptions {

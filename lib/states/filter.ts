@@ -1,9 +1,9 @@
 // The filter of tcpStates and waitForState: checked here with Node's codes, then reduced
 // to what the kernel evaluates (a state mask and the port conditions of the bytecode).
-import { invalidArgType, invalidArgValue } from '../errors';
-import type { SocketFamily } from '../socket';
-import { TCP_STATE_NAMES, type TcpState } from '../tcp-states';
-import { validateBoolean, validateInteger, validateObject } from '../validate';
+import { invalidArgType, invalidArgValue } from '../core/errors';
+import type { SocketFamily } from '../core/socket';
+import { TCP_STATE_NAMES, type TcpState } from '../core/tcp-states';
+import { validateBoolean, validateInteger, validateObject } from '../core/validate';
 
 export type TcpStatesSource = 'auto' | 'netlink' | 'proc';
 

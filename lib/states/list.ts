@@ -2,7 +2,7 @@
 // NETLINK_SOCK_DIAG with the filter run in the kernel, or from /proc/net/tcp when netlink
 // is refused (a sandbox, a kernel without tcp_diag). Linux only: elsewhere ENOTSUP.
 import { constants as osConstants } from 'node:os';
-import { errnoException } from '../errors';
+import { errnoException } from '../core/errors';
 import { toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { netlinkRows, netlinkRowsSync } from './netlink';
 import { socketOwners, socketOwnersSync } from './owners';

@@ -1,6 +1,6 @@
 // Rows from NETLINK_SOCK_DIAG (native/diag.cc): the kernel applies the state mask and the
 // port filter; this decodes the dump's fixed 64-byte records into rows.
-import { binding } from '../binding';
+import { binding } from '../core/binding';
 import { formatIPv4, formatIPv6 } from './address';
 import type { StatesQuery } from './filter';
 import { makeRow, type TcpStateRow } from './row';

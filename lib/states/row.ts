@@ -1,7 +1,7 @@
 // One TCP socket as tcpStates reports it, whichever source it came from (netlink or /proc):
 // both build rows here, so the two give the same shape.
-import type { SocketFamily } from '../socket';
-import { tcpStateName, type TcpState } from '../tcp-states';
+import type { SocketFamily } from '../core/socket';
+import { tcpStateName, type TcpState } from '../core/tcp-states';
 
 /**
  * The socket's pending timer, as `ss -o` shows it: 'retransmit' (ss "on": retransmission,

@@ -1,14 +1,14 @@
 // waitForState: resolves as soon as the kernel lists a matching socket in the wanted state,
 // polling the netlink dump (well under a millisecond for one port) through pollKernel.
 import { constants as osConstants } from 'node:os';
-import { errnoException, invalidArgValue, type SystemError } from '../errors';
-import { INT32_MAX, validateInteger, validateObject } from '../validate';
+import { errnoException, invalidArgValue, type SystemError } from '../core/errors';
+import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
 import { formatEndpoint } from './address';
 import { stateBits, stateMask, toQuery, type TcpStatesFilter } from './filter';
 import { addOwners, queryRows } from './list';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
-import type { TcpState } from '../tcp-states';
+import type { TcpState } from '../core/tcp-states';
 
 export interface WaitForStateOptions {
   /** How long to wait before rejecting with ETIMEDOUT; default 5000. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import type net from 'node:net';
 
-export { loopbackPair as connectedPair, type LoopbackPair as Pair } from '../../lib/loopback';
+export { loopbackPair as connectedPair, type LoopbackPair as Pair } from '../../lib/lab/loopback';
 
 /** Resolves with everything `socket` delivers until EOF. */
 export async function readToEnd(socket: net.Socket): Promise<string> {

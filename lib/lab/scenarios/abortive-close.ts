@@ -1,8 +1,8 @@
 // Abortive close: SO_LINGER { onoff: true, linger: 0 } makes close() send RST: no FIN, no
 // TIME_WAIT; the peer's next read fails with ECONNRESET.
 import { once } from 'node:events';
-import { dup } from '../../descriptor';
-import { setOption } from '../../options';
+import { dup } from '../../core/descriptor';
+import { setOption } from '../../core/options';
 import { type Scenario, withEstablishedPair } from '../scenario';
 
 export const abortiveClose: Scenario = {

@@ -1,6 +1,6 @@
 // Active close: the side that closes first goes FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT.
 // FIN_WAIT_1 is held by queueing the FIN behind data the peer has no room for.
-import { shutdown } from '../../shutdown';
+import { shutdown } from '../../core/shutdown';
 import { fillSendQueue, limitReceiveBuffer } from '../fill';
 import { drain, type Scenario, withEstablishedPair } from '../scenario';
 

@@ -1,6 +1,6 @@
 // Half-close: shutdown(SHUT_WR) ends one direction; data keeps flowing the other way.
 import { once } from 'node:events';
-import { shutdown } from '../../shutdown';
+import { shutdown } from '../../core/shutdown';
 import { type Scenario, withEstablishedPair } from '../scenario';
 
 export const halfClose: Scenario = {

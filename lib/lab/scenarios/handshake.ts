@@ -3,9 +3,9 @@
 // the connection half-open until data arrives).
 import { once } from 'node:events';
 import net from 'node:net';
-import { binding } from '../../binding';
-import { listen } from '../../listen';
-import { socket } from '../../socket';
+import { binding } from '../../core/binding';
+import { listen } from '../../listen/listen';
+import { socket } from '../../core/socket';
 import type { Scenario } from '../scenario';
 
 export const handshake: Scenario = {

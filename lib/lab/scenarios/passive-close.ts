@@ -1,6 +1,6 @@
 // Passive close: the side that receives the FIN goes CLOSE_WAIT -> LAST_ACK -> CLOSED.
 // LAST_ACK is held by queueing the server's FIN behind data the client has no room for.
-import { shutdown } from '../../shutdown';
+import { shutdown } from '../../core/shutdown';
 import { fillSendQueue, limitReceiveBuffer } from '../fill';
 import { drain, type Scenario, withEstablishedPair } from '../scenario';
 

@@ -1,9 +1,9 @@
 // Restart during TIME_WAIT: the old server closed its connections first, so they sit in
 // TIME_WAIT on its port; a new listener without SO_REUSEADDR cannot bind it, one with it can.
 import net from 'node:net';
-import { listen } from '../../listen';
-import type { SystemError } from '../../errors';
-import { timeWaitOn } from '../../time-wait';
+import { listen } from '../../listen/listen';
+import type { SystemError } from '../../core/errors';
+import { timeWaitOn } from '../../listen/time-wait';
 import type { Scenario } from '../scenario';
 
 const HOST = '127.0.0.1';

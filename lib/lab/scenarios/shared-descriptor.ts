@@ -1,9 +1,9 @@
 // close() against shutdown() on a shared descriptor: closing a dup() drops one reference
 // and changes nothing; shutdown() on it acts on the connection for every holder.
 import { once } from 'node:events';
-import { dup } from '../../descriptor';
-import { loopbackPair } from '../../loopback';
-import { shutdown } from '../../shutdown';
+import { dup } from '../../core/descriptor';
+import { loopbackPair } from '../loopback';
+import { shutdown } from '../../core/shutdown';
 import { endsOf, type Scenario } from '../scenario';
 
 export const sharedDescriptor: Scenario = {

@@ -1,7 +1,7 @@
 // Simultaneous close: both sides send FIN before either has received the other's, so each
 // receives a FIN while still in FIN_WAIT_1: CLOSING. Held by full queues both ways, so the
 // FINs wait behind data until each side reads.
-import { shutdown } from '../../shutdown';
+import { shutdown } from '../../core/shutdown';
 import { fillSendQueue, limitReceiveBuffer } from '../fill';
 import { drain, type Scenario, withEstablishedPair } from '../scenario';
 

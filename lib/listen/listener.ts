@@ -1,12 +1,12 @@
 // A TCP listener made natively: socket (close-on-exec, non-blocking), every requested
 // option set before bind, bind, listen. The descriptor is closed on every failure path.
 import type { AddressInfo } from 'node:net';
-import { binding } from './binding';
-import { OwnedDescriptor } from './descriptor';
-import { errnoException, type SystemError } from './errors';
-import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './listen-options';
-import { setOption, type OptionValue, type WritableOptionName } from './options';
-import { socket } from './socket';
+import { binding } from '../core/binding';
+import { OwnedDescriptor } from '../core/descriptor';
+import { errnoException, type SystemError } from '../core/errors';
+import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './options';
+import { setOption, type OptionValue, type WritableOptionName } from '../core/options';
+import { socket } from '../core/socket';
 
 /** An owned listening descriptor, with the address it is bound to (getsockname). */
 export class ListeningDescriptor extends OwnedDescriptor {

@@ -2,9 +2,9 @@
 // Node resolves it (dns.lookup for a name; '::' dual-stack, else '0.0.0.0', by default).
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { invalidArgType, invalidArgValue, socketBadPort } from './errors';
-import { OPTIONS, type OptionValue, type WritableOptionName } from './options';
-import { INT32_MAX, validateBoolean, validateInteger, validateObject } from './validate';
+import { invalidArgType, invalidArgValue, socketBadPort } from '../core/errors';
+import { OPTIONS, type OptionValue, type WritableOptionName } from '../core/options';
+import { INT32_MAX, validateBoolean, validateInteger, validateObject } from '../core/validate';
 
 /** Options with a property of their own in ListenOptions, so not in `sockopts`. */
 type DedicatedOption = 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY';

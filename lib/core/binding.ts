@@ -75,7 +75,7 @@ function loadBinding(): NativeBinding {
   if (process.platform === 'win32') {
     throw new Error('sockctl does not support Windows: it needs POSIX descriptors (listen on an fd, dup, shutdown on raw sockets)');
   }
-  const binding = load(join(__dirname, '..')) as NativeBinding;
+  const binding = load(join(__dirname, '..', '..')) as NativeBinding;
   // The stack starts at the caller of the native function, not in this factory.
   const make = (errno: number, syscall: string): Error => {
     const error = errnoException(errno, syscall);

@@ -8,12 +8,12 @@
 // Either way the kernel resets what sits in the old listener's accept queue when it
 // closes (unless migrated), and the old server keeps serving the connections it has.
 import net from 'node:net';
-import { invalidArgValue, serverNotRunning } from './errors';
+import { invalidArgValue, serverNotRunning } from '../core/errors';
 import { checkCanListen, checkServer, handOver } from './listen';
-import type { ListenOptions } from './listen-options';
+import type { ListenOptions } from './options';
 import { prepareListener } from './listener';
-import { getOption } from './options';
-import { validateObject } from './validate';
+import { getOption } from '../core/options';
+import { validateObject } from '../core/validate';
 
 /**
  * net.Server's close, not http.Server's, which also closes the idle keep-alive

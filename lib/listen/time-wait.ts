@@ -4,12 +4,12 @@
 // once the kernel lists every one of them in TIME_WAIT.
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { errnoException, invalidArgType, invalidArgValue, serverNotRunning } from './errors';
+import { errnoException, invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
 import { checkServer } from './listen';
-import { tcpStates } from './states/list';
-import { pollKernel } from './states/poll';
-import type { TcpStateRow } from './states/row';
-import { validateInteger, validateObject } from './validate';
+import { tcpStates } from '../states/list';
+import { pollKernel } from '../states/poll';
+import type { TcpStateRow } from '../states/row';
+import { validateInteger, validateObject } from '../core/validate';
 
 export interface TimeWaitOptions {
   /** Where the clients connect. Default: the server's address; loopback for a wildcard. */

@@ -2,8 +2,8 @@
 // users' own tests.
 import { once } from 'node:events';
 import net from 'node:net';
-import { shutdown } from './shutdown';
-import { waitForState } from './states/wait';
+import { shutdown } from '../core/shutdown';
+import { waitForState } from '../states/wait';
 
 export interface LoopbackPair {
   server: net.Server;

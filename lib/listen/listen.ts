@@ -4,9 +4,9 @@ import cluster from 'node:cluster';
 import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { binding } from './binding';
-import { errnoException, invalidArgType, serverAlreadyListen } from './errors';
-import type { ListenOptions } from './listen-options';
+import { binding } from '../core/binding';
+import { errnoException, invalidArgType, serverAlreadyListen } from '../core/errors';
+import type { ListenOptions } from './options';
 import { prepareListener, type ListeningDescriptor } from './listener';
 
 export function checkServer(server: unknown): asserts server is net.Server {
