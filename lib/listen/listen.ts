@@ -40,7 +40,7 @@ function sameSocket(fd: number, stat: { dev: number; ino: number }): boolean {
  * Gives the listening descriptor to `server`, which owns it from then on (its close()
  * closes it). If Node refuses it, the descriptor is closed here, unless Node already did.
  */
-export function handOver<S extends net.Server>(server: S, listener: ListeningDescriptor): Promise<S> {
+export function serveOnListener<S extends net.Server>(server: S, listener: ListeningDescriptor): Promise<S> {
   let stat: ReturnType<typeof fstatSync>;
   try {
     stat = fstatSync(listener.fd);
@@ -83,5 +83,5 @@ export async function listen<S extends net.Server>(server: S, options?: ListenOp
   checkCanListen(server);
   const unbound = await prepareListener(options);
   checkCanListen(server); // again: the DNS lookup gave other code a turn
-  return handOver(server, unbound().listen());
+  return serveOnListener(server, unbound().listen());
 }

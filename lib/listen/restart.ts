@@ -9,7 +9,7 @@
 // closes (unless migrated), and the old server keeps serving the connections it has.
 import net from 'node:net';
 import { invalidArgValue, serverNotRunning } from '../core/errors';
-import { checkCanListen, checkServer, handOver } from './listen';
+import { checkCanListen, checkServer, serveOnListener } from './listen';
 import type { ListenOptions } from './options';
 import { prepareListener } from './listener';
 import { getOption } from '../core/options';
@@ -66,8 +66,8 @@ export async function restart<S extends net.Server>(server: net.Server, next: S,
   if (overlap) {
     const listener = unbound.listen(); // joins the old listener's group
     closeListener(server);
-    return handOver(next, listener);
+    return serveOnListener(next, listener);
   }
   closeListener(server);
-  return handOver(next, unbound.listen());
+  return serveOnListener(next, unbound.listen());
 }
