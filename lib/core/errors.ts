@@ -8,19 +8,26 @@ export interface SystemError extends Error {
   syscall: string;
   address?: string;
   port?: number;
+  /** The socket option a setsockopt/getsockopt failed on ('TCP_KEEPIDLE'). */
+  option?: string;
+}
+
+export function isSystemError(error: unknown): error is SystemError {
+  return error instanceof Error && typeof (error as SystemError).errno === 'number' && typeof (error as SystemError).syscall === 'string';
 }
 
 /** `errno` is positive, as C has it; the error carries it negated, as Node does. */
 export function errnoException(
   errno: number,
   syscall: string,
-  details?: { address?: string; port?: number; reason?: string },
+  details?: { address?: string; port?: number; reason?: string; option?: string },
 ): SystemError {
   const code = getSystemErrorName(-errno);
   let message = `${syscall} ${code}`;
   if (details?.address !== undefined) {
     message += details.port === undefined ? ` ${details.address}` : ` ${details.address}:${details.port}`;
   }
+  if (details?.option !== undefined) message += ` (${details.option})`;
   if (details?.reason !== undefined) message += ` (${details.reason})`;
   const error = new Error(message) as SystemError;
   error.errno = -errno;
@@ -28,6 +35,7 @@ export function errnoException(
   error.syscall = syscall;
   if (details?.address !== undefined) error.address = details.address;
   if (details?.port !== undefined) error.port = details.port;
+  if (details?.option !== undefined) error.option = details.option;
   Error.captureStackTrace(error, errnoException);
   return error;
 }

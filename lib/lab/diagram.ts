@@ -1,6 +1,8 @@
 // The TCP state diagram (RFC 793 fig. 6, RFC 9293 fig. 5) as SVG, with the states and
 // transitions a lab run observed highlighted. Plain string building: no dependency.
+import { invalidArgType } from '../core/errors';
 import type { TcpState } from '../core/tcp-states';
+import { readOptions, validateString } from '../core/validate';
 
 type Node = TcpState | 'CLOSED_END';
 
@@ -129,11 +131,23 @@ const STYLE = `
 `;
 
 /** The whole diagram; observed states are filled blue, observed transitions drawn orange. */
+/** An iterable of strings, copied once. */
+function strings(value: unknown, name: string): string[] {
+  if (typeof value !== 'object' || value === null || typeof (value as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw invalidArgType(name, 'an iterable of strings', value);
+  }
+  const list = Array.from(value as Iterable<unknown>);
+  for (const item of list) if (typeof item !== 'string') throw invalidArgType(name, 'an iterable of strings', item);
+  return list as string[];
+}
+
 export function renderStateDiagram(observed: Observed): string {
-  const states = new Set<string>(observed.states);
-  const transitions = new Set<string>(observed.transitions);
+  if (observed === undefined) throw invalidArgType('observed', 'of type object', observed);
+  const o = readOptions(observed, 'observed', ['states', 'transitions', 'title'], 'a property of Observed');
+  const states = new Set<string>(strings(o.states, 'observed.states'));
+  const transitions = new Set<string>(strings(o.transitions, 'observed.transitions'));
   const nodes = Object.keys(POSITIONS) as Node[];
-  const title = observed.title ?? 'TCP states observed on this host';
+  const title = o.title === undefined ? 'TCP states observed on this host' : validateString(o.title, 'observed.title');
   const seenCount = new Set([...states].filter((s) => s !== 'UNKNOWN')).size;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">`,

@@ -2,7 +2,9 @@
 // users' own tests.
 import { once } from 'node:events';
 import net from 'node:net';
+import { invalidArgType, invalidArgValue } from '../core/errors';
 import { shutdown } from '../core/shutdown';
+import { readOptions, validateBoolean } from '../core/validate';
 import { waitForState } from '../states/wait';
 
 export interface LoopbackPair {
@@ -25,33 +27,46 @@ export interface LoopbackPairOptions {
   paused?: boolean;
 }
 
+/** `host` as both ends use it: an IP literal, so that listen and connect mean one address. */
+function checkHost(host: unknown): string {
+  if (typeof host !== 'string') throw invalidArgType('host', 'of type string', host);
+  if (net.isIP(host) === 0) throw invalidArgValue('host', host, 'must be an IP address');
+  return host;
+}
+
 /** Listens on `host` port 0, connects, accepts; both ends allow half-open connections. */
-export async function loopbackPair(host = '127.0.0.1', options: LoopbackPairOptions = {}): Promise<LoopbackPair> {
-  const paused = options.paused === true;
+export async function loopbackPair(host: string = '127.0.0.1', options?: LoopbackPairOptions): Promise<LoopbackPair> {
+  checkHost(host);
+  const o = readOptions(options, 'options', ['paused'], 'an option of loopbackPair');
+  const paused = o.paused === undefined ? false : validateBoolean(o.paused, 'options.paused');
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: paused });
-  server.listen(0, host);
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  const accepting = once(server, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port, host, allowHalfOpen: true });
-  // Paused before the connection completes: Node then never starts reading it.
-  if (paused) client.pause();
+  let client: net.Socket | undefined;
   let accepted: net.Socket;
+  let port: number;
   try {
+    server.listen(0, host);
+    await once(server, 'listening');
+    port = (server.address() as net.AddressInfo).port;
+    const accepting = once(server, 'connection') as Promise<[net.Socket]>;
+    client = net.connect({ port, host, allowHalfOpen: true });
+    // Paused before the connection completes: Node then never starts reading it.
+    if (paused) client.pause();
     await once(client, 'connect');
     [accepted] = await accepting;
   } catch (error) {
-    client.destroy();
+    // Whatever failed, nothing stays listening or connected.
+    client?.destroy();
     server.close();
     throw error;
   }
+  const connected = client;
   return {
     server,
-    client,
+    client: connected,
     accepted,
     port,
     async close() {
-      client.destroy();
+      connected.destroy();
       accepted.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
@@ -63,8 +78,8 @@ export async function loopbackPair(host = '127.0.0.1', options: LoopbackPairOpti
  * accepted end in CLOSE_WAIT, both confirmed by the kernel before it resolves. Data still
  * flows from the accepted end to the client.
  */
-export async function halfClosedPair(host = '127.0.0.1'): Promise<LoopbackPair> {
-  const pair = await loopbackPair(host);
+export async function halfClosedPair(host: string = '127.0.0.1'): Promise<LoopbackPair> {
+  const pair = await loopbackPair(checkHost(host));
   try {
     const clientPort = pair.client.localPort!;
     shutdown(pair.client, 'write');

@@ -1,5 +1,6 @@
 // Runs lab scenarios one after another and gathers what the kernel showed.
-import { invalidArgValue } from '../core/errors';
+import { invalidArgType, invalidArgValue } from '../core/errors';
+import { readOptions, validateBoolean } from '../core/validate';
 import { TCP_STATE_NAMES, type TcpState } from '../core/tcp-states';
 import { Recorder, type LabEvent } from './recorder';
 import type { ScenarioOptions } from './scenario';
@@ -36,20 +37,38 @@ export function scenarioNames(): string[] {
   return SCENARIOS.map((s) => s.name);
 }
 
-/** Runs the named scenarios (all by default) in order; one that fails does not stop the rest. */
-export async function runLab(names: readonly string[] = scenarioNames(), options: LabOptions = {}): Promise<LabReport> {
+function checkNames(value: unknown): string[] {
+  if (!Array.isArray(value)) throw invalidArgType('names', 'an instance of Array', value);
+  const names = Array.from(value as unknown[]); // copied once
   for (const name of names) {
-    if (!SCENARIOS.some((s) => s.name === name)) {
+    if (typeof name !== 'string' || !SCENARIOS.some((s) => s.name === name)) {
       throw invalidArgValue('names', name, `must name lab scenarios (${scenarioNames().join(', ')})`);
     }
   }
+  return names as string[];
+}
+
+function callback<F>(value: unknown, name: string): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
+  return value as F | undefined;
+}
+
+/** Runs the named scenarios (all by default) in order; one that fails does not stop the rest. */
+export async function runLab(names: readonly string[] = scenarioNames(), options?: LabOptions): Promise<LabReport> {
+  const wanted = checkNames(names);
+  const o = readOptions(options, 'options', ['waitTwoMsl', 'onEvent', 'onScenario'], 'an option of runLab');
+  const scenarioOptions: ScenarioOptions = {
+    waitTwoMsl: o.waitTwoMsl === undefined ? false : validateBoolean(o.waitTwoMsl, 'options.waitTwoMsl'),
+  };
+  const onEvent = callback<LabOptions['onEvent']>(o.onEvent, 'options.onEvent');
+  const onScenario = callback<LabOptions['onScenario']>(o.onScenario, 'options.onScenario');
   const scenarios: ScenarioResult[] = [];
-  for (const scenario of SCENARIOS.filter((s) => names.includes(s.name))) {
-    options.onScenario?.(scenario.name, scenario.title);
-    const recorder = new Recorder((event) => options.onEvent?.(scenario.name, event));
+  for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
+    onScenario?.(scenario.name, scenario.title);
+    const recorder = new Recorder((event) => onEvent?.(scenario.name, event));
     const result: ScenarioResult = { name: scenario.name, title: scenario.title, events: recorder.events, transitions: [] };
     try {
-      await scenario.run(recorder, options);
+      await scenario.run(recorder, scenarioOptions);
     } catch (error) {
       result.error = error instanceof Error ? error.message : String(error);
     }

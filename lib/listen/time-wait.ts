@@ -4,12 +4,12 @@
 // once the kernel lists every one of them in TIME_WAIT.
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { errnoException, invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
-import { checkServer } from './listen';
+import { errnoException, invalidArgValue } from '../core/errors';
+import { checkServer, inetAddress } from './listen';
 import { tcpStates } from '../states/list';
 import { pollKernel } from '../states/poll';
 import type { TcpStateRow } from '../states/row';
-import { validateInteger, validateObject } from '../core/validate';
+import { readOptions, validateInteger, validateString } from '../core/validate';
 
 export interface TimeWaitOptions {
   /** Where the clients connect. Default: the server's address; loopback for a wildcard. */
@@ -104,23 +104,32 @@ function defaultHost(address: string): string {
   return address;
 }
 
+const OPTION_KEYS = ['host', 'localAddresses', 'concurrency', 'timeoutMs'] as const;
+
 function checkOptions(options: unknown) {
-  const o = validateObject(options ?? {}, 'options');
-  if (o.host !== undefined && typeof o.host !== 'string') throw invalidArgType('options.host', 'of type string', o.host);
-  const localAddresses = o.localAddresses === undefined ? [undefined] : checkAddresses(o.localAddresses);
+  const o = readOptions(options ?? undefined, 'options', OPTION_KEYS, 'an option of timeWaitOn');
   return {
-    host: o.host as string | undefined,
-    localAddresses,
+    host: o.host === undefined ? undefined : checkHost(o.host),
+    localAddresses: o.localAddresses === undefined ? [undefined] : checkAddresses(o.localAddresses),
     concurrency: o.concurrency === undefined ? 64 : validateInteger(o.concurrency, 'options.concurrency', 1, 10_000),
     timeoutMs: o.timeoutMs === undefined ? 30_000 : validateInteger(o.timeoutMs, 'options.timeoutMs', 1),
   };
 }
 
+/** An IP literal or a name, as net.connect takes it (no NUL, no empty string). */
+function checkHost(value: unknown): string {
+  const host = validateString(value, 'options.host');
+  if (host === '' || host.includes('\0')) throw invalidArgValue('options.host', host, 'must be an IP address or a host name');
+  return host;
+}
+
+/** Copied once: a getter or a later change of the caller's array cannot reach connect(). */
 function checkAddresses(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((a) => typeof a === 'string' && net.isIP(a) !== 0)) {
+  const addresses = Array.isArray(value) ? Array.from(value as unknown[]) : undefined;
+  if (addresses === undefined || addresses.length === 0 || !addresses.every((a) => typeof a === 'string' && net.isIP(a) !== 0)) {
     throw invalidArgValue('options.localAddresses', value, 'must be a non-empty array of IP addresses');
   }
-  return value as string[];
+  return addresses as string[];
 }
 
 /**
@@ -132,10 +141,8 @@ export async function timeWaitOn(server: net.Server, count: number, options?: Ti
   checkServer(server);
   validateInteger(count, 'count', 1, 1_000_000);
   const o = checkOptions(options);
-  const address = server.address();
-  if (!server.listening || address === null || typeof address === 'string') throw serverNotRunning();
-  const { port } = address;
-  const host = o.host ?? defaultHost(address.address);
+  const { port, address } = inetAddress(server);
+  const host = o.host ?? defaultHost(address);
   const deadline = Date.now() + o.timeoutMs;
 
   const closer = serverSideCloser(server);

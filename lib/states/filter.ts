@@ -3,7 +3,7 @@
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import type { SocketFamily } from '../core/socket';
 import { TCP_STATE_NAMES, type TcpState } from '../core/tcp-states';
-import { validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { readOptions, validateBoolean, validateInteger } from '../core/validate';
 
 export type TcpStatesSource = 'auto' | 'netlink' | 'proc';
 
@@ -38,7 +38,7 @@ export interface StatesQuery {
   readonly source: TcpStatesSource;
 }
 
-const FILTER_KEYS = new Set(['port', 'localPort', 'remotePort', 'state', 'family', 'withProcess', 'source']);
+const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'state', 'family', 'withProcess', 'source'] as const;
 const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
 const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
 
@@ -81,12 +81,8 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
 }
 
 export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
-  const f = filter === undefined ? {} : validateObject(filter, name);
-  for (const key of Object.keys(f)) {
-    if (!FILTER_KEYS.has(key)) {
-      throw invalidArgValue(name, filter, `has an unknown property '${key}' (known: ${[...FILTER_KEYS].join(', ')})`);
-    }
-  }
+  // A plain object, read once: a Map (whose entries are no properties) must not list every socket.
+  const f = readOptions(filter, name, FILTER_KEYS, 'a property of a TCP states filter');
   const family = oneOf(f.family, `${name}.family`, FAMILIES);
   return {
     ipv4: family !== 'ipv6',

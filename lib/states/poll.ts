@@ -8,14 +8,16 @@ const MAX_POLL_MS = 20;
 
 /**
  * Calls `look` until `done(result)` holds and resolves with that result; after `timeoutMs`
- * throws `timedOut(lastResult)`.
+ * throws `timedOut(lastResult)`; an aborted `signal` rejects with Node's AbortError.
  */
 export async function pollKernel<T>(
   look: () => Promise<T>,
   done: (result: T) => boolean,
   timeoutMs: number,
   timedOut: (last: T) => Error,
+  signal?: AbortSignal,
 ): Promise<T> {
+  signal?.throwIfAborted();
   const deadline = performance.now() + timeoutMs;
   let pause = FIRST_POLL_MS;
   for (;;) {
@@ -23,7 +25,7 @@ export async function pollKernel<T>(
     if (done(result)) return result;
     const left = deadline - performance.now();
     if (left <= 0) throw timedOut(result);
-    await sleep(Math.min(pause, left));
+    await sleep(Math.min(pause, left), undefined, { signal });
     pause = Math.min(pause * 2, MAX_POLL_MS);
   }
 }
