@@ -78,24 +78,27 @@ describe.skipIf(!isLinux)('bad input gets Node-style errors', () => {
   });
 
   it('system calls that fail say so with code, negative errno and syscall', () => {
-    const cases: Array<[() => unknown, string, number, string]> = [
-      [() => setOption(CLOSED_FD, 'SO_KEEPALIVE', true), 'EBADF', -9, 'setsockopt'],
-      [() => getOption(CLOSED_FD, 'SO_KEEPALIVE'), 'EBADF', -9, 'getsockopt'],
-      [() => getOption(CLOSED_FD, 'SO_LINGER'), 'EBADF', -9, 'getsockopt'],
-      [() => getOption(CLOSED_FD, 'TCP_INFO'), 'EBADF', -9, 'getsockopt'],
+    // [call, code, errno, syscall, the option the message and `option` name]
+    const cases: Array<[() => unknown, string, number, string, string?]> = [
+      [() => setOption(CLOSED_FD, 'SO_KEEPALIVE', true), 'EBADF', -9, 'setsockopt', 'SO_KEEPALIVE'],
+      [() => getOption(CLOSED_FD, 'SO_KEEPALIVE'), 'EBADF', -9, 'getsockopt', 'SO_KEEPALIVE'],
+      [() => getOption(CLOSED_FD, 'SO_LINGER'), 'EBADF', -9, 'getsockopt', 'SO_LINGER'],
+      [() => getOption(CLOSED_FD, 'TCP_INFO'), 'EBADF', -9, 'getsockopt', 'TCP_INFO'],
       [() => shutdown(CLOSED_FD, 'both'), 'EBADF', -9, 'shutdown'],
       [() => dup(CLOSED_FD), 'EBADF', -9, 'dup'],
-      [() => setOption(file, 'SO_KEEPALIVE', true), 'ENOTSOCK', -88, 'setsockopt'],
-      [() => getOption(file, 'TCP_NODELAY'), 'ENOTSOCK', -88, 'getsockopt'],
+      [() => setOption(file, 'SO_KEEPALIVE', true), 'ENOTSOCK', -88, 'setsockopt', 'SO_KEEPALIVE'],
+      [() => getOption(file, 'TCP_NODELAY'), 'ENOTSOCK', -88, 'getsockopt', 'TCP_NODELAY'],
       [() => shutdown(file, 'write'), 'ENOTSOCK', -88, 'shutdown'],
       [() => shutdown(pair.server, 'write'), 'ENOTCONN', -107, 'shutdown'],
       [() => shutdown(pair.server, 'both'), 'ENOTCONN', -107, 'shutdown'],
-      // The kernel's own range check: TCP_KEEPCNT is 1..127.
-      [() => setOption(pair.client, 'TCP_KEEPCNT', 0), 'EINVAL', -22, 'setsockopt'],
+      // The kernel's own range checks: TCP_KEEPCNT is 1..127, TCP_KEEPIDLE 1..32767 s.
+      [() => setOption(pair.client, 'TCP_KEEPCNT', 0), 'EINVAL', -22, 'setsockopt', 'TCP_KEEPCNT'],
+      [() => setOption(pair.client, 'TCP_KEEPIDLE', 0), 'EINVAL', -22, 'setsockopt', 'TCP_KEEPIDLE'],
     ];
-    for (const [fn, code, errno, syscall] of cases) {
-      const error = expectError(fn, Error, code, `${syscall} ${code}`);
+    for (const [fn, code, errno, syscall, option] of cases) {
+      const error = expectError(fn, Error, code, option === undefined ? `${syscall} ${code}` : `${syscall} ${code} (${option})`);
       expect(error).toMatchObject({ errno, syscall });
+      expect((error as { option?: string }).option).toBe(option);
     }
     // The listener is still listening: shutdown refused it rather than silently stopping it.
     expect(getOption(pair.server, 'SO_ACCEPTCONN')).toBe(true);

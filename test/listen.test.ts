@@ -222,7 +222,7 @@ describe.skipIf(!isLinux)('listen() fails like Node', () => {
     ['sockopts name', { sockopts: { SO_NOPE: 1 } }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_NOPE' is not a known socket option. Received 1"],
     ['sockopts read-only', { sockopts: { SO_TYPE: 1 } }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_TYPE' is a read-only socket option. Received 1"],
     ['sockopts dedicated', { sockopts: { SO_REUSEADDR: false } }, TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_REUSEADDR' must be set through options.reuseAddr. Received false"],
-    ['sockopts value', { host: '127.0.0.1', sockopts: { SO_RCVBUF: 'big' } }, TypeError, 'ERR_INVALID_ARG_TYPE', `The "SO_RCVBUF" argument must be of type number. Received type string ('big')`],
+    ['sockopts value', { host: '127.0.0.1', sockopts: { SO_RCVBUF: 'big' } }, TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.sockopts.SO_RCVBUF" property must be of type number. Received type string ('big')`],
   ];
   it.each(bad)('bad %s: %j', async (_, options, type, code, message) => {
     const error = await rejection(listen(net.createServer(), options as ListenOptions));
@@ -265,7 +265,7 @@ describe.skipIf(!isLinux)('listen() fails like Node', () => {
     const failing: ListenOptions[] = [
       { host: '127.0.0.1', port }, // bind EADDRINUSE
       { host: '192.0.2.1' }, // bind EADDRNOTAVAIL
-      { host: '127.0.0.1', sockopts: { SO_RCVBUF: 'big' as never } }, // setOption's TypeError, after socket()
+      { host: '127.0.0.1', sockopts: { SO_RCVBUF: 'big' as never } }, // the value's TypeError, before socket()
       { host: '127.0.0.1', sockopts: { TCP_KEEPCNT: 0 } }, // setsockopt EINVAL from the kernel
       { port: 70000 }, // before socket()
     ];

@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import load from 'node-gyp-build';
 import { errnoException } from './errors';
 
-/** struct tcp_info as native/tcp_info.cc reads it; `state` is the kernel's number. */
-export interface RawTcpInfo {
+/**
+ * struct tcp_info as native/tcp_info.cc reads it; `state` is the kernel's number. A field
+ * beyond the length the kernel returned is absent (qemu-user fills only `state`).
+ */
+export type RawTcpInfo = Partial<RawTcpInfoFields>;
+
+interface RawTcpInfoFields {
   state: number;
   caState: number;
   retransmits: number;
@@ -57,10 +62,12 @@ export interface NativeBinding {
   setLinger(fd: number, onoff: number, linger: number): void;
   getLinger(fd: number): { onoff: boolean; linger: number };
   /** Bytes the kernel took now (0 when the send queue is full). */
-  send(fd: number, data: Buffer): number;
+  send(fd: number, data: NodeJS.TypedArray): number;
   shutdown(fd: number, how: number): void;
   socket(domain: number, type: number): number;
   getTcpInfo(fd: number): RawTcpInfo;
+  /** The TCP_INFO decoder alone, on bytes as getsockopt returns them (their length is the kernel's). */
+  decodeTcpInfo(bytes: NodeJS.TypedArray): RawTcpInfo;
   /** NETLINK_SOCK_DIAG dump (native/diag.cc): `families` 1 IPv4, 2 IPv6, 3 both; ports 0 for any. */
   tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number): Promise<ArrayBuffer>;
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;

@@ -3,11 +3,11 @@
 // numbers come from the addon (this platform's headers): a name it lacks is ENOPROTOOPT.
 import { constants as osConstants } from 'node:os';
 import { binding } from './binding';
-import { errnoException, invalidArgType, invalidArgValue } from './errors';
+import { errnoException, invalidArgType, invalidArgValue, isSystemError } from './errors';
 import { fdOf, type Target } from './target';
 import { tcpStateName, type TcpState } from './tcp-states';
 import type { RawTcpInfo } from './binding';
-import { validateBoolean, validateInteger, validateObject } from './validate';
+import { readOptions, validateBoolean, validateInteger } from './validate';
 
 type Level = 'SOL_SOCKET' | 'IPPROTO_TCP' | 'IPPROTO_IP' | 'IPPROTO_IPV6';
 type Kind = 'bool' | 'int' | 'linger' | 'tcpInfo';
@@ -56,7 +56,11 @@ export interface Linger {
   linger: number;
 }
 
-/** Linux's struct tcp_info, with the state by name. Times in microseconds (rtt, rttvar, rto, ato) or milliseconds (last*). */
+/**
+ * Linux's struct tcp_info, with the state by name. Times in microseconds (rtt, rttvar, rto,
+ * ato) or milliseconds (last*). A field the kernel did not fill (a shorter struct, as
+ * qemu-user returns) is absent, never 0.
+ */
 export type TcpInfo = Omit<RawTcpInfo, 'state'> & { state: TcpState | 'UNKNOWN' };
 
 interface KindValues {
@@ -89,60 +93,91 @@ for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec][]
   resolved.set(name, { name, level, optname, kind: spec.kind, readOnly: spec.readOnly === true });
 }
 
-function lookup(name: unknown, syscall: string): ResolvedOption {
-  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+function lookup(name: unknown, syscall: string, where = 'name'): ResolvedOption {
+  if (typeof name !== 'string') throw invalidArgType(where, 'of type string', name);
   const option = resolved.get(name);
   if (option !== undefined) return option;
   if (Object.hasOwn(OPTIONS, name)) {
-    throw errnoException(osConstants.errno.ENOPROTOOPT, syscall, { reason: `${name} is not available on ${process.platform}` });
+    const error = errnoException(osConstants.errno.ENOPROTOOPT, syscall, { reason: `${name} is not available on ${process.platform}` });
+    throw Object.assign(error, { option: name });
   }
-  throw invalidArgValue('name', name, 'is not a known socket option');
+  throw invalidArgValue(where, name, 'is not a known socket option');
 }
 
-/** setsockopt(2) by the option's C name. */
-export function setOption<N extends WritableOptionName>(target: Target, name: N, value: OptionValue<N>): void {
-  const fd = fdOf(target);
+/** A checked setsockopt: the option resolved and its value copied into plain numbers. */
+export interface PreparedOption {
+  readonly option: ResolvedOption;
+  /** The int for 'bool' and 'int'; [onoff, linger] for SO_LINGER. */
+  readonly value: number | readonly [number, number];
+}
+
+/**
+ * The one check of a value for setsockopt (setOption and listen's sockopts both use it):
+ * the name known and writable, the value read once (SO_LINGER's getters included) and
+ * checked. `where` names the value in errors ('SO_LINGER', 'options.sockopts.SO_LINGER').
+ */
+export function prepareOption(name: unknown, value: unknown, where?: string): PreparedOption {
   const option = lookup(name, 'setsockopt');
-  if (option.readOnly) throw invalidArgValue('name', name, 'is a read-only socket option');
+  if (option.readOnly) {
+    throw where === undefined ? invalidArgValue('name', name, 'is a read-only socket option') : invalidArgValue(where, value, 'is a read-only socket option');
+  }
+  where ??= option.name;
   switch (option.kind) {
     case 'bool':
-      binding.setIntOption(fd, option.level, option.optname, validateBoolean(value, option.name) ? 1 : 0);
-      return;
+      return { option, value: validateBoolean(value, where) ? 1 : 0 };
     case 'int':
-      binding.setIntOption(fd, option.level, option.optname, validateInteger(value, option.name));
-      return;
+      return { option, value: validateInteger(value, where) };
     case 'linger': {
-      const linger = validateObject(value, option.name);
-      const onoff = validateBoolean(linger.onoff, `${option.name}.onoff`);
-      const seconds = validateInteger(linger.linger, `${option.name}.linger`);
-      binding.setLinger(fd, onoff ? 1 : 0, seconds);
-      return;
+      const linger = readOptions(value, where, ['onoff', 'linger'], 'a field of struct linger');
+      const onoff = validateBoolean(linger.onoff, `${where}.onoff`);
+      return { option, value: [onoff ? 1 : 0, validateInteger(linger.linger, `${where}.linger`)] };
     }
     default:
       throw new Error(`unreachable: writable option kind ${option.kind}`);
   }
 }
 
+/** A system error from the binding, with the option's name in its message and `option`. */
+function naming<T>(option: ResolvedOption, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    throw errnoException(-error.errno, error.syscall, { option: option.name });
+  }
+}
+
+/** setsockopt(2) of a prepared option; a refusal names the option (`setsockopt EINVAL (TCP_KEEPIDLE)`). */
+export function applyOption(fd: number, prepared: PreparedOption): void {
+  const { option, value } = prepared;
+  naming(option, () => {
+    if (typeof value === 'number') binding.setIntOption(fd, option.level, option.optname, value);
+    else binding.setLinger(fd, value[0], value[1]);
+  });
+}
+
+/** setsockopt(2) by the option's C name. The value is read and checked before the target. */
+export function setOption<N extends WritableOptionName>(target: Target, name: N, value: OptionValue<N>): void {
+  const prepared = prepareOption(name, value);
+  applyOption(fdOf(target), prepared);
+}
+
 /** getsockopt(2) by the option's C name. */
 export function getOption<N extends OptionName>(target: Target, name: N): OptionValue<N> {
-  const fd = fdOf(target);
   const option = lookup(name, 'getsockopt');
-  let value: boolean | number | Linger | TcpInfo;
-  switch (option.kind) {
-    case 'bool':
-      value = binding.getIntOption(fd, option.level, option.optname) !== 0;
-      break;
-    case 'int':
-      value = binding.getIntOption(fd, option.level, option.optname);
-      break;
-    case 'linger':
-      value = binding.getLinger(fd);
-      break;
-    case 'tcpInfo': {
-      const info = binding.getTcpInfo(fd);
-      value = { ...info, state: tcpStateName(info.state) };
-      break;
+  const fd = fdOf(target);
+  return naming(option, () => {
+    switch (option.kind) {
+      case 'bool':
+        return binding.getIntOption(fd, option.level, option.optname) !== 0;
+      case 'int':
+        return binding.getIntOption(fd, option.level, option.optname);
+      case 'linger':
+        return binding.getLinger(fd);
+      case 'tcpInfo': {
+        const info = binding.getTcpInfo(fd);
+        return { ...info, state: info.state === undefined ? 'UNKNOWN' : tcpStateName(info.state) };
+      }
     }
-  }
-  return value as OptionValue<N>;
+  }) as OptionValue<N>;
 }

@@ -34,6 +34,7 @@ export function fdOf(target: Target): number {
 
   let fd: unknown;
   let what: string;
+  let fromHandle = true;
   if ('_handle' in target && !(target instanceof DgramSocket)) {
     // net.Socket and net.Server: no handle before connect/listen and after close; fd -1
     // while libuv has not made the socket yet. (dgram's `_handle` is a deprecated accessor.)
@@ -45,9 +46,11 @@ export function fdOf(target: Target): number {
   } else if ('fd' in target) {
     fd = target.fd;
     what = 'target';
+    fromHandle = false;
   } else {
     throw invalidArgType('target', TARGET_TYPES, target);
   }
-  if (fd === -1) throw noDescriptor(what);
+  // A handle says -1 before libuv made the socket, and an unbound dgram.Socket's -9 (UV_EBADF).
+  if (fromHandle ? typeof fd === 'number' && fd < 0 : fd === -1) throw noDescriptor(what);
   return validateInteger(fd, 'target.fd');
 }

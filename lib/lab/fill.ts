@@ -1,7 +1,7 @@
 // Filling a socket's send queue to the byte, so that a FIN queued after it waits: the way
 // the lab holds FIN_WAIT_1, LAST_ACK and CLOSING on loopback without dropping a segment.
-import { binding } from '../core/binding';
 import { setOption } from '../core/options';
+import { sendNow } from '../core/send';
 import { fdOf, type Target } from '../core/target';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x2e);
@@ -19,7 +19,7 @@ export function fillSendQueue(target: Target): number {
   setOption(fd, 'SO_SNDBUF', BUFFER_BYTES);
   let total = 0;
   for (let i = 0; i < MAX_CHUNKS; i++) {
-    const sent = binding.send(fd, CHUNK);
+    const sent = sendNow(fd, CHUNK);
     if (sent === 0) return total;
     total += sent;
   }

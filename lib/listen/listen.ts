@@ -5,12 +5,20 @@ import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
-import { errnoException, invalidArgType, serverAlreadyListen } from '../core/errors';
+import { errnoException, invalidArgType, serverAlreadyListen, serverNotRunning } from '../core/errors';
 import type { ListenOptions } from './options';
 import { prepareListener, type ListeningDescriptor } from './listener';
 
 export function checkServer(server: unknown): asserts server is net.Server {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server);
+}
+
+/** The address of a server listening on an inet socket (not a UNIX path); ERR_SERVER_NOT_RUNNING otherwise. */
+export function inetAddress(server: net.Server): net.AddressInfo {
+  checkServer(server);
+  const address = server.address();
+  if (!server.listening || address === null || typeof address === 'string') throw serverNotRunning();
+  return address;
 }
 
 /** Throws what Node's listen would, before any socket is made. */

@@ -3,10 +3,11 @@
 import type { AddressInfo } from 'node:net';
 import { binding } from '../core/binding';
 import { OwnedDescriptor } from '../core/descriptor';
-import { errnoException, type SystemError } from '../core/errors';
+import { errnoException, isSystemError } from '../core/errors';
 import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './options';
-import { setOption, type OptionValue, type WritableOptionName } from '../core/options';
+import { applyOption, setOption } from '../core/options';
 import { socket } from '../core/socket';
+import { readOptions, validateInteger, validateObject, validateString } from '../core/validate';
 
 /** An owned listening descriptor, with the address it is bound to (getsockname). */
 export class ListeningDescriptor extends OwnedDescriptor {
@@ -15,14 +16,18 @@ export class ListeningDescriptor extends OwnedDescriptor {
   readonly backlog: number;
 
   constructor(fd: number, address: AddressInfo, backlog: number) {
+    // Checked (and the address copied) before the descriptor is taken over.
+    const a = readOptions(validateObject(address, 'address'), 'address', ['address', 'family', 'port'], 'a field of an address');
+    const copy = {
+      address: validateString(a.address, 'address.address'),
+      family: validateString(a.family, 'address.family'),
+      port: validateInteger(a.port, 'address.port', 0, 65535),
+    };
+    validateInteger(backlog, 'backlog');
     super(fd);
-    this.address = address;
+    this.address = copy;
     this.backlog = backlog;
   }
-}
-
-function isSystemError(error: unknown): error is SystemError {
-  return error instanceof Error && typeof (error as SystemError).errno === 'number' && typeof (error as SystemError).syscall === 'string';
 }
 
 /** Runs a bind/listen step; its system error gets the address and port, as Node's listen errors have. */
@@ -41,7 +46,7 @@ function applyOptions(fd: OwnedDescriptor, family: BindAddress['family'], option
   if (options.reusePort) setOption(fd, 'SO_REUSEPORT', true);
   // Set either way: ipv6Only false means dual-stack even where net.ipv6.bindv6only=1.
   if (family === 'ipv6') setOption(fd, 'IPV6_V6ONLY', options.ipv6Only);
-  for (const [name, value] of options.sockopts) setOption(fd, name, value as OptionValue<WritableOptionName>);
+  for (const prepared of options.sockopts) applyOption(fd.fd, prepared);
 }
 
 /**

@@ -3,8 +3,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort } from '../core/errors';
-import { OPTIONS, type OptionValue, type WritableOptionName } from '../core/options';
-import { INT32_MAX, validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { OPTIONS, prepareOption, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
+import { INT32_MAX, isPlainObject, readOptions, validateBoolean, validateInteger, validateObject } from '../core/validate';
 
 /** Options with a property of their own in ListenOptions, so not in `sockopts`. */
 type DedicatedOption = 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY';
@@ -17,8 +17,8 @@ const DEDICATED: Readonly<Record<DedicatedOption, string>> = {
 export type ListenSockopts = { [N in Exclude<WritableOptionName, DedicatedOption>]?: OptionValue<N> };
 
 export interface ListenOptions {
-  /** 0 (the default) lets the kernel choose; `server.address().port` tells which. */
-  port?: number;
+  /** 0 (the default) lets the kernel choose; `server.address().port` tells which. A numeric string is taken, as Node's listen takes it. */
+  port?: number | string;
   /** An IP literal or a name (dns.lookup, first answer, as Node). Default '::' (dual-stack), or '0.0.0.0' without IPv6. */
   host?: string;
   /** listen(2)'s backlog; 0 or absent means 511, as in Node. */
@@ -33,6 +33,9 @@ export interface ListenOptions {
   sockopts?: ListenSockopts;
 }
 
+/** restart()'s options: a listener's, without the port (the old server's is kept). */
+export type RestartOptions = Omit<ListenOptions, 'port'>;
+
 export interface CheckedListenOptions {
   port: number;
   host: string | undefined;
@@ -40,7 +43,8 @@ export interface CheckedListenOptions {
   ipv6Only: boolean;
   reuseAddr: boolean;
   reusePort: boolean;
-  sockopts: ReadonlyArray<readonly [WritableOptionName, unknown]>;
+  /** Checked and copied before any socket is made; applied in this order. */
+  sockopts: readonly PreparedOption[];
 }
 
 /** Node's validatePort: an integer 0..65535, as a number or a numeric string. */
@@ -61,33 +65,28 @@ function checkBoolean(value: unknown, name: string, fallback: boolean): boolean 
   return value === undefined ? fallback : validateBoolean(value, name);
 }
 
-function checkSockopts(value: unknown): CheckedListenOptions['sockopts'] {
+function checkSockopts(value: unknown): PreparedOption[] {
   if (value === undefined) return [];
-  const sockopts = validateObject(value, 'options.sockopts');
-  return Object.keys(sockopts).map((name) => {
+  validateObject(value, 'options.sockopts');
+  if (!isPlainObject(value)) throw invalidArgType('options.sockopts', 'a plain object', value);
+  const prepared: PreparedOption[] = [];
+  for (const name of Object.keys(value)) {
     const where = `options.sockopts.${name}`;
+    const option = value[name]; // read once
     if (Object.hasOwn(DEDICATED, name)) {
-      throw invalidArgValue(where, sockopts[name], `must be set through ${DEDICATED[name as DedicatedOption]}`);
+      throw invalidArgValue(where, option, `must be set through ${DEDICATED[name as DedicatedOption]}`);
     }
-    if (!Object.hasOwn(OPTIONS, name)) throw invalidArgValue(where, sockopts[name], 'is not a known socket option');
-    if ((OPTIONS[name as keyof typeof OPTIONS] as { readOnly?: true }).readOnly) {
-      throw invalidArgValue(where, sockopts[name], 'is a read-only socket option');
-    }
-    // The value itself is checked by setOption, which names the option in its errors.
-    return [name as WritableOptionName, sockopts[name]] as const;
-  });
+    if (!Object.hasOwn(OPTIONS, name)) throw invalidArgValue(where, option, 'is not a known socket option');
+    prepared.push(prepareOption(name, option, where));
+  }
+  return prepared;
 }
 
-const KNOWN_OPTIONS = ['port', 'host', 'backlog', 'ipv6Only', 'reuseAddr', 'reusePort', 'sockopts'];
+export const LISTEN_OPTION_KEYS = ['port', 'host', 'backlog', 'ipv6Only', 'reuseAddr', 'reusePort', 'sockopts'] as const;
 
 export function checkListenOptions(options: unknown): CheckedListenOptions {
-  const o = validateObject(options ?? {}, 'options');
   // A typo (reuseaddr) or Node's path/signal/exclusive must not be silently ignored.
-  for (const key of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      throw invalidArgValue(`options.${key}`, o[key], `is not an option of a TCP listener (${KNOWN_OPTIONS.join(', ')})`);
-    }
-  }
+  const o = readOptions(options ?? undefined, 'options', LISTEN_OPTION_KEYS, 'an option of a TCP listener');
   if (o.host !== undefined && o.host !== null && typeof o.host !== 'string') {
     throw invalidArgType('options.host', 'of type string', o.host);
   }

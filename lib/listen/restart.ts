@@ -9,11 +9,11 @@
 // closes (unless migrated), and the old server keeps serving the connections it has.
 import net from 'node:net';
 import { invalidArgValue, serverNotRunning } from '../core/errors';
-import { checkCanListen, checkServer, serveOnListener } from './listen';
-import type { ListenOptions } from './options';
+import { checkCanListen, checkServer, inetAddress, serveOnListener } from './listen';
+import { LISTEN_OPTION_KEYS, type ListenOptions, type RestartOptions } from './options';
 import { prepareListener } from './listener';
 import { getOption } from '../core/options';
-import { validateObject } from '../core/validate';
+import { readOptions } from '../core/validate';
 
 /**
  * net.Server's close, not http.Server's, which also closes the idle keep-alive
@@ -39,16 +39,15 @@ function closeListener(server: net.Server): void {
  * If bind or listen fails, the error says why and the old listener is closed by then,
  * unless both have reusePort (the new one listens first, the old one keeps listening).
  */
-export async function restart<S extends net.Server>(server: net.Server, next: S, options?: ListenOptions): Promise<S> {
+export async function restart<S extends net.Server>(server: net.Server, next: S, options?: RestartOptions): Promise<S> {
   checkServer(server);
   if (next === server) {
     // (The value named, not printed: inspect() of a whole server is pages long.)
     throw invalidArgValue('next', 'server', "must not be the server being restarted: a closed server emits 'close' after it listens again");
   }
   checkCanListen(next);
-  const address = server.address();
-  if (!server.listening || address === null || typeof address === 'string') throw serverNotRunning();
-  const o = validateObject(options ?? {}, 'options');
+  const address = inetAddress(server);
+  const o = readOptions(options ?? undefined, 'options', LISTEN_OPTION_KEYS, 'an option of a TCP listener');
   if (o.port !== undefined) throw invalidArgValue('options.port', o.port, "must be left out: restart() listens on the old server's port");
   // Everything slow (the checks, a DNS lookup) before the old listener closes.
   const makeSocket = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);
