@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -254,17 +255,6 @@ Napi::ArrayBuffer ToArrayBuffer(Napi::Env env, const std::vector<DiagRow>& rows)
   return buffer;
 }
 
-uint16_t PortArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  int port = IntArg(info, index, name);
-  if (port < 0 || port > 65535) {
-    Napi::RangeError e = Napi::RangeError::New(
-        info.Env(), std::string("The value of \"") + name + "\" is out of range. It must be >= 0 && <= 65535");
-    e.Set("code", "ERR_OUT_OF_RANGE");
-    throw e;
-  }
-  return static_cast<uint16_t>(port);
-}
-
 // (families, states, localPort, remotePort, anyPort): checked in lib/states/ first.
 DumpRequest RequestArgs(const Napi::CallbackInfo& info) {
   DumpRequest request;
@@ -319,8 +309,16 @@ Napi::Value TcpDiagDump(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TcpDiagDumpSync(const Napi::CallbackInfo& info) {
+  DumpRequest request = RequestArgs(info);
   std::vector<DiagRow> rows;
-  DumpFailure failure = Dump(RequestArgs(info), &rows);
+  DumpFailure failure;
+  // node-addon-api passes on only Napi::Error: a std::bad_alloc from the row vector would
+  // reach std::terminate. Out of memory is ENOMEM, as a failed syscall would say it.
+  try {
+    failure = Dump(request, &rows);
+  } catch (const std::bad_alloc&) {
+    failure = {ENOMEM, "sock_diag"};
+  }
   if (failure.error != 0) throw ErrnoError(info.Env(), failure.error, failure.syscall);
   return ToArrayBuffer(info.Env(), rows);
 }

@@ -72,4 +72,15 @@ int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   return static_cast<int>(value);
 }
 
+uint16_t PortArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  int port = IntArg(info, index, name);
+  if (port < 0 || port > 65535) {
+    Napi::RangeError e = Napi::RangeError::New(
+        info.Env(), std::string("The value of \"") + name + "\" is out of range. It must be >= 0 && <= 65535");
+    e.Set("code", "ERR_OUT_OF_RANGE");
+    throw e;
+  }
+  return static_cast<uint16_t>(port);
+}
+
 }  // namespace sockctl

@@ -6,6 +6,8 @@
 
 #include <napi.h>
 
+#include <cstdint>
+
 namespace sockctl {
 
 // Keeps the factory that lib/binding.ts hands over once at load time.
@@ -23,5 +25,8 @@ int FdArg(const Napi::CallbackInfo& info, size_t index);
 
 // The argument at `index` as a 32-bit integer, with the same cheap check.
 int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// The argument at `index` as a port, 0..65535 (ERR_OUT_OF_RANGE otherwise).
+uint16_t PortArg(const Napi::CallbackInfo& info, size_t index, const char* name);
 
 }  // namespace sockctl

@@ -30,7 +30,13 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   if (info.Length() < 2 || !info[1].IsString()) throw ArgTypeError(env, "address", "of type string");
   std::string address = info[1].As<Napi::String>().Utf8Value();
-  std::string port = std::to_string(IntArg(info, 2, "port"));
+  // c_str() would end the address at a NUL: "127.0.0.1\0anything" must not bind 127.0.0.1.
+  if (address.find('\0') != std::string::npos) {
+    Napi::TypeError e = Napi::TypeError::New(env, "The argument 'address' must be an IP address without null bytes");
+    e.Set("code", "ERR_INVALID_ARG_VALUE");
+    throw e;
+  }
+  std::string port = std::to_string(PortArg(info, 2, "port"));
 
   // A numeric literal only (the scope of fe80::1%eth0 included): never a DNS query here.
   addrinfo hints = {};

@@ -21,11 +21,17 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  if (info.Length() < 2 || !info[1].IsBuffer()) throw ArgTypeError(env, "data", "an instance of Buffer");
-  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  // A TypedArray (Buffer is one); a DataView or anything else is Node's TypeError, not
+  // napi_get_buffer_info's uncoded "Invalid argument".
+  if (info.Length() < 2 || !info[1].IsTypedArray()) throw ArgTypeError(env, "data", "an instance of Buffer or TypedArray");
+  Napi::TypedArray data = info[1].As<Napi::TypedArray>();
+  const char* bytes = static_cast<const char*>(data.ArrayBuffer().Data());
+  size_t length = data.ByteLength();
+  if (bytes == nullptr) length = 0;  // a detached buffer
+  else bytes += data.ByteOffset();
   ssize_t sent;
   do {
-    sent = send(fd, data.Data(), data.Length(), kSendFlags);
+    sent = send(fd, bytes, length, kSendFlags);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) sent = 0;
   if (sent < 0) throw ErrnoError(env, errno, "send");
