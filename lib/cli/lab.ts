@@ -1,6 +1,6 @@
 // `sockctl lab`: every state of the TCP diagram reproduced on loopback and confirmed by the
 // kernel, as a timeline (text or --json), and the diagram drawn with what was seen (--svg).
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { renderStateDiagram } from '../lab/diagram';
 import { formatEvent, formatSummary } from '../lab/format';
@@ -53,6 +53,16 @@ export async function runLabCommand(args: string[]): Promise<number> {
   if (unknown.length > 0) {
     process.stderr.write(`sockctl lab: unknown scenario ${unknown.join(', ')} (sockctl lab --list)\n`);
     return 2;
+  }
+  if (values.svg !== undefined) {
+    // Before a minute of scenarios: a path that cannot be written is a usage error now.
+    // (Opened for appending: an existing file is not truncated until the diagram is ready.)
+    try {
+      closeSync(openSync(values.svg, 'a'));
+    } catch (error) {
+      process.stderr.write(`sockctl lab: --svg ${values.svg}: ${(error as Error).message}\n`);
+      return 2;
+    }
   }
   const json = values.json === true;
   const report = await runLab(positionals.length > 0 ? positionals : scenarioNames(), {

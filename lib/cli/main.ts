@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `sockctl` command: one module per subcommand, dispatched here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runLabCommand } from './lab';
 import { runStates } from './states';
 
@@ -15,7 +17,13 @@ const COMMANDS: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `Usage: sockctl <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nsockctl <command> --help for a command's options.\n`;
+  return `Usage: sockctl <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nsockctl <command> --help for a command's options; sockctl --version.\n`;
+}
+
+/** The version of the package this command belongs to (dist/cli/ -> package.json). */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -24,7 +32,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`sockctl ${version()}\n`);
+    return 0;
+  }
+  // Own names only: 'constructor' or 'toString' are no commands.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
     process.stderr.write(`sockctl: unknown command '${name}'\n\n${usage()}`);
     return 2;

@@ -76,9 +76,18 @@ function oneOf<T extends string>(text: string | undefined, option: string, allow
   throw new UsageError(`--${option} must be ${allowed.join(' or ')}, not '${text}'`);
 }
 
+/**
+ * A command name as the terminal may show it: any process can name itself (prctl
+ * PR_SET_NAME, /proc/self/comm) with escape sequences, which must not reach the user's
+ * terminal. C0, DEL, C1 and backslash are written \xHH.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function owners(row: TcpStateRow): string {
   const list = (row as Partial<TcpStateRowWithProcess>).owners ?? [];
-  return list.map((o) => `${o.pid}/${o.command}`).join(',') || '-';
+  return list.map((o) => `${o.pid}/${printable(o.command)}`).join(',') || '-';
 }
 
 function timer(row: TcpStateRow): string {
