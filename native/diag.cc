@@ -273,7 +273,13 @@ class DumpWorker : public Napi::AsyncWorker {
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override { failure_ = Dump(request_, &rows_); }
+  void Execute() override {
+    try {
+      failure_ = Dump(request_, &rows_);
+    } catch (const std::bad_alloc&) {
+      failure_ = {ENOMEM, "sock_diag"};  // as the sync path says it
+    }
+  }
 
   // Only reached if Execute threw (std::bad_alloc): the promise still settles.
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
