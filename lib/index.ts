@@ -30,6 +30,7 @@ export { listen } from './listen/listen';
 export { createListener, ListeningDescriptor } from './listen/listener';
 export { type ListenOptions, type ListenSockopts } from './listen/options';
 export { restart } from './listen/restart';
+export { type RestartOptions } from './listen/options';
 export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './listen/time-wait';
 export { halfClosedPair, loopbackPair, type LoopbackPair, type LoopbackPairOptions } from './lab/loopback';
 export { fillSendQueue } from './lab/fill';

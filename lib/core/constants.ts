@@ -9,8 +9,11 @@ type PosixName =
   | 'SOL_SOCKET' | 'IPPROTO_IP' | 'IPPROTO_IPV6' | 'IPPROTO_TCP' | 'IPPROTO_UDP'
   | 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR';
 
-/** Option numbers are absent where this platform lacks the option. */
-export type Constants = Readonly<Record<PosixName, number>> &
-  { readonly [K in OptionName]?: number } & { readonly errno: Readonly<Record<string, number>> };
+/**
+ * Typed as Linux has them (the platform sockctl ships prebuilds for and tests): every
+ * option name of the options table is a number. A macOS or BSD build leaves out what its
+ * headers lack (TCP_INFO, TCP_CORK, ...): test `'TCP_CORK' in constants` there.
+ */
+export type Constants = Readonly<Record<PosixName | OptionName, number>> & { readonly errno: typeof osConstants.errno };
 
 export const constants = Object.freeze({ ...binding.constants, errno: osConstants.errno }) as unknown as Constants;

@@ -1,0 +1,53 @@
+// Compiled by test/types.test.ts (tsc --noEmit) against dist/, the types that ship: they must accept what the
+// runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
+// the line below it ever type-checks.
+import net from 'node:net';
+import { constants, getOption, listen, restart, setOption, waitForState, type ListenOptions, type RestartOptions } from '../../dist/index';
+
+declare const server: net.Server;
+
+// listen: a numeric string port, as Node's listen (and ours at runtime) takes it.
+void listen(server, { port: '8080' });
+void listen(server, { port: 8080, host: '127.0.0.1', sockopts: { TCP_KEEPIDLE: 30 } });
+// @ts-expect-error a port is a number or a string
+void listen(server, { port: true });
+// @ts-expect-error unknown keys are refused at runtime, and by the type
+void listen(server, { reuseaddr: false });
+// @ts-expect-error SO_REUSEADDR has options.reuseAddr, not sockopts
+void listen(server, { sockopts: { SO_REUSEADDR: true } });
+
+// restart keeps the old port: no `port` in its options.
+void restart(server, new net.Server(), { reusePort: true });
+// @ts-expect-error restart() refuses options.port
+void restart(server, new net.Server(), { port: 1 });
+const restartOptions: RestartOptions = { host: '::1' };
+// @ts-expect-error RestartOptions has no port
+const withPort: RestartOptions = { port: 1 };
+const listenOptions: ListenOptions = { ...restartOptions, port: 0 };
+
+// constants: the names a Linux user relies on are numbers, not number | undefined.
+const idle: number = constants.TCP_KEEPIDLE;
+const reuse: number = constants.SO_REUSEADDR + constants.SO_REUSEPORT;
+const info: number = constants.TCP_INFO;
+const eagain: number = constants.errno.EAGAIN;
+// @ts-expect-error not a constant sockctl has
+void constants.SO_NOSUCHTHING;
+
+// Options by name: the value's type follows the option.
+setOption(server, 'SO_LINGER', { onoff: true, linger: 0 });
+// @ts-expect-error SO_LINGER takes { onoff, linger }
+setOption(server, 'SO_LINGER', 0);
+// @ts-expect-error SO_TYPE is read-only
+setOption(server, 'SO_TYPE', 1);
+const state: string = getOption(server, 'TCP_INFO').state;
+// A field the kernel may not fill (a short struct) is possibly absent.
+const rtt: number | undefined = getOption(server, 'TCP_INFO').rtt;
+// @ts-expect-error rtt may be absent
+const rttNumber: number = getOption(server, 'TCP_INFO').rtt;
+
+// waitForState's options: timeoutMs and signal only.
+void waitForState({ port: 1 }, 'LISTEN', { timeoutMs: 10, signal: AbortSignal.timeout(10) });
+// @ts-expect-error `timeout` is not an option (it silently waited 5000 ms once)
+void waitForState({ port: 1 }, 'LISTEN', { timeout: 50 });
+
+export const used = [withPort, listenOptions, idle, reuse, info, eagain, state, rtt, rttNumber];
