@@ -284,6 +284,12 @@ describe.skipIf(!isLinux)('descriptors and system errors', () => {
     expect(openDescriptorCount()).toBe(before);
   });
 
+  it("listen: a host with a NUL byte is refused before DNS (getaddrinfo would stop at it)", async () => {
+    const before = openDescriptorCount();
+    await expectRefusal(() => listen(net.createServer(), { host: '127.0.0.1\0.evil' }), TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.host' must be an IP address or a host name without null bytes. Received '127.0.0.1\\x00.evil'");
+    expect(openDescriptorCount()).toBe(before);
+  });
+
   it('sendNow takes bytes only: a DataView is a coded TypeError', async () => {
     const s = socket('ipv4');
     try {

@@ -90,6 +90,10 @@ export function checkListenOptions(options: unknown): CheckedListenOptions {
   if (o.host !== undefined && o.host !== null && typeof o.host !== 'string') {
     throw invalidArgType('options.host', 'of type string', o.host);
   }
+  // getaddrinfo would stop at a NUL: '127.0.0.1\0anything' must not mean 127.0.0.1.
+  if (typeof o.host === 'string' && o.host.includes('\0')) {
+    throw invalidArgValue('options.host', o.host, 'must be an IP address or a host name without null bytes');
+  }
   const backlog = o.backlog === undefined ? 0 : validateInteger(o.backlog, 'options.backlog', 0, INT32_MAX);
   return {
     port: checkPort(o.port),

@@ -1,0 +1,443 @@
+// One process of the fuzz campaign (test/fuzz.test.ts starts several): seeded calls of
+// every public export and every raw binding function with wrong types, NaN, huge and
+// negative numbers, getters that change their answer, Proxies, closed and non-socket
+// descriptors. Prints one JSON line: the calls made, and every outcome that is not
+// allowed (an uncoded error, a wrong class, a hang, a descriptor leaked).
+//
+// Safety: descriptor arguments are only descriptors this process made for the call (or
+// numbers far above any open one), never 0-2 or Node's own; ports are 0 or invalid, hosts
+// loopback or invalid, waits short: nothing here touches another test's sockets.
+'use strict';
+const fs = require('node:fs');
+const net = require('node:net');
+const dgram = require('node:dgram');
+const path = require('node:path');
+
+const DIST = process.env.SOCKCTL_DIST;
+const api = require(DIST);
+const { binding } = require(path.join(path.dirname(DIST), 'core', 'binding.js'));
+
+const SEED = Number(process.env.SOCKCTL_FUZZ_SEED);
+const CALLS = Number(process.env.SOCKCTL_FUZZ_CALLS ?? 2500);
+const CALL_TIMEOUT_MS = 15_000;
+
+// mulberry32: small, seeded, good enough to pick values.
+let state = SEED >>> 0;
+function random() {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = (list) => list[Math.floor(random() * list.length)];
+const chance = (p) => random() < p;
+
+class FuzzSentinel extends Error {}
+
+// ---- descriptors made for one call, closed after it --------------------------------------
+let fresh = [];
+let files = [];
+function freshSocket() {
+  const fd = binding.socket(pick([binding.constants.AF_INET, binding.constants.AF_INET6]), pick([binding.constants.SOCK_STREAM, binding.constants.SOCK_DGRAM]));
+  fresh.push(fd);
+  if (chance(0.5)) {
+    try {
+      binding.bind(fd, pick(['127.0.0.1', '::1']), 0);
+    } catch {}
+  }
+  return fd;
+}
+function closedNumber() {
+  const fd = binding.socket(binding.constants.AF_INET, binding.constants.SOCK_STREAM);
+  binding.close(fd);
+  return fd; // may be reused by a later fresh descriptor of this call: ours either way
+}
+function fileDescriptor() {
+  const fd = fs.openSync('/dev/null', 'r');
+  files.push(fd);
+  return fd;
+}
+function cleanupDescriptors() {
+  for (const fd of fresh.splice(0)) {
+    try {
+      binding.close(fd);
+    } catch {}
+  }
+  for (const fd of files.splice(0)) {
+    try {
+      fs.closeSync(fd);
+    } catch {}
+  }
+}
+
+// ---- values ------------------------------------------------------------------------------
+const NUMBERS = [0, -0, 1, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 31 - 1, -(2 ** 31) - 1, 2 ** 32 + 3, 2 ** 53, Number.MAX_VALUE, 1e300, -1e300, 65535, 65536, 70000, 511];
+const STRINGS = ['', 'x', '0', '80', 'LISTEN', 'ESTABLISHED', 'read', 'both', 'ipv4', 'ipv6', 'tcp', 'SO_LINGER', 'TCP_INFO', '\0', 'a\0b', '127.0.0.1\0', 'x'.repeat(100_000), '\u001b[31m'];
+class Something {
+  constructor() {
+    this.fd = 1_000_000;
+    this.port = 1;
+  }
+}
+function detachedView() {
+  const view = new Uint8Array(16);
+  structuredClone(view.buffer, { transfer: [view.buffer] });
+  return view;
+}
+function misc() {
+  return pick([
+    undefined, null, true, false, Symbol('s'), 10n, [], [1], ['LISTEN', 'BOGUS'], {}, Object.create(null),
+    new Map([['port', 1]]), new Set([1]), new Date(0), /re/, () => {}, class Klass {}, new Something(),
+    Buffer.from('hello'), new Uint16Array(3), new DataView(new ArrayBuffer(4)), new ArrayBuffer(8), detachedView(),
+    { [Symbol.toPrimitive]: () => { throw new FuzzSentinel('toPrimitive'); } },
+    { valueOf: () => 3, toString: () => '3' },
+    Object.freeze({ a: 1 }),
+  ]);
+}
+function anyValue(depth = 0) {
+  const r = random();
+  if (r < 0.3) return pick(NUMBERS);
+  if (r < 0.5) return pick(STRINGS);
+  if (r < 0.85 || depth > 1) return misc();
+  return options(['port', 'fd', 'host', 'state', 'onoff', 'linger', 'bogus'], () => anyValue(depth + 1));
+}
+
+/** A value that comes out differently on each read. */
+function changing(values) {
+  let n = 0;
+  return () => values[n++ % values.length];
+}
+
+/**
+ * An options object with some of `keys` (plus, sometimes, an unknown one), each value from
+ * `valueOf(key)`; as a plain object, with getters that change, as a Proxy, or not plain.
+ */
+function options(keys, valueOf, required = []) {
+  const chosen = [...required, ...keys.filter((k) => !required.includes(k) && chance(0.5))];
+  if (chance(0.1)) chosen.push(pick(['bogus', 'timeout', 'prot', '__proto__', 'constructor']));
+  const r = random();
+  if (r < 0.55) {
+    const o = {};
+    for (const key of chosen) o[key] = valueOf(key);
+    return o;
+  }
+  if (r < 0.75) {
+    const o = {};
+    for (const key of chosen) {
+      const next = changing([valueOf(key), valueOf(key), anyValue(2)]);
+      Object.defineProperty(o, key, { get: next, enumerable: true, configurable: true });
+    }
+    return o;
+  }
+  if (r < 0.9) {
+    const target = {};
+    for (const key of chosen) target[key] = valueOf(key);
+    const throwing = chance(0.2);
+    return new Proxy(target, {
+      get(t, key, receiver) {
+        if (throwing && chance(0.3)) throw new FuzzSentinel('proxy get');
+        if (typeof key === 'string' && key in t && chance(0.3)) return valueOf(key);
+        return Reflect.get(t, key, receiver);
+      },
+      ownKeys(t) {
+        if (throwing && chance(0.3)) throw new FuzzSentinel('proxy ownKeys');
+        return Reflect.ownKeys(t);
+      },
+    });
+  }
+  if (r < 0.95) {
+    const m = new Map();
+    for (const key of chosen) m.set(key, valueOf(key));
+    return m;
+  }
+  return Object.assign(new Something(), Object.fromEntries(chosen.map((key) => [key, valueOf(key)])));
+}
+
+// ---- long-lived targets (never closed by a call: no call here can close their fds) -------
+const live = {};
+async function setUp() {
+  live.pair = await api.loopbackPair('127.0.0.1');
+  live.pair.client.on('error', () => {});
+  live.pair.accepted.on('error', () => {});
+  live.server = net.createServer((s) => s.on('error', () => {}));
+  live.server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => live.server.once('listening', resolve));
+  live.port = live.server.address().port; // (a shutdown(server, 'read') may stop it listening)
+  live.udpBound = dgram.createSocket('udp4');
+  await new Promise((resolve) => live.udpBound.bind(0, '127.0.0.1', resolve));
+  live.udpUnbound = dgram.createSocket('udp6');
+  live.unconnected = new net.Socket();
+  live.destroyed = net.connect({ port: live.port, host: '127.0.0.1' });
+  live.destroyed.on('error', () => {});
+  live.destroyed.destroy();
+}
+async function tearDown() {
+  await live.pair.close();
+  await new Promise((resolve) => live.server.close(resolve));
+  await new Promise((resolve) => live.udpBound.close(resolve));
+  live.udpUnbound.close();
+}
+
+/** A descriptor argument: our fresh sockets, a closed or non-socket one, or junk (never 0-2). */
+function fdValue() {
+  const r = random();
+  if (r < 0.45) return freshSocket();
+  if (r < 0.55) return closedNumber();
+  if (r < 0.62) return fileDescriptor();
+  if (r < 0.7) return pick([1_000_000, 2 ** 31 - 1]);
+  const value = chance(0.5) ? pick(NUMBERS) : misc();
+  return typeof value === 'number' && value >= 0 && value < 1_000_000 && Number.isInteger(value) ? 1_000_000 : value;
+}
+
+/** A public Target: everything fdOf takes, in every state, and what it does not take. */
+function target() {
+  const r = random();
+  if (r < 0.3) return fdValue();
+  if (r < 0.5) return pick([live.pair.client, live.pair.accepted, live.server, live.udpBound, live.udpUnbound, live.unconnected, live.destroyed]);
+  if (r < 0.6) return { fd: fdValue() };
+  if (r < 0.7) {
+    const fd = freshSocket();
+    return { get fd() { return chance(0.5) ? fd : pick(['x', -1, 1.5, 1_000_000]); } };
+  }
+  if (r < 0.75) return new Proxy({ fd: freshSocket() }, { get: (t, k) => (k === 'fd' && chance(0.3) ? pick([NaN, '3', -5]) : t[k]) });
+  if (r < 0.8) {
+    const owned = new api.OwnedDescriptor(freshSocket());
+    ownedMade.push(owned);
+    if (chance(0.3)) owned.release(); // its fd stays in `fresh`, closed after the call
+    return owned;
+  }
+  const value = misc();
+  return value;
+}
+const ownedMade = [];
+
+const OPTION_NAMES = [...Object.keys(api.OPTIONS), 'SO_NOPE', 'toString', '__proto__'];
+function optionValue(name) {
+  if (name === 'SO_LINGER' && chance(0.6)) {
+    return options(['onoff', 'linger'], (k) => (k === 'onoff' ? pick([true, false, 1, 'yes']) : pick([0, 1, 5, -1, 1.5, NaN, 2 ** 31])));
+  }
+  return chance(0.5) ? pick([true, false, 0, 1, 4096, 65536, 2 ** 31 - 1]) : anyValue();
+}
+
+const HOSTS = ['127.0.0.1', '::1', 'localhost', '', '127.0.0.1\0', 'x', '192.0.2.1', '::ffff:127.0.0.1']; // loopbackPair: IP literals only, checked before DNS
+const hostValue = () => (chance(0.75) ? pick(HOSTS) : pick([misc(), pick(NUMBERS), ['127.0.0.1']]));
+const PORTS = [0, '0', -1, 65536, 70000, 1.5, NaN, '', 'abc', ' ', null, 2 ** 31];
+const STATES = ['LISTEN', 'ESTABLISHED', 'TIME_WAIT', 'CLOSE_WAIT', 'UNKNOWN', 'bogus', '', ['LISTEN'], [], ['LISTEN', 3]];
+const filterValue = () =>
+  chance(0.9)
+    ? options(['port', 'localPort', 'remotePort', 'state', 'family', 'withProcess', 'source'], (k) => {
+        if (k === 'state') return pick(STATES);
+        if (k === 'family') return pick(['ipv4', 'ipv6', 'inet', 4]);
+        if (k === 'source') return pick(['auto', 'netlink', 'proc', 'ss']);
+        if (k === 'withProcess') return pick([true, false, 1]);
+        return chance(0.5) ? pick([live.port, 1, 0, 65535, 65536, -1, NaN, '80']) : anyValue(2);
+      })
+    : anyValue();
+
+/** A listener's options: loopback or invalid hosts (no DNS beyond /etc/hosts), port 0 or invalid. */
+const LISTEN_HOSTS = ['127.0.0.1', '::1', 'localhost', '127.0.0.1\0', '192.0.2.1', '::ffff:127.0.0.1', 5, ['127.0.0.1']];
+const listenOptions = () =>
+  options(['port', 'host', 'backlog', 'ipv6Only', 'reuseAddr', 'reusePort', 'sockopts'], (k) => {
+    if (k === 'host') return pick(LISTEN_HOSTS);
+    if (k === 'port') return pick(PORTS);
+    if (k === 'backlog') return pick([0, 1, 511, -1, 1.5, 2 ** 31, 'x']);
+    if (k === 'sockopts') return chance(0.7) ? options(['TCP_NODELAY', 'SO_RCVBUF', 'TCP_KEEPIDLE', 'SO_LINGER', 'SO_TYPE', 'SO_REUSEADDR', 'TCP_MAXSEG', 'SO_NOPE'], optionValue) : anyValue();
+    return pick([true, false, 1, 'yes', undefined]);
+  }, ['host']);
+
+/** waitForState's options, always with a short timeoutMs: the default would wait 5 s. */
+const waitOptions = () =>
+  options(['timeoutMs', 'signal'], (k) => (k === 'timeoutMs' ? pick([0, 5, 20, -1, 1.5, NaN, 'x']) : pick([AbortSignal.abort(), new AbortController().signal, 'stop', {}])), ['timeoutMs']);
+
+// ---- what each function gets, and how its result is disposed of ---------------------------
+const listening = async () => api.listen(net.createServer(), { host: '127.0.0.1' });
+const closeServer = (s) => (s instanceof net.Server && s.listening ? new Promise((resolve) => s.close(resolve)) : undefined);
+
+const PUBLIC = {
+  fdOf: () => [target()],
+  getOption: () => [target(), pick(OPTION_NAMES.concat(anyValue()))],
+  setOption: () => {
+    const name = chance(0.9) ? pick(OPTION_NAMES) : anyValue();
+    return [target(), name, optionValue(name)];
+  },
+  shutdown: () => [chance(0.8) ? target() : live.pair.accepted, pick(['read', 'write', 'both', 0, 1, 2, 3, -1, NaN, 'sideways', misc()])],
+  dup: () => [target()],
+  socket: () => [pick(['ipv4', 'ipv6', 'ipx', anyValue()]), pick(['tcp', 'udp', 'sctp', anyValue()])],
+  OwnedDescriptor: () => [chance(0.5) ? freshSocket() : fdValue()],
+  ListeningDescriptor: () => [
+    chance(0.5) ? freshSocket() : fdValue(),
+    chance(0.7) ? options(['address', 'family', 'port'], (k) => (k === 'port' ? pick([0, 80, 70000, -1, 'x']) : pick(['127.0.0.1', 'IPv4', 5]))) : anyValue(),
+    pick([1, 511, -1, 'x', NaN]),
+  ],
+  tcpStatesSync: () => [filterValue()],
+  tcpStates: () => [filterValue()],
+  waitForState: () => [filterValue(), pick(STATES), waitOptions()],
+  listen: () => [chance(0.85) ? net.createServer() : pick([misc(), live.server]), listenOptions()],
+  createListener: () => [listenOptions()],
+  restart: async () => {
+    // (Never live.server: a restart closes the old server's listener.)
+    const old = chance(0.8) ? await listening() : pick([misc(), net.createServer()]);
+    const next = chance(0.85) ? net.createServer() : pick([old, misc()]);
+    const o = listenOptions();
+    if (o && typeof o === 'object' && !(o instanceof Map) && chance(0.8)) Reflect.deleteProperty(o, 'port');
+    return [old, next, o];
+  },
+  timeWaitOn: () => [
+    chance(0.8) ? live.server : pick([misc(), net.createServer()]),
+    pick([1, 2, 0, -1, 1.5, NaN, '1', 1_000_001]),
+    options(['host', 'localAddresses', 'concurrency', 'timeoutMs'], (k) => {
+      if (k === 'host') return pick(['127.0.0.1', '::1', '', 5, ['127.0.0.1'], '127.0.0.1\0']);
+      if (k === 'localAddresses') return pick([['127.0.0.1'], [], ['x'], '127.0.0.1', [5]]);
+      if (k === 'concurrency') return pick([1, 2, 0, -1, 'x', 10_001]);
+      return pick([1, 2000, 0, -1, 'x']);
+    }, ['timeoutMs']),
+  ],
+  loopbackPair: () => [hostValue(), options(['paused'], () => pick([true, false, 1]))],
+  halfClosedPair: () => [hostValue()],
+  fillSendQueue: () => [fdValue()],
+  // Never undefined names: that runs every scenario (a minute).
+  runLab: () => [pick([[], ['bogus'], [1], 'handshake', null, {}, new Set(['x']), misc()].filter((v) => v !== undefined)), options(['waitTwoMsl', 'onEvent', 'onScenario'], () => pick([true, 1, () => {}, 'x']))],
+  renderStateDiagram: () => [
+    chance(0.8) ? options(['states', 'transitions', 'title'], (k) => (k === 'title' ? pick(['t', 5, '<&>']) : pick([[], ['LISTEN'], 'LISTEN', new Set(['CLOSED']), [1], null]))) : anyValue(),
+  ],
+};
+
+const RAW = {
+  setErrorFactory: () => [pick([undefined, null, 5, 'f', {}, []])], // never a function: it would replace the factory
+  dup: () => [fdValue()],
+  close: () => [fdValue()],
+  setIntOption: () => [fdValue(), pick([1, 6, 0, 41, -1, NaN, 2 ** 32 + 1, anyValue()]), pick([2, 1, 15, 9, 0, -1, 1.5, anyValue()]), pick([0, 1, 4096, -1, 2 ** 31 - 1, NaN, anyValue()])],
+  getIntOption: () => [fdValue(), pick([1, 6, 0, 41, -1, NaN, anyValue()]), pick([2, 1, 15, 9, 0, -1, anyValue()])],
+  setLinger: () => [fdValue(), pick([0, 1, -1, 2, NaN, anyValue()]), pick([0, 1, -1, 2 ** 31 - 1, 1.5, anyValue()])],
+  getLinger: () => [fdValue()],
+  send: () => [fdValue(), pick([Buffer.from('x'), new Uint8Array(0), new Uint16Array(4), new DataView(new ArrayBuffer(2)), new ArrayBuffer(3), detachedView(), 'text', anyValue()])],
+  shutdown: () => [fdValue(), pick([0, 1, 2, 3, -1, NaN, anyValue()])],
+  socket: () => [pick([2, 10, 1, 16, 0, -1, 9999, NaN, anyValue()]), pick([1, 2, 5, 0, -1, 2 ** 31, anyValue()])],
+  getTcpInfo: () => [fdValue()],
+  decodeTcpInfo: () => [pick([new Uint8Array(0), new Uint8Array(4), new Uint8Array(1 << 20), new Uint32Array(3), detachedView(), new DataView(new ArrayBuffer(8)), anyValue()])],
+  tcpDiagDump: () => [pick([0, 1, 2, 3, -1, 7, NaN]), pick([0, 1 << 10, 0xfff, -1, 2 ** 31, anyValue()]), pick(PORTS.concat([1, 65535])), pick([0, 1, 65536]), pick([0, -1, anyValue()])],
+  tcpDiagDumpSync: () => [pick([0, 1, 2, 3, -1, 7, NaN]), pick([0, 1 << 10, 0xfff, -1, 2 ** 31, anyValue()]), pick(PORTS.concat([1, 65535])), pick([0, 1, 65536]), pick([0, -1, anyValue()])],
+  bind: () => [fdValue(), chance(0.8) ? pick(HOSTS) : anyValue(), pick(PORTS)],
+  listen: () => {
+    const fd = freshSocket();
+    try {
+      binding.bind(fd, '127.0.0.1', 0);
+    } catch {}
+    return [chance(0.7) ? fd : fdValue(), pick([0, 1, 511, -1, NaN, 2 ** 31, anyValue()])];
+  },
+  localAddress: () => [fdValue()],
+};
+
+// ---- outcomes --------------------------------------------------------------------------
+const TYPE_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
+const RANGE_CODES = new Set(['ERR_OUT_OF_RANGE', 'ERR_SOCKET_BAD_PORT']);
+function allowed(error) {
+  if (error instanceof FuzzSentinel) return true; // the caller's own getter or trap threw: passed on as is
+  if (!(error instanceof Error)) return false;
+  const { code, errno, syscall } = error;
+  if (typeof code !== 'string') return false;
+  if (TYPE_CODES.has(code)) return error instanceof TypeError;
+  if (RANGE_CODES.has(code)) return error instanceof RangeError;
+  if (code === 'ABORT_ERR') return error.name === 'AbortError';
+  if (code.startsWith('ERR_')) return true; // Node's own (ERR_SERVER_ALREADY_LISTEN, ...)
+  return typeof errno === 'number' && errno < 0 && typeof syscall === 'string' && error.message.startsWith(`${syscall} ${code}`);
+}
+
+function describe(value) {
+  try {
+    if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+    if (typeof value === 'bigint') return `${value}n`;
+    if (typeof value === 'symbol' || typeof value === 'function') return String(value).slice(0, 40);
+    if (value === null || typeof value !== 'object') return String(value);
+    return `[${value.constructor?.name ?? 'null-prototype'}]`;
+  } catch {
+    return '[?]';
+  }
+}
+
+async function dispose(result) {
+  if (result instanceof api.OwnedDescriptor) {
+    if (fresh.includes(result.fd)) result.release(); // ours: closed with `fresh`
+    else result.close();
+  } else if (result instanceof net.Server) {
+    await closeServer(result);
+  } else if (result && typeof result === 'object' && typeof result.close === 'function' && result.server instanceof net.Server) {
+    await result.close(); // a loopback pair
+  }
+}
+
+function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`hang: ${what} did not settle in ${CALL_TIMEOUT_MS} ms`), { hang: true })), CALL_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const openDescriptors = () => fs.readdirSync('/proc/self/fd').length;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+async function main() {
+  const failures = [];
+  const counts = {};
+  await setUp();
+  const names = [...Object.keys(PUBLIC).map((n) => ['api', n]), ...Object.keys(RAW).map((n) => ['raw', n])];
+  // Warm up each function once (Node opens some descriptors lazily), then the baseline.
+  let calls = 0;
+  const one = async (kind, name) => {
+    const args = await (kind === 'api' ? PUBLIC : RAW)[name]();
+    const fn = kind === 'api' ? api[name] : binding[name];
+    const cleanups = [];
+    for (const arg of args) if (arg instanceof net.Server && arg !== live.server) cleanups.push(arg);
+    let outcome = 'ok';
+    try {
+      let result = /^[A-Z]/.test(name) ? new fn(...args) : fn.apply(kind === 'api' ? api : binding, args);
+      if (result && typeof result.then === 'function') result = await withTimeout(result, `${kind}.${name}`);
+      if (kind === 'raw' && (name === 'dup' || name === 'socket') && typeof result === 'number') fresh.push(result);
+      if (name === 'restart' && result instanceof net.Server) cleanups.push(result);
+      await dispose(result);
+    } catch (error) {
+      if (error && error.hang) {
+        failures.push({ call: `${kind}.${name}`, args: args.map(describe), error: error.message });
+        return false;
+      }
+      outcome = allowed(error) ? (error instanceof FuzzSentinel ? 'sentinel' : error.code) : 'BAD';
+      if (outcome === 'BAD' && failures.length < 50) {
+        failures.push({ call: `${kind}.${name}`, args: args.map(describe), error: describe(error), name: error?.name, code: error?.code, message: String(error?.message).slice(0, 200), stack: String(error?.stack).split('\n').slice(1, 4).join(' | ') });
+      }
+    } finally {
+      for (const server of cleanups) await closeServer(server);
+      for (const owned of ownedMade.splice(0)) if (!owned.closed) owned.release();
+      cleanupDescriptors();
+    }
+    const key = `${kind}.${name}`;
+    counts[key] ??= {};
+    counts[key][outcome] = (counts[key][outcome] ?? 0) + 1;
+    calls++;
+    return true;
+  };
+  for (const [kind, name] of names) if (!(await one(kind, name))) return finish(failures, counts, calls, null);
+  await settle();
+  const before = openDescriptors();
+  while (calls < CALLS) {
+    // Raw binding calls are cheap: half the campaign; the async public calls the rarest.
+    const [kind, name] = chance(0.5) ? ['raw', pick(Object.keys(RAW))] : ['api', pick(Object.keys(PUBLIC))];
+    if (!(await one(kind, name))) return finish(failures, counts, calls, null);
+  }
+  await settle();
+  const after = openDescriptors();
+  await tearDown();
+  return finish(failures, counts, calls, { before, after });
+}
+
+function finish(failures, counts, calls, descriptors) {
+  process.stdout.write(`${JSON.stringify({ seed: SEED, calls, failures, counts, descriptors, covered: { api: Object.keys(PUBLIC), raw: Object.keys(RAW) } })}\n`);
+  // Hangs leave sockets behind: exit without waiting for them.
+  process.exit(descriptors === null ? 3 : 0);
+}
+
+main().catch((error) => {
+  process.stdout.write(`${JSON.stringify({ seed: SEED, crashed: String(error && error.stack) })}\n`);
+  process.exit(4);
+});
