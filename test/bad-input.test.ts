@@ -191,6 +191,10 @@ describe.skipIf(!isLinux)('unknown keys and non-plain objects are refused at onc
 
   it('waitForState: signal must be an AbortSignal; an aborted one rejects with AbortError', async () => {
     await expectRefusal(() => waitForState({ localPort: 1 }, 'ESTABLISHED', { signal: 'stop' } as never), TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received type string ('stop')`);
+    // Aborted before the call: Node's AbortError too, with the signal's reason as cause.
+    const early = await failure(() => waitForState({ localPort: 1 }, 'ESTABLISHED', { signal: AbortSignal.abort() }));
+    expect(early).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', message: 'The operation was aborted' });
+    expect((early as Error & { cause?: unknown }).cause).toBeInstanceOf(DOMException);
     const controller = new AbortController();
     const waiting = waitForState({ localPort: 1 }, 'ESTABLISHED', { signal: controller.signal, timeoutMs: 60_000 });
     controller.abort();

@@ -105,3 +105,11 @@ export function serverAlreadyListen(): Error & { code: string } {
 export function serverNotRunning(): Error & { code: string } {
   return withCode(new Error('Server is not running.'), 'ERR_SERVER_NOT_RUNNING');
 }
+
+/** Node's AbortError (as timers/promises and fs reject with): code ABORT_ERR, the signal's reason as cause. */
+export function abortError(signal: AbortSignal): Error & { code: 'ABORT_ERR' } {
+  const error = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: 'ABORT_ERR' };
+  error.name = 'AbortError';
+  error.code = 'ABORT_ERR';
+  return error;
+}

@@ -2,6 +2,7 @@
 // change (sock_diag only announces destruction), so waiters ask again, every millisecond
 // at first, backing off to 20 ms, for at most `timeoutMs`.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortError } from '../core/errors';
 
 const FIRST_POLL_MS = 1;
 const MAX_POLL_MS = 20;
@@ -17,7 +18,8 @@ export async function pollKernel<T>(
   timedOut: (last: T) => Error,
   signal?: AbortSignal,
 ): Promise<T> {
-  signal?.throwIfAborted();
+  // Node's AbortError, not signal.reason (a DOMException for a bare abort()).
+  if (signal?.aborted) throw abortError(signal);
   const deadline = performance.now() + timeoutMs;
   let pause = FIRST_POLL_MS;
   for (;;) {
