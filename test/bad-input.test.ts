@@ -208,8 +208,21 @@ describe.skipIf(!isLinux)('unknown keys and non-plain objects are refused at onc
       () => timeWaitOn(server, 1, { timeout: 50 } as never),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      "The property 'options.timeout' is not an option of timeWaitOn (host, localAddresses, concurrency, timeoutMs). Received 50",
+      "The property 'options.timeout' is not an option of timeWaitOn (host, localAddresses, concurrency, timeoutMs, signal). Received 50",
     );
+  });
+
+  it('timeWaitOn: an aborted signal ends the call with AbortError, its clients closed', async () => {
+    const before = openDescriptorCount();
+    const early = await failure(() => timeWaitOn(server, 1, { signal: AbortSignal.abort() }));
+    expect(early).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    const controller = new AbortController();
+    const making = timeWaitOn(server, 5000, { concurrency: 1, signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    const error = await failure(() => making);
+    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', message: 'The operation was aborted' });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the accepted ends close on the server's side
+    expect(openDescriptorCount()).toBe(before);
   });
 
   it('a filter must be a plain object: a Map or a class instance lists nothing', async () => {

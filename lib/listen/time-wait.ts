@@ -4,12 +4,12 @@
 // once the kernel lists every one of them in TIME_WAIT.
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { errnoException, invalidArgValue } from '../core/errors';
+import { abortError, errnoException, invalidArgValue } from '../core/errors';
 import { checkServer, inetAddress } from './listen';
 import { tcpStates } from '../states/list';
 import { pollKernel } from '../states/poll';
 import type { TcpStateRow } from '../states/row';
-import { readOptions, validateInteger, validateString } from '../core/validate';
+import { readOptions, validateAbortSignal, validateInteger, validateString } from '../core/validate';
 
 export interface TimeWaitOptions {
   /** Where the clients connect. Default: the server's address; loopback for a wildcard. */
@@ -23,6 +23,8 @@ export interface TimeWaitOptions {
   concurrency?: number;
   /** Bound on the whole call, the kernel's confirmation included (default 30,000 ms). */
   timeoutMs?: number;
+  /** Aborting it ends the call: the clients in flight are destroyed, it rejects with Node's AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface TimeWaitResult {
@@ -67,9 +69,19 @@ function timedOut(reason: string): Error {
 }
 
 /** One connection, closed by the server first; resolves with its key once the client end is closed. */
-function oneConnection(port: number, host: string, localAddress: string | undefined, closer: ReturnType<typeof serverSideCloser>, deadline: number): Promise<string> {
+function oneConnection(
+  port: number,
+  host: string,
+  localAddress: string | undefined,
+  closer: ReturnType<typeof serverSideCloser>,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
     const client = net.connect({ port, host, localAddress });
+    const abort = () => client.destroy(abortError(signal!));
+    signal?.addEventListener('abort', abort, { once: true });
     client.resume(); // whatever the server sends is dropped, so its FIN reaches 'end'
     let key: string | undefined;
     const timer = setTimeout(() => client.destroy(timedOut('a connection did not end in time')), Math.max(0, deadline - Date.now()));
@@ -80,12 +92,13 @@ function oneConnection(port: number, host: string, localAddress: string | undefi
     client.once('error', reject);
     client.once('close', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
       if (key !== undefined) resolve(key);
     });
   });
 }
 
-async function waitForTimeWait(port: number, keys: Set<string>, deadline: number): Promise<number> {
+async function waitForTimeWait(port: number, keys: Set<string>, deadline: number, signal: AbortSignal | undefined): Promise<number> {
   // The kernel filters by port and state (NETLINK_SOCK_DIAG); this call's connections
   // are picked out by their client end.
   const countSeen = (rows: TcpStateRow[]) => rows.filter((row) => keys.has(keyOf(row.remoteAddress, row.remotePort))).length;
@@ -94,6 +107,7 @@ async function waitForTimeWait(port: number, keys: Set<string>, deadline: number
     (listed) => countSeen(listed) === keys.size,
     Math.max(0, deadline - Date.now()),
     (listed) => timedOut(`the kernel lists ${countSeen(listed)} of ${keys.size} connections in TIME_WAIT on port ${port}`),
+    signal,
   );
   return countSeen(rows);
 }
@@ -104,7 +118,7 @@ function defaultHost(address: string): string {
   return address;
 }
 
-const OPTION_KEYS = ['host', 'localAddresses', 'concurrency', 'timeoutMs'] as const;
+const OPTION_KEYS = ['host', 'localAddresses', 'concurrency', 'timeoutMs', 'signal'] as const;
 
 function checkOptions(options: unknown) {
   const o = readOptions(options ?? undefined, 'options', OPTION_KEYS, 'an option of timeWaitOn');
@@ -113,6 +127,7 @@ function checkOptions(options: unknown) {
     localAddresses: o.localAddresses === undefined ? [undefined] : checkAddresses(o.localAddresses),
     concurrency: o.concurrency === undefined ? 64 : validateInteger(o.concurrency, 'options.concurrency', 1, 10_000),
     timeoutMs: o.timeoutMs === undefined ? 30_000 : validateInteger(o.timeoutMs, 'options.timeoutMs', 1),
+    signal: o.signal === undefined ? undefined : validateAbortSignal(o.signal, 'options.signal'),
   };
 }
 
@@ -159,7 +174,7 @@ export async function timeWaitOn(server: net.Server, count: number, options?: Ti
         const localAddress = o.localAddresses[started++ % o.localAddresses.length];
         inFlight++;
         try {
-          keys.add(await oneConnection(port, host, localAddress, closer, deadline));
+          keys.add(await oneConnection(port, host, localAddress, closer, deadline, o.signal));
         } catch (error) {
           failure ??= { error };
         } finally {
@@ -169,7 +184,7 @@ export async function timeWaitOn(server: net.Server, count: number, options?: Ti
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
     if (failure !== undefined) throw failure.error;
-    return { port, timeWait: await waitForTimeWait(port, keys, deadline) };
+    return { port, timeWait: await waitForTimeWait(port, keys, deadline, o.signal) };
   } finally {
     closer.dispose();
   }

@@ -286,7 +286,8 @@ const PUBLIC = {
   timeWaitOn: () => [
     chance(0.8) ? live.server : pick([misc(), net.createServer()]),
     pick([1, 2, 0, -1, 1.5, NaN, '1', 1_000_001]),
-    options(['host', 'localAddresses', 'concurrency', 'timeoutMs'], (k) => {
+    options(['host', 'localAddresses', 'concurrency', 'timeoutMs', 'signal'], (k) => {
+      if (k === 'signal') return pick([AbortSignal.abort(), AbortSignal.timeout(5), 'stop']);
       if (k === 'host') return pick(['127.0.0.1', '::1', '', 5, ['127.0.0.1'], '127.0.0.1\0']);
       if (k === 'localAddresses') return pick([['127.0.0.1'], [], ['x'], '127.0.0.1', [5]]);
       if (k === 'concurrency') return pick([1, 2, 0, -1, 'x', 10_001]);
