@@ -93,7 +93,8 @@ for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec][]
   resolved.set(name, { name, level, optname, kind: spec.kind, readOnly: spec.readOnly === true });
 }
 
-function lookup(name: unknown, syscall: string, where = 'name'): ResolvedOption {
+/** `where`/`value`: how an unknown name is reported (by default as the "name" argument). */
+function lookup(name: unknown, syscall: string, where = 'name', value: unknown = name): ResolvedOption {
   if (typeof name !== 'string') throw invalidArgType(where, 'of type string', name);
   const option = resolved.get(name);
   if (option !== undefined) return option;
@@ -101,7 +102,7 @@ function lookup(name: unknown, syscall: string, where = 'name'): ResolvedOption 
     const error = errnoException(osConstants.errno.ENOPROTOOPT, syscall, { reason: `${name} is not available on ${process.platform}` });
     throw Object.assign(error, { option: name });
   }
-  throw invalidArgValue(where, name, 'is not a known socket option');
+  throw invalidArgValue(where, value, 'is not a known socket option');
 }
 
 /** A checked setsockopt: the option resolved and its value copied into plain numbers. */
@@ -117,7 +118,7 @@ export interface PreparedOption {
  * checked. `where` names the value in errors ('SO_LINGER', 'options.sockopts.SO_LINGER').
  */
 export function prepareOption(name: unknown, value: unknown, where?: string): PreparedOption {
-  const option = lookup(name, 'setsockopt');
+  const option = where === undefined ? lookup(name, 'setsockopt') : lookup(name, 'setsockopt', where, value);
   if (option.readOnly) {
     throw where === undefined ? invalidArgValue('name', name, 'is a read-only socket option') : invalidArgValue(where, value, 'is a read-only socket option');
   }

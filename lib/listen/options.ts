@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort } from '../core/errors';
-import { OPTIONS, prepareOption, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
+import { prepareOption, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
 import { INT32_MAX, isPlainObject, readOptions, validateBoolean, validateInteger, validateObject } from '../core/validate';
 
 /** Options with a property of their own in ListenOptions, so not in `sockopts`. */
@@ -76,7 +76,6 @@ function checkSockopts(value: unknown): PreparedOption[] {
     if (Object.hasOwn(DEDICATED, name)) {
       throw invalidArgValue(where, option, `must be set through ${DEDICATED[name as DedicatedOption]}`);
     }
-    if (!Object.hasOwn(OPTIONS, name)) throw invalidArgValue(where, option, 'is not a known socket option');
     prepared.push(prepareOption(name, option, where));
   }
   return prepared;
