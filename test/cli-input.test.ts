@@ -50,7 +50,7 @@ describe.skipIf(!isLinux)('sockctl states -p and a process named with terminal e
     // The name python3 gives itself through /proc/self/comm (prctl PR_SET_NAME): ESC [31m is "red".
     const script = [
       'import socket, sys',
-      "open('/proc/self/comm', 'w').write('ev\\x1b[31mil\\x07')",
+      "open('/proc/self/comm', 'w').write('ev\\x1b[31mil\\x07\\x9b')",
       's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()',
       'print(s.getsockname()[1], flush=True)',
       'sys.stdin.read()',
@@ -59,11 +59,19 @@ describe.skipIf(!isLinux)('sockctl states -p and a process named with terminal e
     const [line] = (await once(child.stdout!, 'data')) as [Buffer];
     const port = String(line).trim();
     // The witness: the kernel holds the raw name.
-    expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('ev\x1b[31mil\x07\n');
+    const name = 'ev\x1b[31mil\x07\x9b'; // ESC, BEL and the 8-bit CSI (C1)
+    expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe(`${name}\n`);
 
     const run = sockctl('states', '--port', port, '-p');
     expect(run.status).toBe(0);
-    expect(run.stdout).toContain(`${child.pid}/ev\\x1b[31mil\\x07`);
-    expect(run.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/); // newlines only
+    expect(run.stdout).toContain(`${child.pid}/ev\\x1b[31mil\\x07\\x9b`);
+    expect(run.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/); // newlines only
+
+    // --json: escaped as JSON (C1 too, which JSON.stringify leaves raw), and it parses back.
+    const json = sockctl('states', '--port', port, '-p', '--json');
+    expect(json.status).toBe(0);
+    expect(json.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    const rows = JSON.parse(json.stdout) as Array<{ owners: Array<{ command: string }> }>;
+    expect(rows[0]!.owners[0]!.command).toBe(name);
   });
 });

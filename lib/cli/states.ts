@@ -85,6 +85,11 @@ export function printable(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** JSON.stringify escapes C0 but leaves DEL and C1 (0x9b is an 8-bit CSI): escaped too, still valid JSON. */
+function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function owners(row: TcpStateRow): string {
   const list = (row as Partial<TcpStateRowWithProcess>).owners ?? [];
   return list.map((o) => `${o.pid}/${printable(o.command)}`).join(',') || '-';
@@ -163,7 +168,7 @@ async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number,
         if (from?.states === to?.states) continue;
         const row = (to ?? from)!.row;
         if (json) {
-          process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), from: from?.states ?? null, to: to?.states ?? null, row })}\n`);
+          process.stdout.write(`${toJson({ time: new Date().toISOString(), from: from?.states ?? null, to: to?.states ?? null, row })}\n`);
         } else {
           const change = first ? `${to!.states}` : `${from?.states ?? 'CLOSED'} -> ${to?.states ?? 'CLOSED'}`;
           process.stdout.write(`${clock()}  ${id}  ${change}${filter.withProcess ? `  ${owners(row)}` : ''}\n`);
@@ -215,7 +220,7 @@ export async function runStates(args: string[]): Promise<number> {
   try {
     if (values.watch) return await watch(filter, values.json ?? false, intervalMs, timeoutMs);
     const rows = await tcpStates(filter);
-    process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows, filter.withProcess ?? false));
+    process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false));
     return rows.length > 0 ? 0 : 1;
   } catch (error) {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n`);
