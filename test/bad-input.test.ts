@@ -203,6 +203,11 @@ describe.skipIf(!isLinux)('unknown keys and non-plain objects are refused at onc
     expect(error.code).toBe('ABORT_ERR');
   });
 
+  it('a non-enumerable option counts as much as an enumerable one', async () => {
+    const options = Object.defineProperty({}, 'timeoutMs', { value: 'soon' });
+    await expectRefusal(() => waitForState({ localPort: 1 }, 'ESTABLISHED', options), TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.timeoutMs" property must be of type number. Received type string ('soon')`);
+  });
+
   it('timeWaitOn refuses unknown options', async () => {
     await expectRefusal(
       () => timeWaitOn(server, 1, { timeout: 50 } as never),

@@ -60,7 +60,8 @@ export function readOptions<K extends string>(
   validateObject(value, name);
   if (!isPlainObject(value)) throw invalidArgType(name, 'a plain object', value);
   const copy: { [P in K]?: unknown } = Object.create(null);
-  for (const key of Object.keys(value)) {
+  // Own names, enumerable or not: a property defined non-enumerable still means something.
+  for (const key of Object.getOwnPropertyNames(value)) {
     if (!(keys as readonly string[]).includes(key)) {
       // The received value shown without running a getter.
       const descriptor = Object.getOwnPropertyDescriptor(value, key);

@@ -70,7 +70,7 @@ function checkSockopts(value: unknown): PreparedOption[] {
   validateObject(value, 'options.sockopts');
   if (!isPlainObject(value)) throw invalidArgType('options.sockopts', 'a plain object', value);
   const prepared: PreparedOption[] = [];
-  for (const name of Object.keys(value)) {
+  for (const name of Object.getOwnPropertyNames(value)) {
     const where = `options.sockopts.${name}`;
     const option = value[name]; // read once
     if (Object.hasOwn(DEDICATED, name)) {
