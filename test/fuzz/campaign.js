@@ -222,7 +222,8 @@ function optionValue(name) {
 
 const HOSTS = ['127.0.0.1', '::1', 'localhost', '', '127.0.0.1\0', 'x', '192.0.2.1', '::ffff:127.0.0.1']; // loopbackPair: IP literals only, checked before DNS
 const hostValue = () => (chance(0.75) ? pick(HOSTS) : pick([misc(), pick(NUMBERS), ['127.0.0.1']]));
-const PORTS = [0, '0', -1, 65536, 70000, 1.5, NaN, '', 'abc', ' ', null, 2 ** 31];
+const BAD_PORTS = ['0', -1, 65536, 70000, 1.5, NaN, '', 'abc', ' ', null, 2 ** 31];
+const PORTS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...BAD_PORTS]; // 0 about half the time: the call gets past the check
 const STATES = ['LISTEN', 'ESTABLISHED', 'TIME_WAIT', 'CLOSE_WAIT', 'UNKNOWN', 'bogus', '', ['LISTEN'], [], ['LISTEN', 3]];
 const filterValue = () =>
   chance(0.9)
@@ -319,7 +320,12 @@ const RAW = {
   decodeTcpInfo: () => [pick([new Uint8Array(0), new Uint8Array(4), new Uint8Array(1 << 20), new Uint32Array(3), detachedView(), new DataView(new ArrayBuffer(8)), anyValue()])],
   tcpDiagDump: () => [pick([0, 1, 2, 3, -1, 7, NaN]), pick([0, 1 << 10, 0xfff, -1, 2 ** 31, anyValue()]), pick(PORTS.concat([1, 65535])), pick([0, 1, 65536]), pick([0, -1, anyValue()])],
   tcpDiagDumpSync: () => [pick([0, 1, 2, 3, -1, 7, NaN]), pick([0, 1 << 10, 0xfff, -1, 2 ** 31, anyValue()]), pick(PORTS.concat([1, 65535])), pick([0, 1, 65536]), pick([0, -1, anyValue()])],
-  bind: () => [fdValue(), chance(0.8) ? pick(HOSTS) : anyValue(), pick(PORTS)],
+  bind: () => {
+    if (!chance(0.6)) return [fdValue(), chance(0.8) ? pick(HOSTS) : anyValue(), pick(PORTS)];
+    const fd = binding.socket(binding.constants.AF_INET, binding.constants.SOCK_STREAM); // unbound: bind may succeed
+    fresh.push(fd);
+    return [fd, chance(0.5) ? '127.0.0.1' : pick(HOSTS), pick(PORTS)];
+  },
   listen: () => {
     const fd = freshSocket();
     try {
