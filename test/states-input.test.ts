@@ -112,20 +112,22 @@ describe.skipIf(!isLinux)('tcpStates and waitForState reject bad input with Node
     }
   });
 
-  it('leaks no descriptor over thousands of dumps, sync and async, and failing calls', async () => {
+  it('leaks no descriptor over hundreds of dumps, sync and async, and failing calls', async () => {
     // Our three sockets only: old TIME_WAIT of an earlier listener on this port number may linger.
     const ours = { port: pair.port, family: 'ipv4', state: ['LISTEN', 'ESTABLISHED'] } as const;
     const before = openDescriptorCount();
-    for (let i = 0; i < 2000; i++) {
+    for (let i = 0; i < 500; i++) {
       expect(tcpStatesSync({ ...ours, source: 'netlink' })).toHaveLength(3);
       expect(() => tcpStatesSync({ port: 0 })).toThrow(RangeError);
       expect(() => binding.tcpDiagDumpSync(3, 2, 70000, 0, 0)).toThrow(RangeError);
     }
-    for (let round = 0; round < 20; round++) {
+    for (let round = 0; round < 10; round++) {
       const all = await Promise.all(Array.from({ length: 25 }, () => tcpStates(ours)));
       for (const rows of all) expect(rows).toHaveLength(3);
     }
     for (let i = 0; i < 50; i++) expect(tcpStatesSync({ ...ours, source: 'proc', withProcess: true })).toHaveLength(3);
     expect(openDescriptorCount()).toBe(before);
-  });
+    // A dump walks the kernel's whole socket hash (sendmsg took 6-18 ms each here under load):
+    // 800 dumps, each leak would show as hundreds of descriptors.
+  }, 90_000);
 });
