@@ -42,7 +42,8 @@ describe('build configuration', () => {
       expect(out.stderr, file).toBe('');
       expect(out.status, file).toBe(0);
     }
-  });
+    // A g++ run per native file, napi.h each time: 49 s once on this shared 2-core machine.
+  }, 180_000);
 
   it('fails at load on Windows with a clear message', () => {
     // In a child process, on the compiled module (npm install / npm run build:gyp make dist/).
