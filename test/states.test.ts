@@ -112,7 +112,8 @@ describe.skipIf(!isLinux)('tcpStates lists what ss -tanoe lists', () => {
           [{ localPort: scene.port }, (r) => r.localPort === scene.port],
           [{ remotePort: scene.port }, (r) => r.remotePort === scene.port],
           [{ localPort: client, remotePort: scene.port }, (r) => r.localPort === client && r.remotePort === scene.port],
-          [{ port: scene.port, localPort: client }, (r) => r.localPort === client],
+          // Both conditions: another process's connection may have the same local port number.
+          [{ port: scene.port, localPort: client }, (r) => r.localPort === client && (r.localPort === scene.port || r.remotePort === scene.port)],
           [{ port: client, remotePort: client }, (r) => r.remotePort === client],
           [{ port: scene.port, state: 'TIME_WAIT' }, (r) => r.state === 'TIME_WAIT' && (r.localPort === scene.port || r.remotePort === scene.port)],
           [{ port: scene.port, state: ['FIN_WAIT_2', 'CLOSE_WAIT'] }, (r) => ['FIN_WAIT_2', 'CLOSE_WAIT'].includes(r.state) && (r.localPort === scene.port || r.remotePort === scene.port)],
