@@ -12,9 +12,9 @@
 # - NETLINK_SOCK_DIAG, which qemu-user does not carry (states, states-input, states-cli);
 #   the /proc fallback that serves instead is checked by emulation.cjs and wait-for-state;
 # - TCP_INFO past its first 4 bytes, which qemu does not copy (options' rtt/sndMss case);
-# - the thousand-call leak loops (errors, states-input) and the timing of time-wait, which
-#   time out at ~20x emulation cost; comparison.test.ts, whose packages have no arm64 build
-#   here. The listen.test.ts cases that spawn a child are left out by name.
+# - loops of hundreds or thousands of calls or connections (errors, time-wait) that pass the
+#   20 s test timeout at emulation's speed; comparison.test.ts, whose packages have no arm64
+#   build here. The listen.test.ts cases that spawn a child are left out by name.
 # Usage: test/package/arm64-suite.sh [MAJOR]   (default 22)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
