@@ -29,19 +29,40 @@ tar -xzf "$tarball" -C "$work" package/prebuilds
 arm="$work/package/prebuilds/linux-arm64/sockctl.glibc.node"
 x64="$work/package/prebuilds/linux-x64/sockctl.glibc.node"
 
-# The binary: what file and readelf say, against the x64 prebuild of the same tarball.
+# The binary: what file, readelf and objdump say, against the x64 prebuild of the same tarball.
 echo "file: $(file -b "$arm")"
-file -b "$arm" | grep -q '^ELF 64-bit LSB shared object, ARM aarch64,' || fail "not an aarch64 ELF shared object"
-readelf -h "$arm" | grep -Eq 'Machine: +AArch64' || fail "readelf: not AArch64"
+[[ "$(file -b "$arm")" == "ELF 64-bit LSB shared object, ARM aarch64,"* ]] || fail "not an aarch64 ELF shared object"
+header=$(readelf -h "$arm")
+grep -Eq 'Machine: +AArch64' <<< "$header" && grep -Eq 'Type: +DYN' <<< "$header" || fail "readelf: not an AArch64 shared object"
 newest() { readelf -W -V "$1" | grep -o 'GLIBC_[0-9.]*' | sort -u -V | tail -n 1; }
 echo "newest glibc symbol: arm64 $(newest "$arm"), x64 $(newest "$x64")"
 [ "$(printf '%s\n%s\n' "$(newest "$arm")" "$(newest "$x64")" | sort -V | tail -n 1)" = "$(newest "$x64")" ] ||
   fail "needs $(newest "$arm"), newer than the x64 prebuild's $(newest "$x64")"
 for binary in "$arm" "$x64"; do
-  file -b "$binary" | grep -q ', stripped$' || fail "$(basename "$(dirname "$binary")") is not stripped"
-  ! readelf -S -W "$binary" | grep -Eq '\.(symtab|debug_)' || fail "$(basename "$(dirname "$binary")") has .symtab or debug sections"
+  [[ "$(file -b "$binary")" == *", stripped" ]] || fail "$(basename "$(dirname "$binary")") is not stripped"
+  sections=$(readelf -S -W "$binary")
+  ! grep -Eq '\.(symtab|debug_)' <<< "$sections" || fail "$(basename "$(dirname "$binary")") has .symtab or debug sections"
 done
-readelf --dyn-syms -W "$arm" | grep -q ' napi_register_module_v1$' || fail "no napi_register_module_v1"
+# (readelf into a variable, not piped into grep -q: with pipefail, grep's early exit fails it)
+symbols=$(readelf --dyn-syms -W "$arm")
+grep -q ' napi_register_module_v1$' <<< "$symbols" || fail "no napi_register_module_v1"
+# Same NAPI_VERSION: the immediate node_api_module_get_api_version_v1 returns (mov w0, #N / mov $N, %eax).
+api_version() {
+  local address
+  address=$(readelf --dyn-syms -W "$2" | awk '$8 == "node_api_module_get_api_version_v1" { print $2 }')
+  [ -n "$address" ] || return 1
+  printf '%d' "$("$1" -d --start-address="0x$address" --stop-address="$(printf '0x%x' $((0x$address + 8)))" "$2" |
+    grep -Eo '[#$]0x[0-9a-f]+' | head -n 1 | tr -d '#$')"
+}
+napi=$(node -p "require('./package.json').binary.napi_versions[0]")
+echo "NAPI_VERSION: arm64 $(api_version aarch64-linux-gnu-objdump "$arm"), x64 $(api_version objdump "$x64"), package.json $napi"
+[ "$(api_version aarch64-linux-gnu-objdump "$arm")" = "$napi" ] && [ "$(api_version objdump "$x64")" = "$napi" ] ||
+  fail "a prebuild's NAPI_VERSION is not package.json's $napi"
+# Same exception mode (NAPI_CPP_EXCEPTIONS): both throw C++ exceptions.
+for binary in "$arm" "$x64"; do
+  symbols=$(readelf --dyn-syms -W "$binary")
+  grep -q ' __cxa_throw@' <<< "$symbols" || fail "$binary throws no C++ exception: built without NAPI_CPP_EXCEPTIONS?"
+done
 
 # A restricted PATH: node and npm are arm64 Node under qemu, no compiler, make or python.
 mkdir -p "$work/bin"

@@ -30,6 +30,8 @@ cd "$work/consumer"
 echo '{ "name": "consumer", "private": true }' > package.json
 PATH="$work/bin" npm install --no-audit --no-fund --loglevel=error "$tarball"
 test ! -e node_modules/sockctl/build || { echo "sockctl was compiled on install: the prebuild was not used" >&2; exit 1; }
+chosen=$(PATH="$work/bin" node -p "require('node-gyp-build').path('node_modules/sockctl')")
+[ "$chosen" = "$PWD/node_modules/sockctl/prebuilds/linux-x64/sockctl.glibc.node" ] || { echo "node-gyp-build chose $chosen" >&2; exit 1; }
 
 PATH="$work/bin" node smoke.cjs
 PATH="$work/bin" node smoke.mjs
