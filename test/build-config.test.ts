@@ -11,7 +11,7 @@ const gyp = JSON.parse(read('binding.gyp').replace(/^\s*#.*$/gm, '')) as {
   targets: Array<{ sources: string[]; defines: string[] }>;
 };
 const cmake = read('CMakeLists.txt');
-const pkg = JSON.parse(read('package.json')) as { binary: { napi_versions: number[] }; files: string[] };
+const pkg = JSON.parse(read('package.json')) as { binary: { napi_versions: number[] }; files: string[]; scripts: Record<string, string> };
 
 describe('build configuration', () => {
   it('binding.gyp compiles every native/*.cc, as CMakeLists.txt does by its glob', () => {
@@ -27,6 +27,17 @@ describe('build configuration', () => {
     expect(pkg.binary.napi_versions).toEqual([gypVersion]);
     expect(gyp.targets[0]!.defines).toContain('NAPI_CPP_EXCEPTIONS');
     expect(cmake).toMatch(/target_compile_definitions\([^)]*NAPI_CPP_EXCEPTIONS/);
+  });
+
+  it('npm run prebuild makes linux-arm64 (cross-compiled) and linux-x64 from binding.gyp with the same flags', () => {
+    const flags = (script: string) => script.split(/\s+/).filter((word) => word.startsWith('--') && !/^--(strip-bin|arch)=/.test(word));
+    const x64 = /&& (prebuildify .*)$/.exec(pkg.scripts.prebuild!)![1]!;
+    const arm64 = pkg.scripts['prebuild:arm64']!;
+    expect(pkg.scripts.prebuild).toMatch(/^npm run prebuild:arm64 && prebuildify /); // x64 last: build/ is left x64
+    expect(flags(arm64)).toEqual(flags(x64));
+    expect(flags(x64)).toEqual(['--napi', '--strip', '--tag-libc']);
+    expect(arm64).toMatch(/^CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g\+\+ prebuildify .*--strip-bin=aarch64-linux-gnu-strip .*--arch=arm64$/);
+    expect(pkg.scripts.prepack).toBe('npm run prebuild');
   });
 
   it('package.json ships what a build from source needs', () => {

@@ -187,21 +187,29 @@ describe.skipIf(!canTrace)('netlink refused (strace injects the error): the same
   }
   const LIST = `console.log(JSON.stringify(require(${JSON.stringify(DIST_INDEX)}).tcpStatesSync(JSON.parse(process.argv[1]))))`;
 
-  for (const [what, inject, refusal] of [
-    ['socket() refused', 'socket:error=EACCES', /socket\(AF_NETLINK, SOCK_DGRAM\|SOCK_CLOEXEC, NETLINK_SOCK_DIAG\) = -1 EACCES .*\(INJECTED\)/],
-    ['the dump refused', 'sendmsg:error=EPERM', /sendmsg\(\d+, .*= -1 EPERM .*\(INJECTED\)/],
-    ['no tcp_diag in the kernel (ENOENT)', 'recvmsg:error=ENOENT', /recvmsg\(\d+, .*= -1 ENOENT .*\(INJECTED\)/],
+  // What the fallback says on stderr, once per process (tcpStates' warning).
+  const said = (refusal: string) =>
+    new RegExp(`^\\(node:\\d+\\) \\[SOCKCTL_STATES_PROC\\] SockctlWarning: NETLINK_SOCK_DIAG refused \\(${refusal}\\): tcpStates reads /proc/net/tcp and tcp6 instead$`, 'gm');
+
+  for (const [what, inject, refusal, message] of [
+    ['socket() refused', 'socket:error=EACCES', /socket\(AF_NETLINK, SOCK_DGRAM\|SOCK_CLOEXEC, NETLINK_SOCK_DIAG\) = -1 EACCES .*\(INJECTED\)/, 'socket EACCES'],
+    ['the dump refused', 'sendmsg:error=EPERM', /sendmsg\(\d+, .*= -1 EPERM .*\(INJECTED\)/, 'sendmsg EPERM'],
+    ['no tcp_diag in the kernel (ENOENT)', 'recvmsg:error=ENOENT', /recvmsg\(\d+, .*= -1 ENOENT .*\(INJECTED\)/, 'recvmsg ENOENT'],
   ] as const) {
-    it(`${what}: tcpStatesSync and the CLI fall back`, () => {
+    it(`${what}: tcpStatesSync and the CLI fall back, and say so once`, () => {
       const proc = tcpStatesSync({ port: scene.port, source: 'proc' });
-      const run = traced(inject, ['-e', LIST, JSON.stringify({ port: scene.port })]);
+      const run = traced(inject, ['-e', `${LIST}; ${LIST}`, JSON.stringify({ port: scene.port })]);
       expect(run.status, run.stderr).toBe(0);
       expect(run.trace).toMatch(refusal);
-      expect(still(JSON.parse(run.stdout) as TcpStateRow[])).toEqual(still(proc));
+      const [first, second] = run.stdout.trimEnd().split('\n').map((line) => still(JSON.parse(line) as TcpStateRow[]));
+      expect(first).toEqual(still(proc));
+      expect(second).toEqual(still(proc));
+      expect(run.stderr.match(said(message))).toHaveLength(1);
 
       const cli = traced(inject, [CLI, 'states', '--port', String(scene.port), '--json']);
       expect(cli.status, cli.stderr).toBe(0);
       expect(still(JSON.parse(cli.stdout) as TcpStateRow[])).toEqual(still(proc));
+      expect(cli.stderr.match(said(message))).toHaveLength(1);
     });
   }
 
@@ -212,6 +220,7 @@ describe.skipIf(!canTrace)('netlink refused (strace injects the error): the same
       const run = traced(undefined, ['-e', script(call)]);
       const [pid, rows] = run.stdout.trim().split(' ').map(Number);
       expect(rows).toBe(6);
+      expect(run.stderr).not.toMatch(/SockctlWarning/); // netlink served: nothing to say
       const thread = /^(\d+) +socket\(AF_NETLINK/m.exec(run.trace)?.[1];
       expect(thread, run.trace).toBeDefined();
       expect(Number(thread) === pid, call).toBe(onMainThread);
@@ -222,6 +231,7 @@ describe.skipIf(!canTrace)('netlink refused (strace injects the error): the same
     const run = traced('socket:error=EACCES', ['-e', LIST, JSON.stringify({ port: scene.port, source: 'netlink' })]);
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/Error: socket EACCES/);
+    expect(run.stderr).not.toMatch(/SockctlWarning/);
     const cli = traced('socket:error=EACCES', [CLI, 'states', '--port', String(scene.port), '--source', 'netlink']);
     expect(cli.status).toBe(2);
     expect(cli.stderr).toBe('sockctl states: socket EACCES\n');

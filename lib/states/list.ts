@@ -20,8 +20,21 @@ function assertLinux(): void {
   }
 }
 
+let warned = false;
+
+// The fallback is said once per process (a warning, as Node says a deprecation): /proc is
+// slower, filters in JavaScript and has no cookies, so a silent switch would hide that.
 function fallsBack(query: StatesQuery, error: unknown): boolean {
-  return query.source === 'auto' && REFUSED.has((error as { code?: string }).code ?? '');
+  if (query.source !== 'auto' || !REFUSED.has((error as { code?: string }).code ?? '')) return false;
+  if (!warned) {
+    warned = true;
+    const refusal = error instanceof Error ? error.message : String(error);
+    process.emitWarning(`NETLINK_SOCK_DIAG refused (${refusal}): tcpStates reads /proc/net/tcp and tcp6 instead`, {
+      type: 'SockctlWarning',
+      code: 'SOCKCTL_STATES_PROC',
+    });
+  }
+  return true;
 }
 
 function withCause(error: unknown, cause: unknown): unknown {
