@@ -13,6 +13,8 @@ describe('the binding called directly with wrong types', () => {
     ['setLinger', () => (binding.setLinger as (...a: unknown[]) => void)(3, true, 0), 'The "onoff" argument must be of type number'],
     ['shutdown', () => (binding.shutdown as (...a: unknown[]) => void)(3), 'The "how" argument must be of type number'],
     ['dup', () => (binding.dup as (...a: unknown[]) => void)(), 'The "fd" argument must be of type number'],
+    ['own', () => (binding.own as (...a: unknown[]) => void)('3'), 'The "fd" argument must be of type number'],
+    ['disown', () => (binding.disown as (...a: unknown[]) => void)(), 'The "fd" argument must be of type number'],
     ['send', () => (binding.send as (...a: unknown[]) => void)(3, 'text'), 'The "data" argument must be an instance of Buffer'],
     ['bind', () => (binding.bind as (...a: unknown[]) => void)(3, 127, 0), 'The "address" argument must be of type string'],
     ['setErrorFactory', () => (binding.setErrorFactory as (...a: unknown[]) => void)(42), 'The "factory" argument must be of type function'],
