@@ -2,6 +2,9 @@
   # Keep NAPI_VERSION and the exception mode the same in CMakeLists.txt and in
   # package.json "binary.napi_versions". C++ exceptions are ON (NAPI_CPP_EXCEPTIONS):
   # a failed system call throws the Node-style error from native/errors.cc.
+  # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: in a worker being terminated, an error that
+  # can no longer be thrown into JavaScript is dropped instead of aborting the process
+  # (native/environment.h has the rest of the rules).
   "targets": [
     {
       "target_name": "sockctl",
@@ -10,6 +13,7 @@
         "native/constants.cc",
         "native/descriptors.cc",
         "native/diag.cc",
+        "native/environment.cc",
         "native/errors.cc",
         "native/listener.cc",
         "native/options.cc",
@@ -19,7 +23,7 @@
         "native/tcp_info.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],

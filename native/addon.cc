@@ -1,12 +1,14 @@
 // The binding's entry point: napi_module_register via NODE_API_MODULE.
 #include <napi.h>
 
+#include "environment.h"
 #include "errors.h"
 #include "init.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  sockctl::InitEnvironment(env);  // first: the others use it
   sockctl::InitErrors(env, exports);
   sockctl::InitConstants(env, exports);
   sockctl::InitDescriptors(env, exports);

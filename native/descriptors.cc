@@ -1,11 +1,13 @@
-// Owned descriptors: dup(2) as fcntl(2) F_DUPFD_CLOEXEC, close(2).
+// Owned descriptors: dup(2) as fcntl(2) F_DUPFD_CLOEXEC, close(2), and the environment's
+// registry of what JavaScript owns (environment.h, rule 2).
 // The copy is close-on-exec from birth (no window for a concurrent fork/exec to inherit it);
-// lib/descriptor.ts owns it and closes it once.
+// lib/core/descriptor.ts owns it and closes it once, or the environment's end does.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "environment.h"
 #include "errors.h"
 #include "init.h"
 
@@ -17,11 +19,25 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) throw ErrnoError(info.Env(), errno, "dup");
+  Own(info.Env(), copy);
   return Napi::Number::New(info.Env(), copy);
+}
+
+// An OwnedDescriptor made from a number (a ListeningDescriptor, new OwnedDescriptor(fd)).
+Napi::Value OwnFd(const Napi::CallbackInfo& info) {
+  Own(info.Env(), FdArg(info, 0));
+  return info.Env().Undefined();
+}
+
+// release(): the new owner (libuv, a child, the caller) closes it from now on.
+Napi::Value DisownFd(const Napi::CallbackInfo& info) {
+  Disown(info.Env(), FdArg(info, 0));
+  return info.Env().Undefined();
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
+  Disown(info.Env(), fd);  // first: whatever close() says, the number is no longer ours
   // Never retried on EINTR: on Linux the descriptor is already gone by then, and a retry
   // could close a number another thread has just been given.
   if (close(fd) != 0 && errno != EINTR) throw ErrnoError(info.Env(), errno, "close");
@@ -33,6 +49,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 void InitDescriptors(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("own", Napi::Function::New(env, OwnFd, "own"));
+  exports.Set("disown", Napi::Function::New(env, DisownFd, "disown"));
 }
 
 }  // namespace sockctl

@@ -5,7 +5,7 @@
 //
 // Rows go back to JavaScript as one ArrayBuffer of fixed 64-byte records (lib/states/
 // netlink.ts decodes them): one copy, no per-field Napi calls. tcpDiagDump does the work on
-// libuv's thread pool (Napi::AsyncWorker) and resolves a promise; tcpDiagDumpSync blocks.
+// libuv's thread pool (PromiseWorker) and resolves a promise; tcpDiagDumpSync blocks.
 // Linux only: elsewhere both fail with ENOTSUP.
 #include <cerrno>
 #include <cstdint>
@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "init.h"
+#include "promise_worker.h"
 
 #ifdef __linux__
 #include <arpa/inet.h>
@@ -266,52 +267,26 @@ DumpRequest RequestArgs(const Napi::CallbackInfo& info) {
   return request;
 }
 
-class DumpWorker : public Napi::AsyncWorker {
+class DumpWorker : public PromiseWorker {
  public:
   DumpWorker(Napi::Env env, const DumpRequest& request)
-      : Napi::AsyncWorker(env, "sockctl:tcpDiagDump"), request_(request), deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      failure_ = Dump(request_, &rows_);
-    } catch (const std::bad_alloc&) {
-      failure_ = {ENOMEM, "sock_diag"};  // as the sync path says it
-    }
-  }
-
-  // Only reached if Execute threw (std::bad_alloc): the promise still settles.
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    // Whatever throws here (an allocation, the error factory) rejects the promise instead
-    // of escaping from libuv's callback and leaving the promise unsettled.
-    try {
-      if (failure_.error != 0) {
-        deferred_.Reject(ErrnoError(env, failure_.error, failure_.syscall).Value());
-      } else {
-        deferred_.Resolve(ToArrayBuffer(env, rows_));
-      }
-    } catch (const Napi::Error& error) {
-      deferred_.Reject(error.Value());
-    }
-  }
+      : PromiseWorker(env, "sockctl:tcpDiagDump", "sock_diag"), request_(request) {}
 
  private:
+  void Run() override { failure_ = Dump(request_, &rows_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    if (failure_.error != 0) throw ErrnoError(env, failure_.error, failure_.syscall);
+    return ToArrayBuffer(env, rows_);
+  }
+
   DumpRequest request_;
-  Napi::Promise::Deferred deferred_;
   DumpFailure failure_;
   std::vector<DiagRow> rows_;
 };
 
 Napi::Value TcpDiagDump(const Napi::CallbackInfo& info) {
-  DumpRequest request = RequestArgs(info);
-  auto* worker = new DumpWorker(info.Env(), request);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();  // the worker deletes itself once settled
-  return promise;
+  return PromiseWorker::Start<DumpWorker>(info.Env(), RequestArgs(info));
 }
 
 Napi::Value TcpDiagDumpSync(const Napi::CallbackInfo& info) {

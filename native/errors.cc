@@ -6,19 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include "environment.h"
+
 namespace sockctl {
 
 namespace {
 
-struct ErrorFactory {
-  Napi::FunctionReference make;
-};
-
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsFunction()) throw ArgTypeError(env, "factory", "of type function");
-  auto* factory = env.GetInstanceData<ErrorFactory>();
-  factory->make = Napi::Persistent(info[0].As<Napi::Function>());
+  ErrorFactoryOf(env) = Napi::Persistent(info[0].As<Napi::Function>());
   return env.Undefined();
 }
 
@@ -32,20 +29,19 @@ Napi::TypeError ArgTypeError(Napi::Env env, const char* name, const char* expect
 }
 
 void InitErrors(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new ErrorFactory());
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
 }
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
-  auto* factory = env.GetInstanceData<ErrorFactory>();
-  if (factory == nullptr || factory->make.IsEmpty()) {
+  Napi::FunctionReference& factory = ErrorFactoryOf(env);
+  if (factory.IsEmpty()) {
     // Only reachable by loading the .node file without lib/binding.ts.
     Napi::Error e = Napi::Error::New(env, std::string(syscall) + " errno " + std::to_string(err));
     e.Set("errno", Napi::Number::New(env, -err));
     e.Set("syscall", syscall);
     return e;
   }
-  Napi::Value error = factory->make.Call({Napi::Number::New(env, err), Napi::String::New(env, syscall)});
+  Napi::Value error = factory.Call({Napi::Number::New(env, err), Napi::String::New(env, syscall)});
   return Napi::Error(env, error);
 }
 

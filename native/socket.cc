@@ -1,12 +1,13 @@
 // A fresh, unbound socket: socket(2) with SOCK_CLOEXEC and SOCK_NONBLOCK set atomically
 // where the platform has them (Linux, the BSDs), else by fcntl(2) right after (macOS).
-// The caller (lib/socket.ts) owns the descriptor.
+// The caller (lib/core/socket.ts) owns the descriptor, registered at once (environment.h).
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "environment.h"
 #include "errors.h"
 #include "init.h"
 
@@ -36,6 +37,7 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
   int type = IntArg(info, 1, "type");
   int fd = OpenSocket(domain, type);
   if (fd < 0) throw ErrnoError(info.Env(), errno, "socket");
+  Own(info.Env(), fd);
   return Napi::Number::New(info.Env(), fd);
 }
 

@@ -40,6 +40,12 @@ describe('build configuration', () => {
     expect(pkg.scripts.prepack).toBe('npm run prebuild');
   });
 
+  it('both builds have the same defines, NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS among them (worker termination)', () => {
+    const cmakeDefines = /target_compile_definitions\(\$\{PROJECT_NAME\} PRIVATE ([^)]*)\)/.exec(cmake)![1]!.trim().split(/\s+/);
+    expect([...cmakeDefines].sort()).toEqual([...gyp.targets[0]!.defines].sort());
+    expect(gyp.targets[0]!.defines).toContain('NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS');
+  });
+
   it('package.json ships what a build from source needs', () => {
     expect(pkg.files).toEqual(expect.arrayContaining(['native/', 'binding.gyp', 'CMakeLists.txt', 'dist/', 'prebuilds/']));
   });
@@ -48,7 +54,7 @@ describe('build configuration', () => {
     const addonApi = join(root, 'node_modules', 'node-addon-api');
     const nodeHeaders = join(process.execPath, '..', '..', 'include', 'node');
     for (const file of readdirSync(join(root, 'native')).filter((f) => f.endsWith('.cc'))) {
-      const args = ['-std=c++17', '-fsyntax-only', '-U__linux__', '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS'];
+      const args = ['-std=c++17', '-fsyntax-only', '-U__linux__', ...gyp.targets[0]!.defines.map((d) => `-D${d}`)];
       const out = spawnSync('g++', [...args, `-I${nodeHeaders}`, `-I${addonApi}`, join(root, 'native', file)], { encoding: 'utf8' });
       expect(out.stderr, file).toBe('');
       expect(out.status, file).toBe(0);

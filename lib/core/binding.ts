@@ -55,8 +55,17 @@ export interface LocalAddress {
 export interface NativeBinding {
   setErrorFactory(make: (errno: number, syscall: string) => Error): void;
   readonly constants: Readonly<Record<string, number>>;
+  /** F_DUPFD_CLOEXEC; the copy is owned by this environment (see own). */
   dup(fd: number): number;
+  /** close(2); forgets the descriptor first (see own). */
   close(fd: number): void;
+  /**
+   * This environment (main thread or worker) owns `fd`: it is closed when the environment
+   * ends if still owned then. socket() and dup() own what they make; no-op on a closed fd.
+   */
+  own(fd: number): void;
+  /** Given away (release()): no longer closed when the environment ends. */
+  disown(fd: number): void;
   setIntOption(fd: number, level: number, name: number, value: number): void;
   getIntOption(fd: number, level: number, name: number): number;
   setLinger(fd: number, onoff: number, linger: number): void;
@@ -64,6 +73,7 @@ export interface NativeBinding {
   /** Bytes the kernel took now (0 when the send queue is full). */
   send(fd: number, data: NodeJS.TypedArray): number;
   shutdown(fd: number, how: number): void;
+  /** Owned by this environment, as dup's copy is. */
   socket(domain: number, type: number): number;
   getTcpInfo(fd: number): RawTcpInfo;
   /** The TCP_INFO decoder alone, on bytes as getsockopt returns them (their length is the kernel's). */

@@ -1,6 +1,9 @@
 // dup(): a second descriptor for the same open socket, owned by the returned object.
 // Closing it drops one reference (the connection lives on through the others);
 // it is close-on-exec unless handed to a child explicitly (spawn's stdio).
+// Ownership is also registered natively, per environment (native/environment.h): what a
+// worker still owns when it ends (terminate(), process.exit()) is closed then; release()
+// gives it up.
 import { constants as osConstants } from 'node:os';
 import { binding } from './binding';
 import { errnoException } from './errors';
@@ -19,13 +22,32 @@ const unclosed = new FinalizationRegistry<number>((fd) => {
   process.emitWarning(`sockctl: descriptor ${fd} was garbage-collected without close(); ${outcome}`, 'Warning');
 });
 
+// Ownership moves from one object to another (a ListeningDescriptor made from the socket)
+// with no moment where the environment does not own the descriptor: a worker terminated in
+// between would leak it. Set below, where the private field is in reach.
+let forget: (from: OwnedDescriptor) => void;
+
+/** `to` was made from `from.fd` and owns it now: `from` acts as closed, closing nothing. */
+export function transferOwnership(from: OwnedDescriptor, to: OwnedDescriptor): void {
+  if (to.fd !== from.fd) throw new Error('sockctl internal: transferOwnership between different descriptors');
+  forget(from);
+}
+
 export class OwnedDescriptor implements Disposable {
   #fd: number;
 
-  /** Takes ownership of `fd`: this object closes it, once. */
+  /** Takes ownership of `fd`: this object closes it, once (or the environment's end does). */
   constructor(fd: number) {
     this.#fd = validateInteger(fd, 'fd');
+    binding.own(fd);
     unclosed.register(this, fd, this);
+  }
+
+  static {
+    forget = (from) => {
+      from.#fd = -1;
+      unclosed.unregister(from);
+    };
   }
 
   /** The descriptor number, or -1 once closed. */
@@ -59,6 +81,7 @@ export class OwnedDescriptor implements Disposable {
     if (fd === -1) throw errnoException(osConstants.errno.EBADF, 'release', { reason: 'the descriptor is already closed or released' });
     this.#fd = -1;
     unclosed.unregister(this);
+    binding.disown(fd);
     return fd;
   }
 

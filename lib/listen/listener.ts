@@ -2,7 +2,7 @@
 // option set before bind, bind, listen. The descriptor is closed on every failure path.
 import type { AddressInfo } from 'node:net';
 import { binding } from '../core/binding';
-import { OwnedDescriptor } from '../core/descriptor';
+import { OwnedDescriptor, transferOwnership } from '../core/descriptor';
 import { errnoException, isSystemError } from '../core/errors';
 import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './options';
 import { applyOption, setOption } from '../core/options';
@@ -80,9 +80,11 @@ export class UnboundListener {
       withAddress(() => binding.bind(fd.fd, address, port), address, port);
       withAddress(() => binding.listen(fd.fd, backlog), address, port);
       const local = binding.localAddress(fd.fd);
-      return new ListeningDescriptor(fd.release(), local, backlog);
+      const listening = new ListeningDescriptor(fd.fd, local, backlog);
+      transferOwnership(fd, listening);
+      return listening;
     } finally {
-      fd.close(); // a no-op once released
+      fd.close(); // a no-op once transferred
     }
   }
 

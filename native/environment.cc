@@ -1,0 +1,85 @@
+// Per-environment state and its end: napi_set_instance_data(3), napi_add_env_cleanup_hook(3),
+// fstat(2), close(2). The rules every native file follows are in environment.h.
+//
+// The registry of owned descriptors is what closes a worker's sockets when the worker ends
+// (terminate(), process.exit(), or its last task): the environment's cleanup hook closes
+// every descriptor JavaScript still owns there. GC is no help: a terminated worker's heap is
+// thrown away without running FinalizationRegistry callbacks.
+#include "environment.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <unordered_map>
+
+namespace sockctl {
+
+namespace {
+
+// What the number named when it was owned: one closed behind the registry's back and
+// reused for another file is not closed at the end.
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+};
+
+struct Environment {
+  Napi::FunctionReference errorFactory;
+  std::unordered_map<int, FileId> owned;  // only touched on this environment's thread
+};
+
+// Not Napi::Env::GetInstanceData, which may throw: this must not (rule 1).
+Environment* Of(napi_env env) noexcept {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+  return static_cast<Environment*>(data);
+}
+
+void CloseOwned(Environment* environment) noexcept {
+  for (const auto& [fd, id] : environment->owned) {
+    struct stat now;
+    if (fstat(fd, &now) == 0 && now.st_dev == id.dev && now.st_ino == id.ino) close(fd);
+  }
+  environment->owned.clear();
+}
+
+// Cleanup hooks run last-registered first, so this one runs before Node-API's own hook
+// frees the instance data below; the finalizer still closes and unhooks if it comes first.
+void OnCleanup(void* data) noexcept { CloseOwned(static_cast<Environment*>(data)); }
+
+void OnFinalize(napi_env env, void* data, void*) noexcept {
+  auto* environment = static_cast<Environment*>(data);
+  napi_remove_env_cleanup_hook(env, OnCleanup, environment);
+  CloseOwned(environment);
+  NoThrow([&] { delete environment; });
+}
+
+}  // namespace
+
+void Own(Napi::Env env, int fd) noexcept {
+  struct stat id;
+  if (fstat(fd, &id) != 0) return;  // nothing open under this number: nothing to close later
+  Environment* environment = Of(env);
+  if (environment != nullptr) NoThrow([&] { environment->owned[fd] = FileId{id.st_dev, id.st_ino}; });
+}
+
+void Disown(Napi::Env env, int fd) noexcept {
+  Environment* environment = Of(env);
+  if (environment != nullptr) environment->owned.erase(fd);
+}
+
+// InitEnvironment runs before anything that asks for it.
+Napi::FunctionReference& ErrorFactoryOf(Napi::Env env) { return Of(env)->errorFactory; }
+
+void InitEnvironment(Napi::Env env) {
+  auto* environment = new Environment();
+  if (napi_set_instance_data(env, environment, OnFinalize, nullptr) != napi_ok) {
+    delete environment;
+    throw Napi::Error::New(env, "sockctl: napi_set_instance_data failed");
+  }
+  if (napi_add_env_cleanup_hook(env, OnCleanup, environment) != napi_ok) {
+    throw Napi::Error::New(env, "sockctl: napi_add_env_cleanup_hook failed");
+  }
+}
+
+}  // namespace sockctl

@@ -1,0 +1,47 @@
+// What the addon keeps per Node environment (the main thread and each worker_threads
+// Worker): napi_set_instance_data(3), napi_add_env_cleanup_hook(3), fstat(2), close(2).
+//
+// Rules for every native file (a worker can end, by terminate() or process.exit(), at any
+// point of a call; a C++ exception that leaves a callback without a JavaScript frame under
+// it is std::terminate, which aborts every thread of the process):
+//  1. No C++ exception escapes code that JavaScript did not call directly: finalizers,
+//     cleanup hooks, AsyncWorker Execute/OnOK/OnError. Async work derives from
+//     PromiseWorker (promise_worker.h), which enforces it; anything else runs its body
+//     inside NoThrow() below. Both builds define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS,
+//     so a Napi::Error thrown from a direct call in a terminating environment is dropped
+//     instead of aborting.
+//  2. A descriptor made for JavaScript (socket, dup, accept, SCM_RIGHTS, ...) is passed to
+//     Own() right after the system call that made it, before anything else can throw:
+//     if the environment ends while JavaScript still owns it, it is closed then. JavaScript
+//     gives it up through the binding's close() (closes and forgets) or disown() (release():
+//     the new owner, e.g. libuv, closes it). lib/core/descriptor.ts does both.
+//  3. A descriptor used only inside one native call (a netlink socket) stays in an RAII
+//     owner of its own and is never registered.
+#pragma once
+
+#include <napi.h>
+
+namespace sockctl {
+
+// Creates this environment's state; called first from the addon's Init.
+void InitEnvironment(Napi::Env env);
+
+// The error factory that lib/core/binding.ts hands over at load time (errors.cc).
+Napi::FunctionReference& ErrorFactoryOf(Napi::Env env);
+
+// Rule 2: `fd` belongs to JavaScript in this environment from now on.
+void Own(Napi::Env env, int fd) noexcept;
+
+// JavaScript closed `fd` or gave it away: it is no longer closed at the end.
+void Disown(Napi::Env env, int fd) noexcept;
+
+// Rule 1: runs `body`, and swallows whatever it throws.
+template <typename Body>
+void NoThrow(Body&& body) noexcept {
+  try {
+    body();
+  } catch (...) {
+  }
+}
+
+}  // namespace sockctl
