@@ -7,6 +7,7 @@
       "target_name": "sockctl",
       "sources": [
         "native/addon.cc",
+        "native/connect.cc",
         "native/constants.cc",
         "native/descriptors.cc",
         "native/diag.cc",

@@ -9,6 +9,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitErrors(env, exports);
   sockctl::InitConstants(env, exports);
+  sockctl::InitConnect(env, exports);
   sockctl::InitDescriptors(env, exports);
   sockctl::InitDiag(env, exports);
   sockctl::InitListener(env, exports);
