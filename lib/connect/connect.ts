@@ -58,7 +58,7 @@ function applyOptions(fd: OwnedDescriptor, family: SocketFamily, o: CheckedConne
 }
 
 /** Binds when a local address or port was asked for; returns the local end then. */
-function bindLocal(fd: OwnedDescriptor, family: SocketFamily, o: CheckedConnectOptions): { address: string; port: number } | undefined {
+function bindLocal(fd: OwnedDescriptor, family: SocketFamily, o: CheckedConnectOptions): true | undefined {
   if (o.localAddress === undefined && o.localPort === 0) return undefined;
   const address = o.localAddress ?? (family === 'ipv6' ? '::' : '0.0.0.0');
   try {
@@ -71,7 +71,7 @@ function bindLocal(fd: OwnedDescriptor, family: SocketFamily, o: CheckedConnectO
     failed.localPort = o.localPort;
     throw failed;
   }
-  return { address, port: o.localPort };
+  return true;
 }
 
 /** Resolves once the pending connect completed; rejects with its SO_ERROR, or at the stop. */
@@ -89,6 +89,88 @@ function completion(fd: number, stop: Stop, fail: (errno: number) => Error): Pro
   });
 }
 
+/** Where the connect goes, for its errors; `local` once bound. */
+interface Ends {
+  address: string;
+  port: number;
+  local?: { address: string; port: number };
+}
+
+/**
+ * A client socket with every option set and bound (when asked), not connected yet: the
+ * first half of connect(). The lab reads its state (CLOSED) before the SYN.
+ */
+export class PreparedClient {
+  readonly #fd: OwnedDescriptor;
+  readonly #ends: Ends;
+  readonly #stop: Stop;
+  readonly #allowHalfOpen: boolean;
+
+  constructor(o: CheckedConnectOptions, remote: Remote, ends: Ends, stop: Stop) {
+    const fd = socket(remote.family);
+    try {
+      applyOptions(fd, remote.family, o);
+      // The local end as the kernel has it (port 0 until connect for a NO_PORT bind).
+      if (bindLocal(fd, remote.family, o) !== undefined) ends.local = binding.localAddress(fd.fd);
+    } catch (error) {
+      fd.close();
+      throw error;
+    }
+    this.#fd = fd;
+    this.#ends = ends;
+    this.#stop = stop;
+    this.#allowHalfOpen = o.allowHalfOpen;
+  }
+
+  /** The descriptor, still owned by this object (-1 once connected or closed). */
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
+  /** connect(2), then the wait for its completion; resolves with the net.Socket that owns the descriptor. */
+  async connect(): Promise<net.Socket> {
+    const fd = this.#fd;
+    const { address, port } = this.#ends;
+    const fail = (errno: number): ConnectError => connectError(errno, 'connect', address, port, this.#ends.local);
+    try {
+      this.#stop.check();
+      let connected: boolean;
+      try {
+        connected = binding.connect(fd.fd, address, port);
+      } catch (error) {
+        throw isSystemError(error) ? fail(-error.errno) : error;
+      }
+      if (!connected) await completion(fd.fd, this.#stop, fail);
+      const client = new net.Socket({ fd: fd.fd, readable: true, writable: true, allowHalfOpen: this.#allowHalfOpen });
+      fd.release();
+      return client;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the descriptor (a no-op once connected) and forgets the timer and the signal. */
+  close(): void {
+    this.#fd.close();
+    this.#stop[Symbol.dispose]();
+  }
+}
+
+/** Checks the options, resolves the host and makes the socket with its options set and bound. */
+export async function prepareClient(options: ConnectOptions): Promise<PreparedClient> {
+  const o = checkConnectOptions(options);
+  const ends: Ends = { address: o.host, port: o.port };
+  const stop = new Stop(o.signal, o.timeoutMs, () => connectError(osConstants.errno.ETIMEDOUT, 'connect', ends.address, ends.port, ends.local));
+  try {
+    const remote = await stop.race(resolveRemote(o.host));
+    ends.address = remote.address;
+    return new PreparedClient(o, remote, ends, stop);
+  } catch (error) {
+    stop[Symbol.dispose]();
+    throw error;
+  }
+}
+
 /**
  * A client TCP socket with every option set before bind and connect. Resolves with a
  * connected net.Socket that owns the descriptor; rejects like Node's connect (ECONNREFUSED,
@@ -96,32 +178,5 @@ function completion(fd: number, stop: Stop, fail: (errno: number) => Error): Pro
  * the descriptor closed.
  */
 export async function connect(options: ConnectOptions): Promise<net.Socket> {
-  const o = checkConnectOptions(options);
-  let where = { address: o.host, port: o.port };
-  let local: { address: string; port: number } | undefined;
-  const stop = new Stop(o.signal, o.timeoutMs, () => connectError(osConstants.errno.ETIMEDOUT, 'connect', where.address, where.port, local));
-  let fd: OwnedDescriptor | undefined;
-  try {
-    const remote = await stop.race(resolveRemote(o.host));
-    where = { address: remote.address, port: o.port };
-    fd = socket(remote.family);
-    applyOptions(fd, remote.family, o);
-    local = bindLocal(fd, remote.family, o);
-    // The local end as the kernel has it (the port a bind to 0 or a NO_PORT bind left open shows as 0).
-    if (local !== undefined) local = binding.localAddress(fd.fd);
-    const fail = (errno: number): ConnectError => connectError(errno, 'connect', remote.address, o.port, local);
-    let connected: boolean;
-    try {
-      connected = binding.connect(fd.fd, remote.address, o.port);
-    } catch (error) {
-      throw isSystemError(error) ? fail(-error.errno) : error;
-    }
-    if (!connected) await completion(fd.fd, stop, fail);
-    const client = new net.Socket({ fd: fd.fd, readable: true, writable: true, allowHalfOpen: o.allowHalfOpen });
-    fd.release();
-    return client;
-  } finally {
-    fd?.close(); // a no-op once released
-    stop[Symbol.dispose]();
-  }
+  return (await prepareClient(options)).connect();
 }
