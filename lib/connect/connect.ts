@@ -127,6 +127,11 @@ export class PreparedClient {
     return this.#fd.fd;
   }
 
+  /** The bound local port (0 when not bound yet: connect(2) chooses it). */
+  get localPort(): number {
+    return this.#ends.local?.port ?? 0;
+  }
+
   /** connect(2), then the wait for its completion; resolves with the net.Socket that owns the descriptor. */
   async connect(): Promise<net.Socket> {
     const fd = this.#fd;
