@@ -107,3 +107,25 @@ describe.skipIf(!isLinux)('client-side TIME_WAIT on a bound local port (the READ
     }
   }
 });
+
+describe('the README\'s client TIME_WAIT table is this test\'s table', () => {
+  it('row by row', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Client-side TIME_WAIT'));
+    const rows = section
+      .split('\n')
+      .filter((line) => /^\| `?(neither|reuseAddr|reusePort)/.test(line))
+      .map((line) => line.split('|').slice(1, 5).map((cell) => cell.trim().replace(/`/g, '')));
+    const name = (cell: string): Reuse[] => (cell === 'any' ? REUSES : [cell === 'neither' ? 'none' : (cell as Reuse)]);
+    const fromReadme: Record<string, string> = {};
+    for (const [old, next, same, other] of rows) {
+      for (const o of name(old!)) for (const n of name(next!)) {
+        fromReadme[`${o} ${n}`] = [same, other].map((c) => (c!.startsWith('connected') ? 'connected' : c)).join(' / ');
+      }
+    }
+    const fromTest = Object.fromEntries(REUSES.flatMap((o) => REUSES.map((n) => [`${o} ${n}`, CLIENT_TIME_WAIT[o][n].join(' / ')])));
+    expect(fromReadme).toEqual(fromTest);
+  });
+});

@@ -56,6 +56,11 @@ describe('docs/tcp-states.svg, the README picture made by sockctl lab', () => {
     const seen = [...svg.matchAll(/class="state seen" data-state="(\w+)"/g)].map((m) => m[1]);
     expect(new Set(seen)).toEqual(new Set(ALL_STATES));
   });
+  it('counts the transitions it draws: its legend agrees with its orange edges', () => {
+    const drawn = [...svg.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].length;
+    expect(svg).toContain(`11 of 11 states and ${drawn} of ${TRANSITIONS.length} transitions observed`);
+    expect(drawn).toBe(18); // all but LISTEN -> SYN_SENT and SYN_RECV -> FIN_WAIT_1 (README)
+  });
   it.skipIf(!hasRsvg)('renders', () => {
     const png = execFileSync('rsvg-convert', [join(__dirname, '..', 'docs', 'tcp-states.svg')]);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
