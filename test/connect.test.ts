@@ -4,6 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import { ADDRCONFIG } from 'node:dns';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -205,6 +206,18 @@ describe.skipIf(!isLinux)('connect(options)', () => {
     expect(openDescriptorCount()).toBe(before);
   }, 60_000);
 
+  it('the descriptor is close-on-exec, from socket(2) on (O_CLOEXEC in /proc/self/fdinfo), and owned by the net.Socket', async () => {
+    const { port } = await server();
+    const client = await connect({ host: '127.0.0.1', port });
+    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+    const flags = parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+    expect(flags & 0o2000000).toBe(0o2000000); // O_CLOEXEC
+    const before = openDescriptorCount();
+    client.destroy();
+    await once(client, 'close');
+    expect(openDescriptorCount()).toBe(before - 1);
+  });
+
   it('LISTEN -> SYN_SENT cannot be asked of the sockets API: connect(2) on a listening socket is EISCONN', async () => {
     const listener = await createListener({ host: '127.0.0.1', port: 0 });
     cleanup.push(() => listener.close());
@@ -283,6 +296,26 @@ describe.skipIf(!isLinux)('connect(options): bad input, with Node\'s codes and m
     expect([client.remotePort, client.localAddress, getOption(client, 'TCP_NODELAY'), getOption(client, 'SO_REUSEADDR')]).toEqual([port, '127.0.0.1', true, true]);
     client.destroy();
     expect(Object.fromEntries(reads)).toEqual({ host: 1, port: 1, localAddress: 1, reuseAddr: 1, sockopts: 1 });
+  });
+});
+
+describe.skipIf(!isLinux)('the raw connect binding checks its arguments again', () => {
+  const raw = binding as unknown as Record<string, (...a: unknown[]) => unknown>;
+  it('types, ranges and a NUL byte: coded errors, never a crash', () => {
+    const typeError = (message: string) => expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message });
+    expect(() => raw.connect!(3, 127, 80)).toThrow(typeError('The "address" argument must be of type string'));
+    expect(() => raw.connect!('3', '127.0.0.1', 80)).toThrow(typeError('The "fd" argument must be of type number'));
+    expect(() => raw.connectWait!(3, 'not a function')).toThrow(typeError('The "callback" argument must be of type function'));
+    expect(() => raw.connectCancel!(-1)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    const fd = binding.socket(binding.constants.AF_INET!, binding.constants.SOCK_STREAM!);
+    try {
+      expect(() => binding.connect(fd, '127.0.0.1', 65536)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'connect' }));
+      expect(() => binding.connect(fd, '127.0.0.1\0.2', 80)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'connect' }));
+      expect(() => binding.connect(fd, 'localhost', 80)).toThrow(expect.objectContaining({ code: 'EINVAL' })); // numeric only
+      expect(binding.connectCancel(fd)).toBe(false);
+    } finally {
+      binding.close(fd);
+    }
   });
 });
 
