@@ -11,7 +11,8 @@ import { isLinux } from './helpers/net';
 const NS = `sockctl-connect-${process.pid}`;
 const FIXTURE = join(__dirname, 'fixtures', 'connect-netns.js');
 const inNs = (...args: string[]) => execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 20_000 });
-const sysctl = (name: string, value: string) => inNs('sysctl', '-qw', `${name}=${value}`);
+// Written through /proc/sys inside the namespace (its own net.* values): no procps needed.
+const sysctl = (name: string, value: string) => inNs('sh', '-c', `echo "${value}" > /proc/sys/${name.replaceAll('.', '/')}`);
 const run = (...args: string[]) =>
   JSON.parse(
     execFileSync('ip', ['netns', 'exec', NS, process.execPath, FIXTURE, ...args], {
