@@ -30,7 +30,7 @@ export interface ConnectOptions {
   ipv6Only?: boolean;
   /** Any other writable option of the table, by C name, set before bind and connect in this order. */
   sockopts?: ConnectSockopts;
-  /** Rejects with ETIMEDOUT (descriptor closed) when not connected within this many milliseconds. */
+  /** Rejects with ETIMEDOUT (descriptor closed) when not connected within this many milliseconds of the call (lookup included). */
   timeoutMs?: number;
   /** Abandons the pending connect (descriptor closed), rejecting with an AbortError. */
   signal?: AbortSignal;
