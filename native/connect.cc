@@ -112,9 +112,11 @@ void OnWritable(uv_poll_t* handle, int status, int) {
   Release(p);  // before the callback: it hands the descriptor to a net.Socket's own handle
   if (ready) {
     napi_value result;
+    // The callback is lib/connect's own and settles a promise, which does not throw: what
+    // can be pending here is a terminating env's exception, which must not be raised again.
     if (napi_make_callback(env, context, resource, fn, 1, &argument, &result) == napi_pending_exception) {
-      napi_value error;
-      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
     }
   }
   napi_close_handle_scope(env, scope);
