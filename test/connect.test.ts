@@ -36,10 +36,14 @@ async function failure(promise: Promise<unknown>): Promise<NodeJS.ErrnoException
   throw new Error('expected a rejection');
 }
 
-/** A port that refuses: bound by us (so nobody else takes it), never listening. */
+/**
+ * A port that refuses on 127.0.0.1 and ::1: bound by us on '::' dual-stack (so nobody takes
+ * it on either family, no SO_REUSEPORT to join), never listening.
+ */
 function refusingPort(): { port: number; close(): void } {
-  const fd = binding.socket(binding.constants.AF_INET!, binding.constants.SOCK_STREAM!);
-  binding.bind(fd, '127.0.0.1', 0);
+  const fd = binding.socket(binding.constants.AF_INET6!, binding.constants.SOCK_STREAM!);
+  binding.setIntOption(fd, binding.constants.IPPROTO_IPV6!, binding.constants.IPV6_V6ONLY!, 0);
+  binding.bind(fd, '::', 0);
   return { port: binding.localAddress(fd).port, close: () => binding.close(fd) };
 }
 
