@@ -37,3 +37,5 @@ export { fillSendQueue } from './lab/fill';
 export { runLab, type LabOptions, type LabReport, type ScenarioResult } from './lab/run';
 export { type LabEvent } from './lab/recorder';
 export { renderStateDiagram, type Observed } from './lab/diagram';
+export { connect, type ConnectError } from './connect/connect';
+export { type ConnectOptions, type ConnectSockopts } from './connect/options';

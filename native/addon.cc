@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitEnvironment(env);  // first: the others use it
   sockctl::InitErrors(env, exports);
   sockctl::InitConstants(env, exports);
+  sockctl::InitConnect(env, exports);
   sockctl::InitDescriptors(env, exports);
   sockctl::InitDiag(env, exports);
   sockctl::InitListener(env, exports);

@@ -81,6 +81,12 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
 #ifdef TCP_WINDOW_CLAMP
   SOCKCTL_CONSTANT(TCP_WINDOW_CLAMP)
 #endif
+#ifdef TCP_FASTOPEN_CONNECT
+  SOCKCTL_CONSTANT(TCP_FASTOPEN_CONNECT)
+#endif
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  SOCKCTL_CONSTANT(IP_BIND_ADDRESS_NO_PORT)
+#endif
 // Only Linux's struct tcp_info is decoded (tcp_info.cc).
 #if defined(__linux__) && defined(TCP_INFO)
   SOCKCTL_CONSTANT(TCP_INFO)

@@ -6,6 +6,7 @@
 namespace sockctl {
 
 void InitConstants(Napi::Env env, Napi::Object exports);
+void InitConnect(Napi::Env env, Napi::Object exports);
 void InitDescriptors(Napi::Env env, Napi::Object exports);
 void InitDiag(Napi::Env env, Napi::Object exports);
 void InitListener(Napi::Env env, Napi::Object exports);

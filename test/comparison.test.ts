@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type * as NetKeepalive from 'net-keepalive';
 import type * as UnixSocket from 'node-unix-socket';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { constants, getOption } from '../lib/index';
+import { constants, createListener, getOption, setOption } from '../lib/index';
 import { connectedPair, isLinux, nextData, openDescriptorCount, type Pair } from './helpers/net';
 import { ssRows, ssState, waitForSs } from './helpers/ss';
 
@@ -584,5 +584,63 @@ describe.skipIf(!isLinux)(`node-netstat ${packageJson('node-netstat').version}`,
         await closed(server);
       }
     });
+  });
+});
+
+// The rows about client sockets (connect): what the others can do before the SYN. sockctl's
+// cells are backed by test/connect.test.ts and test/connect-witness.test.ts.
+describe.skipIf(!isLinux)('client sockets: options before the SYN (connect)', () => {
+  let server: net.Server;
+  let port: number;
+  beforeEach(async () => {
+    server = net.createServer((c) => c.on('error', () => {}).resume());
+    port = await listening(server.listen(0, '127.0.0.1'));
+  });
+  afterEach(async () => {
+    await closed(server);
+  });
+
+  it('Node core: net.connect() has no descriptor until libuv has called connect(2), so nothing can be set before the SYN', async () => {
+    const client = net.connect(port, '127.0.0.1');
+    expect(() => getOption(client, 'SO_RCVBUF')).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    await once(client, 'connect');
+    // Set once connected, SO_RCVBUF 4096 leaves the window scale the SYN announced.
+    setOption(client, 'SO_RCVBUF', 4096);
+    expect(getOption(client, 'TCP_INFO').rcvWscale).toBeGreaterThan(0);
+    client.destroy();
+  });
+
+  it('Node core: a client bound with localPort always has SO_REUSEADDR (libuv sets it on every TCP bind)', async () => {
+    const client = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    await once(client, 'connect');
+    expect(client.localAddress).toBe('127.0.0.2');
+    expect(getOption(client, 'SO_REUSEADDR')).toBe(true);
+    client.destroy();
+  });
+
+  it("Node core: `timeout` is idle time, not a connect timeout: a SYN the peer drops emits 'timeout' and goes on connecting", async () => {
+    const full = await createListener({ host: '127.0.0.1', port: 0, backlog: 1 });
+    const fillers = [net.connect(full.address.port, '127.0.0.1'), net.connect(full.address.port, '127.0.0.1')];
+    await Promise.all(fillers.map((f) => once(f, 'connect')));
+    const client = net.connect({ port: full.address.port, host: '127.0.0.1', timeout: 100 });
+    await once(client, 'timeout');
+    expect([client.connecting, client.destroyed]).toEqual([true, false]);
+    client.destroy();
+    for (const f of fillers) f.destroy();
+    full.close();
+  });
+
+  it.skipIf(!!process.env.PREBUILDS_ONLY)('sockopt: on a connecting net.Socket, setsockopt fails with EBADF (no descriptor yet)', () => {
+    const client = net.connect(port, '127.0.0.1');
+    expect(() => (load('sockopt') as Sockopt).setsockopt(client, constants.SOL_SOCKET!, constants.SO_RCVBUF!, 4096)).toThrow(
+      `setsockopt failed: Bad file descriptor (${constants.errno.EBADF})`,
+    );
+    client.destroy();
+  });
+
+  it('net-keepalive: on a connecting net.Socket, an AssertionError (no descriptor yet)', () => {
+    const client = net.connect(port, '127.0.0.1');
+    expect(() => (load('net-keepalive') as typeof NetKeepalive).setUserTimeout(client, 1000)).toThrow('Unable to get socket fd');
+    client.destroy();
   });
 });

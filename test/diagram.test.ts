@@ -26,7 +26,14 @@ describe('the TCP state diagram', () => {
     expect(new Set(seenStates)).toEqual(new Set(['LISTEN', 'ESTABLISHED', 'TIME_WAIT']));
     const seenTransitions = [...svg.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].map((m) => m[1]);
     expect(seenTransitions.sort()).toEqual(['FIN_WAIT_2>TIME_WAIT', 'TIME_WAIT>CLOSED']);
-    expect(svg).toContain('3 of 11 states and 2 transitions observed');
+    expect(svg).toContain('3 of 11 states and 2 of 20 transitions observed');
+  });
+
+  it('counts only the transitions it draws: a jump over a state the polling missed is not counted', () => {
+    const jumped = renderStateDiagram({ states: ['ESTABLISHED', 'TIME_WAIT'], transitions: ['FIN_WAIT_2>TIME_WAIT', 'ESTABLISHED>TIME_WAIT', 'FIN_WAIT_1>CLOSED'] });
+    const drawn = [...jumped.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].map((m) => m[1]);
+    expect(drawn).toEqual(['FIN_WAIT_2>TIME_WAIT']);
+    expect(jumped).toContain('2 of 11 states and 1 of 20 transitions observed');
   });
 
   it.skipIf(!hasRsvg)('is valid SVG that renders to a PNG of its size (rsvg-convert)', () => {
@@ -48,6 +55,11 @@ describe('docs/tcp-states.svg, the README picture made by sockctl lab', () => {
   it('shows all 11 states observed', () => {
     const seen = [...svg.matchAll(/class="state seen" data-state="(\w+)"/g)].map((m) => m[1]);
     expect(new Set(seen)).toEqual(new Set(ALL_STATES));
+  });
+  it('counts the transitions it draws: its legend agrees with its orange edges', () => {
+    const drawn = [...svg.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].length;
+    expect(svg).toContain(`11 of 11 states and ${drawn} of ${TRANSITIONS.length} transitions observed`);
+    expect(drawn).toBe(18); // all but LISTEN -> SYN_SENT and SYN_RECV -> FIN_WAIT_1 (README)
   });
   it.skipIf(!hasRsvg)('renders', () => {
     const png = execFileSync('rsvg-convert', [join(__dirname, '..', 'docs', 'tcp-states.svg')]);

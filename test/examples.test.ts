@@ -22,6 +22,7 @@ const EXPECTED: Record<string, string[]> = {
   'lab-helpers.js': ['half-closed: FIN_WAIT_2 CLOSE_WAIT', 'held in FIN_WAIT_1'],
   'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
   'worker.js': ['after terminate(): ECONNREFUSED'],
+  'connect.js': ['from 127.0.0.2', 'window scale 0', 'got hello'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {

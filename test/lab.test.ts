@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { halfClosedPair, runLab, type LabEvent, type ScenarioResult } from '../lib/index';
 import { SCENARIOS } from '../lib/lab/scenarios/index';
+import { TRANSITIONS } from '../lib/lab/diagram';
 import { isLinux } from './helpers/net';
 import { portOf, ssDetailedRows, ssRows } from './helpers/ss';
 
@@ -44,12 +45,29 @@ async function runChecked(name: string): Promise<ScenarioResult> {
 const statesOf = (result: ScenarioResult, side: string) => result.events.filter((e) => e.side === side).map((e) => e.state);
 
 describe.skipIf(!isLinux)('sockctl lab scenarios', () => {
-  it('handshake: SYN_SENT and SYN_RECV held, then ESTABLISHED', async () => {
+  it('handshake: the client from connect() goes CLOSED -> SYN_SENT, held, then ESTABLISHED; one gives up in SYN_SENT; SYN_RECV held', async () => {
     const r = await runChecked('handshake');
+    expect(statesOf(r, 'idle listener')).toEqual(['LISTEN', 'CLOSED']);
     expect(statesOf(r, 'listener')).toEqual(['CLOSED', 'LISTEN']);
-    expect(statesOf(r, 'client 2')).toEqual(['SYN_SENT', 'ESTABLISHED']);
+    expect(statesOf(r, 'client')).toEqual(['CLOSED', 'SYN_SENT', 'ESTABLISHED']);
+    expect(statesOf(r, 'client 2')).toEqual(['CLOSED', 'SYN_SENT', 'CLOSED']);
     expect(statesOf(r, 'server')).toEqual(['LISTEN', 'SYN_RECV', 'ESTABLISHED']);
-    expect(r.transitions).toEqual(expect.arrayContaining(['CLOSED>LISTEN', 'SYN_SENT>ESTABLISHED', 'LISTEN>SYN_RECV', 'SYN_RECV>ESTABLISHED']));
+    expect(r.transitions).toEqual(
+      expect.arrayContaining(['LISTEN>CLOSED', 'CLOSED>LISTEN', 'CLOSED>SYN_SENT', 'SYN_SENT>CLOSED', 'SYN_SENT>ESTABLISHED', 'LISTEN>SYN_RECV', 'SYN_RECV>ESTABLISHED']),
+    );
+  });
+
+  it('simultaneous-open: neither side listening, a goes SYN_SENT -> SYN_RECV -> ESTABLISHED; shutdown in SYN_RECV defers the FIN', async () => {
+    const r = await runChecked('simultaneous-open');
+    expect(statesOf(r, 'a')).toEqual(['CLOSED', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED']);
+    expect(statesOf(r, 'b')).toEqual(['CLOSED', 'ESTABLISHED']);
+    expect(r.transitions).toEqual(expect.arrayContaining(['CLOSED>SYN_SENT', 'SYN_SENT>SYN_RECV', 'SYN_RECV>ESTABLISHED']));
+    // No listener was involved: a's peer is b's port, which is the holder's (SO_REUSEPORT).
+    const a = r.events.find((e) => e.side === 'a' && e.state === 'SYN_RECV')!;
+    const holder = r.events.find((e) => e.side === 'holder')!;
+    expect(portOf(a.remote!)).toBe(portOf(holder.local!));
+    // RFC 793's SYN_RECV -> FIN_WAIT_1 is not Linux's: right after shutdown() it is still SYN_RECV.
+    expect(statesOf(r, 'a 2')).toEqual(['CLOSED', 'SYN_SENT', 'SYN_RECV', 'SYN_RECV']);
   });
 
   it('active-close: FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT with the 2MSL timer counting down', async () => {
@@ -111,6 +129,13 @@ describe.skipIf(!isLinux)('sockctl lab scenarios', () => {
     for (const s of SCENARIOS) expect(new Set(results.get(s.name)!.events.map((e) => e.state))).toEqual(new Set(s.states));
     // Every state but CLOSED (never listed by the kernel) was also confirmed by ss.
     expect(new Set(checked).size).toBe(10);
+    // Every edge of the diagram, but the three the README explains: LISTEN -> SYN_SENT (the
+    // sockets API cannot: connect on a listener is EISCONN, test/connect.test.ts),
+    // SYN_RECV -> FIN_WAIT_1 (Linux defers the FIN, above) and TIME_WAIT -> CLOSED (2MSL:
+    // the slow test below).
+    const seen = new Set([...results.values()].flatMap((r) => r.transitions));
+    const edges = TRANSITIONS.map((t) => `${t.from}>${t.to}`.replace('_END', ''));
+    expect(edges.filter((e) => !seen.has(e)).sort()).toEqual(['LISTEN>SYN_SENT', 'SYN_RECV>FIN_WAIT_1', 'TIME_WAIT>CLOSED']);
   });
 });
 

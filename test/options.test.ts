@@ -54,6 +54,9 @@ const WRITABLE: Partial<Record<OptionName, RoundTrip>> = {
   TCP_WINDOW_CLAMP: ints('client', 40000, 60000),
   IP_TTL: ints('client', 32, 64),
   IP_TOS: ints('client', 16, 0),
+  // Both count before connect: set on a fresh socket (connect() sets them there).
+  IP_BIND_ADDRESS_NO_PORT: flag('unbound'),
+  TCP_FASTOPEN_CONNECT: flag('unbound'),
   // Settable only before bind.
   IPV6_V6ONLY: flag('unbound6'),
 };

@@ -86,6 +86,12 @@ export interface NativeBinding {
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;
+  /** connect(2) on a non-blocking socket: true if connected at once, false while in progress. */
+  connect(fd: number, address: string, port: number): boolean;
+  /** Calls `done(errno)` (SO_ERROR; 0 when connected) once the pending connect completes. */
+  connectWait(fd: number, done: (errno: number) => void): void;
+  /** Forgets a pending connectWait (its callback never runs); true if there was one. */
+  connectCancel(fd: number): boolean;
 }
 
 function loadBinding(): NativeBinding {

@@ -40,7 +40,7 @@ export function errnoException(
   return error;
 }
 
-function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+export function withCode<E extends Error>(error: E, code: string): E & { code: string } {
   // As Node does: the stack's first line reads "TypeError [ERR_...]: message".
   const { name } = error;
   error.name = `${name} [${code}]`;

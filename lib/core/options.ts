@@ -44,9 +44,11 @@ export const OPTIONS = {
   TCP_SYNCNT: { level: 'IPPROTO_TCP', kind: 'int' },
   TCP_NOTSENT_LOWAT: { level: 'IPPROTO_TCP', kind: 'int' },
   TCP_WINDOW_CLAMP: { level: 'IPPROTO_TCP', kind: 'int' },
+  TCP_FASTOPEN_CONNECT: { level: 'IPPROTO_TCP', kind: 'bool' },
   TCP_INFO: { level: 'IPPROTO_TCP', kind: 'tcpInfo', readOnly: true },
   IP_TTL: { level: 'IPPROTO_IP', kind: 'int' },
   IP_TOS: { level: 'IPPROTO_IP', kind: 'int' },
+  IP_BIND_ADDRESS_NO_PORT: { level: 'IPPROTO_IP', kind: 'bool' },
   IPV6_V6ONLY: { level: 'IPPROTO_IPV6', kind: 'bool' },
 } as const satisfies Record<string, OptionSpec>;
 

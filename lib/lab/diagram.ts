@@ -149,6 +149,8 @@ export function renderStateDiagram(observed: Observed): string {
   const nodes = Object.keys(POSITIONS) as Node[];
   const title = o.title === undefined ? 'TCP states observed on this host' : validateString(o.title, 'observed.title');
   const seenCount = new Set([...states].filter((s) => s !== 'UNKNOWN')).size;
+  // Only the diagram's own edges count: a jump over a state the polling missed is not one.
+  const drawnCount = TRANSITIONS.filter((t) => transitions.has(`${nameOf(t.from)}>${nameOf(t.to)}`)).length;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">`,
     `<style>${STYLE}</style>`,
@@ -158,7 +160,7 @@ export function renderStateDiagram(observed: Observed): string {
     '</defs>',
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
     `<text class="title" x="20" y="28">${escapeXml(title)}</text>`,
-    `<text class="legend" x="20" y="48">${seenCount} of 11 states and ${transitions.size} transitions observed (blue, orange) as the kernel reported them</text>`,
+    `<text class="legend" x="20" y="48">${seenCount} of 11 states and ${drawnCount} of ${TRANSITIONS.length} transitions observed (blue, orange) as the kernel reported them</text>`,
     ...TRANSITIONS.map((t) => arrow(t, transitions.has(`${nameOf(t.from)}>${nameOf(t.to)}`))),
     ...nodes.map((n) => box(n, states.has(nameOf(n)))),
     '</svg>',

@@ -78,9 +78,11 @@ export class Recorder {
   }
 
   /** Waits until the kernel lists nothing for the connection (no TIME_WAIT either): CLOSED. */
-  async gone(side: string, at: Required<Endpoint>, cause: string, timeoutMs = TIMEOUT_MS): Promise<void> {
+  async gone(side: string, at: Endpoint, cause: string, timeoutMs = TIMEOUT_MS): Promise<void> {
+    // A listener (no remote port) too: its LISTEN -> CLOSED is seen only as its absence.
+    const filter = at.remotePort === undefined ? { localPort: at.localPort } : { localPort: at.localPort, remotePort: at.remotePort };
     await pollKernel(
-      () => tcpStates(at),
+      () => tcpStates(filter),
       (rows) => rows.length === 0,
       timeoutMs,
       (rows) => new Error(`${side}: the kernel still lists ${rows.map((r) => r.state).join(', ')} for port ${at.localPort}`),

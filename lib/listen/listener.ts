@@ -71,6 +71,11 @@ export class UnboundListener {
     this.#options = options;
   }
 
+  /** The descriptor, still owned by this object: the lab reads its state (CLOSED) before listen. */
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
   /** bind, listen; the descriptor passes to the result, or is closed if either fails. */
   listen(): ListeningDescriptor {
     const fd = this.#fd;

@@ -39,7 +39,7 @@ function joinedLines(trace: string): string[] {
 function parse(trace: string): Syscall[] {
   const calls: Syscall[] = [];
   for (const line of joinedLines(trace)) {
-    const match = /^(socket|setsockopt|bind|listen)\((.*)\)\s+=\s+(-?\d+)/.exec(line);
+    const match = /^(socket|setsockopt|bind|listen|connect)\((.*)\)\s+=\s+(-?\d+)/.exec(line);
     if (!match) continue;
     const [, name, inner, result] = match;
     if (name === 'socket') {
@@ -53,14 +53,18 @@ function parse(trace: string): Syscall[] {
 }
 
 /**
- * Runs `node args...` under `strace -f -e trace=socket,setsockopt,bind,listen` and returns
- * its stdout and every traced call.
+ * Runs `node args...` under `strace -f -e trace=socket,setsockopt,bind,listen` (plus
+ * connect when asked) and returns its stdout and every traced call.
  */
-export function straceNode(args: string[], env: NodeJS.ProcessEnv = process.env): { stdout: string; calls: Syscall[] } {
+export function straceNode(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  trace = 'socket,setsockopt,bind,listen',
+): { stdout: string; calls: Syscall[] } {
   const dir = mkdtempSync(join(tmpdir(), 'sockctl-strace-'));
   try {
     const file = join(dir, 'trace');
-    const stdout = execFileSync('strace', ['-f', '-e', 'trace=socket,setsockopt,bind,listen', '-o', file, process.execPath, ...args], {
+    const stdout = execFileSync('strace', ['-f', '-e', `trace=${trace}`, '-o', file, process.execPath, ...args], {
       encoding: 'utf8',
       env,
       timeout: 20_000,

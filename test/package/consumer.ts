@@ -1,7 +1,7 @@
 // A TypeScript consumer compiled with tsc --strict against the shipped types.
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import {
-  constants, createListener, dup, getOption, listen, ListeningDescriptor, restart, setOption, shutdown, socket, timeWaitOn,
+  connect, constants, createListener, dup, getOption, listen, ListeningDescriptor, restart, setOption, shutdown, socket, timeWaitOn,
   type OptionName, type TcpInfo, type TimeWaitResult,
 } from 'sockctl';
 import { tcpStates, tcpStatesSync, waitForState, type TcpStateRow, type TcpStatesFilter } from 'sockctl';
@@ -36,6 +36,10 @@ void (async () => {
   const port: number = listener.address.port;
   const result: TimeWaitResult = await timeWaitOn(server, 2);
   const next: Server = await restart(server, createServer(), { reuseAddr: true });
+  const client: Socket = await connect({ port: 80, host: '127.0.0.1', localPort: 0, sockopts: { SO_RCVBUF: 4096 }, timeoutMs: 100 });
+  client.destroy();
+  // @ts-expect-error connect's sockopts take the table's value types
+  await connect({ port: 80, sockopts: { TCP_NODELAY: 1 } });
   void [port, result.timeWait, next];
 })();
 void [reusePort, buffer, linger, info.state, wr];

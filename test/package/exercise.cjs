@@ -6,7 +6,7 @@ const { once } = require('node:events');
 const net = require('node:net');
 
 const EXPORTS = [
-  'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'constants', 'createListener', 'dup', 'fdOf', 'fillSendQueue', 'getOption',
+  'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'connect', 'constants', 'createListener', 'dup', 'fdOf', 'fillSendQueue', 'getOption',
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
   'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
 ];
@@ -64,6 +64,17 @@ async function exercise(s, how) {
   assert.ok(listener instanceof s.ListeningDescriptor && listener instanceof s.OwnedDescriptor);
   assert.equal(s.getOption(listener, 'SO_ACCEPTCONN'), true);
   listener.close();
+
+  // connect(): options before the SYN, a Node-shaped refusal.
+  const target = net.createServer((c) => c.on('error', () => {}).end('hi')).listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  const c = await s.connect({ host: '127.0.0.1', port: target.address().port, sockopts: { SO_RCVBUF: 4096 } });
+  assert.ok(c instanceof net.Socket);
+  assert.equal(s.getOption(c, 'TCP_INFO').rcvWscale, 0);
+  c.destroy();
+  const refused = target.address().port;
+  await new Promise((resolve) => target.close(resolve));
+  await assert.rejects(s.connect({ host: '127.0.0.1', port: refused }), { code: 'ECONNREFUSED', syscall: 'connect', port: refused });
 
   // The lab and its building blocks.
   const half = await s.halfClosedPair();

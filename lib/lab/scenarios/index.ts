@@ -8,9 +8,11 @@ import { passiveClose } from './passive-close';
 import { restartScenario } from './restart';
 import { sharedDescriptor } from './shared-descriptor';
 import { simultaneousClose } from './simultaneous-close';
+import { simultaneousOpen } from './simultaneous-open';
 
 export const SCENARIOS: readonly Scenario[] = [
   handshake,
+  simultaneousOpen,
   activeClose,
   passiveClose,
   simultaneousClose,

@@ -1,0 +1,151 @@
+// connect()'s options, read once into plain values and checked as Node's connect checks
+// them; `sockopts` goes through listen's own check (one table, one set of rules).
+import { isIP } from 'node:net';
+import { invalidArgType, invalidArgValue, socketBadPort, withCode } from '../core/errors';
+import type { OptionValue, WritableOptionName } from '../core/options';
+import { INT32_MAX, validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { checkListenOptions } from '../listen/options';
+
+/** Options with a property of their own in ConnectOptions, so not in `sockopts`. */
+type DedicatedOption = 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY' | 'IP_BIND_ADDRESS_NO_PORT';
+
+export type ConnectSockopts = { [N in Exclude<WritableOptionName, DedicatedOption>]?: OptionValue<N> };
+
+export interface ConnectOptions {
+  /** The peer's port (required). */
+  port: number | string;
+  /** An IP literal or a name (dns.lookup, first answer, as Node's connect with autoSelectFamily false). Default 'localhost'. */
+  host?: string;
+  /** The local IP literal to bind to before connect. */
+  localAddress?: string;
+  /** The local port to bind to before connect (0 or absent: the kernel's choice at connect). */
+  localPort?: number;
+  /** SO_REUSEADDR before bind (default false: the kernel's default, unlike Node, which always sets it). */
+  reuseAddr?: boolean;
+  /** SO_REUSEPORT before bind (default false). */
+  reusePort?: boolean;
+  /** IP_BIND_ADDRESS_NO_PORT (Linux): bind the address only, the port chosen at connect for the 4-tuple. */
+  bindAddressNoPort?: boolean;
+  /** IPV6_V6ONLY on an IPv6 socket (default: the kernel's). */
+  ipv6Only?: boolean;
+  /** Any other writable option of the table, by C name, set before bind and connect in this order. */
+  sockopts?: ConnectSockopts;
+  /** Rejects with ETIMEDOUT (descriptor closed) when not connected within this many milliseconds of the call (lookup included). */
+  timeoutMs?: number;
+  /** Abandons the pending connect (descriptor closed), rejecting with an AbortError. */
+  signal?: AbortSignal;
+  /** As Node's: the socket stays writable after the peer's FIN (default false). */
+  allowHalfOpen?: boolean;
+}
+
+export interface CheckedConnectOptions {
+  port: number;
+  host: string;
+  localAddress: string | undefined;
+  localPort: number;
+  reuseAddr: boolean;
+  reusePort: boolean;
+  bindAddressNoPort: boolean;
+  ipv6Only: boolean | undefined;
+  sockopts: ReadonlyArray<readonly [WritableOptionName, unknown]>;
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  allowHalfOpen: boolean;
+}
+
+const KNOWN_OPTIONS = [
+  'port',
+  'host',
+  'localAddress',
+  'localPort',
+  'reuseAddr',
+  'reusePort',
+  'bindAddressNoPort',
+  'ipv6Only',
+  'sockopts',
+  'timeoutMs',
+  'signal',
+  'allowHalfOpen',
+];
+
+const DEDICATED: Readonly<Record<DedicatedOption, string>> = {
+  SO_REUSEADDR: 'options.reuseAddr',
+  SO_REUSEPORT: 'options.reusePort',
+  IPV6_V6ONLY: 'options.ipv6Only',
+  IP_BIND_ADDRESS_NO_PORT: 'options.bindAddressNoPort',
+};
+
+/** Node's connect: a number or numeric string, 0..65535, as validatePort words it. */
+function checkPort(port: unknown): number {
+  if (port === undefined) {
+    throw withCode(new TypeError('The "options.port" argument must be specified'), 'ERR_MISSING_ARGS');
+  }
+  if (typeof port !== 'number' && typeof port !== 'string') throw invalidArgType('options.port', 'one of type number or string', port);
+  if ((typeof port === 'string' && port.trim().length === 0) || +port !== +port >>> 0 || +port > 0xffff) {
+    throw socketBadPort('Port', port);
+  }
+  return +port;
+}
+
+function checkLocalPort(port: unknown): number {
+  if (port === undefined) return 0;
+  if (typeof port !== 'number') throw invalidArgType('options.localPort', 'of type number', port);
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw socketBadPort('options.localPort', port);
+  return port;
+}
+
+function checkLocalAddress(address: unknown): string | undefined {
+  if (address === undefined) return undefined;
+  if (typeof address !== 'string') throw invalidArgType('options.localAddress', 'of type string', address);
+  if (isIP(address) === 0) throw withCode(new TypeError(`Invalid IP address: ${address}`), 'ERR_INVALID_IP_ADDRESS');
+  return address;
+}
+
+function checkSockopts(value: unknown): CheckedConnectOptions['sockopts'] {
+  if (value === undefined) return [];
+  const sockopts = validateObject(value, 'options.sockopts');
+  const names = Object.keys(sockopts);
+  for (const name of names) {
+    if (Object.hasOwn(DEDICATED, name)) {
+      throw invalidArgValue(`options.sockopts.${name}`, sockopts[name], `must be set through ${DEDICATED[name as DedicatedOption]}`);
+    }
+  }
+  // listen's check of names (known, writable) reads each value once into the list.
+  return checkListenOptions({ sockopts }).sockopts;
+}
+
+function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  return signal;
+}
+
+const optional = (value: unknown, name: string, fallback: boolean): boolean =>
+  value === undefined ? fallback : validateBoolean(value, name);
+
+export function checkConnectOptions(options: unknown): CheckedConnectOptions {
+  const o = validateObject(options, 'options');
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw invalidArgValue(`options.${key}`, o[key], `is not an option of connect() (${KNOWN_OPTIONS.join(', ')})`);
+    }
+  }
+  // Each property read exactly once, here: a getter cannot answer differently later.
+  const { port, host, localAddress, localPort, reuseAddr, reusePort, bindAddressNoPort, ipv6Only, sockopts, timeoutMs, signal, allowHalfOpen } =
+    o;
+  if (host !== undefined && typeof host !== 'string') throw invalidArgType('options.host', 'of type string', host);
+  return {
+    port: checkPort(port),
+    host: host === undefined || host === '' ? 'localhost' : host,
+    localAddress: checkLocalAddress(localAddress),
+    localPort: checkLocalPort(localPort),
+    reuseAddr: optional(reuseAddr, 'options.reuseAddr', false),
+    reusePort: optional(reusePort, 'options.reusePort', false),
+    bindAddressNoPort: optional(bindAddressNoPort, 'options.bindAddressNoPort', false),
+    ipv6Only: ipv6Only === undefined ? undefined : validateBoolean(ipv6Only, 'options.ipv6Only'),
+    sockopts: checkSockopts(sockopts),
+    timeoutMs: timeoutMs === undefined ? undefined : validateInteger(timeoutMs, 'options.timeoutMs', 1, INT32_MAX),
+    signal: checkSignal(signal),
+    allowHalfOpen: optional(allowHalfOpen, 'options.allowHalfOpen', false),
+  };
+}
