@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
 import { OwnedDescriptor } from '../core/descriptor';
 import { errnoException, type SystemError } from '../core/errors';
-import { setOption, type OptionValue, type WritableOptionName } from '../core/options';
+import { applyOption, setOption } from '../core/options';
 import { socket, type SocketFamily } from '../core/socket';
 import { Stop } from './abort';
 import { checkConnectOptions, type CheckedConnectOptions, type ConnectOptions } from './options';
@@ -54,7 +54,7 @@ function applyOptions(fd: OwnedDescriptor, family: SocketFamily, o: CheckedConne
   if (o.reusePort) setOption(fd, 'SO_REUSEPORT', true);
   if (family === 'ipv6' && o.ipv6Only !== undefined) setOption(fd, 'IPV6_V6ONLY', o.ipv6Only);
   if (o.bindAddressNoPort) setOption(fd, 'IP_BIND_ADDRESS_NO_PORT', true);
-  for (const [name, value] of o.sockopts) setOption(fd, name, value as OptionValue<WritableOptionName>);
+  for (const prepared of o.sockopts) applyOption(fd.fd, prepared);
 }
 
 /** Binds when a local address or port was asked for; returns the local end then. */

@@ -2,7 +2,7 @@
 // them; `sockopts` goes through listen's own check (one table, one set of rules).
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort, withCode } from '../core/errors';
-import type { OptionValue, WritableOptionName } from '../core/options';
+import type { OptionValue, PreparedOption, WritableOptionName } from '../core/options';
 import { INT32_MAX, validateBoolean, validateInteger, validateObject } from '../core/validate';
 import { checkListenOptions } from '../listen/options';
 
@@ -47,7 +47,7 @@ export interface CheckedConnectOptions {
   reusePort: boolean;
   bindAddressNoPort: boolean;
   ipv6Only: boolean | undefined;
-  sockopts: ReadonlyArray<readonly [WritableOptionName, unknown]>;
+  sockopts: readonly PreparedOption[];
   timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
   allowHalfOpen: boolean;
