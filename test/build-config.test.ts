@@ -33,7 +33,7 @@ describe('build configuration', () => {
     const flags = (script: string) => script.split(/\s+/).filter((word) => word.startsWith('--') && !/^--(strip-bin|arch)=/.test(word));
     const x64 = /&& (prebuildify .*)$/.exec(pkg.scripts.prebuild!)![1]!;
     const arm64 = pkg.scripts['prebuild:arm64']!;
-    expect(pkg.scripts.prebuild).toMatch(/^npm run prebuild:arm64 && prebuildify /); // x64 last: build/ is left x64
+    expect(pkg.scripts.prebuild).toMatch(/^npm run prebuild:arm64 && prebuildify /); // x64 last: build/'s objects are x64 again
     expect(flags(arm64)).toEqual(flags(x64));
     expect(flags(x64)).toEqual(['--napi', '--strip', '--tag-libc']);
     expect(arm64).toMatch(/^CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g\+\+ prebuildify .*--strip-bin=aarch64-linux-gnu-strip .*--arch=arm64$/);

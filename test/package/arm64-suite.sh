@@ -7,8 +7,8 @@
 # Left out, and why (measured: the whole suite takes ~10 min under qemu and 42 of its 243
 # tests fail there, every one for a reason below):
 # - anything that starts a child `node`: qemu-user cannot exec an aarch64 program without
-#   binfmt_misc, which CI does not register (examples, CLI, strace, reuseport across
-#   processes, http-restart, the child-process cases of listen and descriptor-owner);
+#   binfmt_misc, which CI does not register (examples, http-restart, listen-strace,
+#   reuseport, descriptor-owner, build-config; the child-process cases of listen and lab);
 # - NETLINK_SOCK_DIAG, which qemu-user does not carry (states, states-input, states-cli);
 #   the /proc fallback that serves instead is checked by emulation.cjs and wait-for-state;
 # - TCP_INFO past its first 4 bytes, which qemu does not copy (options' rtt/sndMss case);
