@@ -61,7 +61,9 @@ describe.skipIf(!isLinux)('examples/http-restart.js: restarts under continuous r
   it('reuseAddr false: the first restart fails with EADDRINUSE from bind, with TIME_WAIT on the port', () => {
     const outcome = run('--no-reuse');
     expect(outcome.restarts).toEqual(['restart to v2: EADDRINUSE (bind)']);
-    expect(timeWaitOn(outcome.port)).toBeGreaterThan(10);
+    // At least one: how many depends on the requests done in the first 200 ms (2 once, on a
+    // loaded machine); one TIME_WAIT is all the EADDRINUSE needs.
+    expect(timeWaitOn(outcome.port)).toBeGreaterThan(0);
   });
 
   describe.skipIf(process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0)('root-only, in a network namespace of its own (unshare -n)', () => {
