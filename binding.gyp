@@ -12,10 +12,13 @@
         "native/diag.cc",
         "native/errors.cc",
         "native/listener.cc",
+        "native/notify.cc",
         "native/options.cc",
+        "native/scm_rights.cc",
         "native/send.cc",
         "native/shutdown.cc",
         "native/socket.cc",
+        "native/socket_info.cc",
         "native/tcp_info.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
