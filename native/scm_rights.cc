@@ -317,7 +317,7 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   if (data.Length() == 0 || data.Length() > kMaxBytes) throw ErrnoError(env, EMSGSIZE, "sendmsg");
   if (info.Length() < 3 || !info[2].IsArray()) throw ArgTypeError(env, "fds", "an instance of Array");
   Napi::Array list = info[2].As<Napi::Array>();
-  if (list.Length() > static_cast<uint32_t>(kMaxFds)) throw ErrnoError(env, ETOOMANYREFS, "sendmsg");
+  if (list.Length() > static_cast<uint32_t>(kMaxFds)) throw ErrnoError(env, EINVAL, "sendmsg");
   std::vector<int> fds;
   for (uint32_t i = 0; i < list.Length(); i++) {
     Napi::Value v = list.Get(i);
@@ -339,7 +339,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   int max_bytes = IntArg(info, 1, "maxBytes");
   int max_fds = IntArg(info, 2, "maxFds");
   if (max_bytes < 1 || static_cast<size_t>(max_bytes) > kMaxBytes) throw ErrnoError(env, EMSGSIZE, "recvmsg");
-  if (max_fds < 0 || max_fds > kMaxFds) throw ErrnoError(env, ETOOMANYREFS, "recvmsg");
+  if (max_fds < 0 || max_fds > kMaxFds) throw ErrnoError(env, EINVAL, "recvmsg");
   int timeout = IntArg(info, 3, "timeoutMs");
   auto* worker = new RecvWorker(env, fd, static_cast<size_t>(max_bytes), max_fds, timeout, CancelArg(info, 4));
   Napi::Promise promise = worker->Promise();
