@@ -42,11 +42,12 @@ describe.skipIf(!isLinux)('takeover(): the listener passes from one process to t
     expect(await httpGet(port)).toBe('v1');
     const [before] = listeningInodes(port);
 
-    const v2 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v2' });
+    const v2 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v2', HOLD: '1' });
     const second = await v2.step('listening');
     expect(second).toMatchObject({ port, inherited: ['web'], previousPid: v1.child.pid });
     // Both hold the one socket now; v1 has closed nothing yet.
     expect(listeningInodes(port)).toEqual([{ inode: before!.inode, pids: [v1.child.pid!, v2.child.pid!].sort() }]);
+    v2.proceed();
     await v2.step('ready');
     expect(await v1.step('replaced')).toMatchObject({ drained: [{ timedOut: false, destroyed: 0 }] });
     expect(await v1.exited).toBe(0);
@@ -60,5 +61,74 @@ describe.skipIf(!isLinux)('takeover(): the listener passes from one process to t
     expect(await v2.exited).toBe(0);
     expect(await httpGet(port)).toBe('v3');
     expect(listeningInodes(port).map((row) => row.inode)).toEqual([before!.inode]);
+  });
+});
+
+describe.skipIf(!isLinux)('takeover(): faults leave the running version serving', () => {
+  async function runningV1(env: Record<string, string> = {}) {
+    const v1 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v1', ...env });
+    const { port } = await v1.step('listening');
+    await v1.step('ready');
+    return { v1, port: port as number };
+  }
+
+  it('a new version that dies before ready: v1 serves on, and the next attempt succeeds', async () => {
+    const { v1, port } = await runningV1();
+    const dying = startVersion({ TAKEOVER_PATH: path, VERSION: 'v2', FAULT: 'die-before-ready' });
+    await dying.step('listening');
+    expect(await dying.exited).toBe(3);
+    expect(await httpGet(port)).toBe('v1');
+    const v3 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v3' });
+    await v3.step('ready');
+    expect(await v1.step('replaced')).toMatchObject({ failures: ['EPIPE'] });
+    expect(await httpGet(port)).toBe('v3');
+  });
+
+  it('a new version never ready within readyTimeoutMs: v1 gives up on it and serves on; meanwhile a second takeover is refused (EBUSY)', async () => {
+    const { v1, port } = await runningV1({ READY_TIMEOUT_MS: '2500' });
+    const stuck = startVersion({ TAKEOVER_PATH: path, VERSION: 'v2', FAULT: 'never-ready' });
+    await stuck.step('listening');
+    const started = Date.now();
+    const before = openDescriptorCount();
+    await expect(takeover({ path, listeners: { web: { host: '127.0.0.1' } } })).rejects.toThrow(
+      expect.objectContaining({
+        code: 'EBUSY',
+        syscall: 'takeover',
+        address: path,
+        message: `takeover EBUSY ${path} (refused by the running version: this version is handing-over: one takeover at a time)`,
+      }),
+    );
+    expect(openDescriptorCount()).toBe(before);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2800 - (Date.now() - started))));
+    await stuck.stop(); // (it held a copy and could have served too; v1 never stopped)
+    for (let i = 0; i < 5; i++) expect(await httpGet(port)).toBe('v1');
+    const v4 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v4' });
+    await v4.step('ready');
+    expect(await v1.step('replaced')).toMatchObject({ failures: ['ETIMEDOUT'] });
+    expect(await httpGet(port)).toBe('v4');
+  });
+
+  it('a stale socket file at the path (its version is gone): a first start, and ready() replaces the file', async () => {
+    const { listenUnix } = await import('../lib/index');
+    listenUnix(path).close(); // the file stays, nobody listens
+    const v1 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v1' });
+    expect(await v1.step('listening')).toMatchObject({ inherited: [], previousPid: null });
+    await v1.step('ready');
+    const v2 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v2' });
+    expect(await v2.step('listening')).toMatchObject({ previousPid: v1.child.pid });
+  });
+
+  it('in this process: a path that is not a socket (ENOTSOCK), bad options; nothing leaked', async () => {
+    writeFileSync(path, 'not a socket');
+    const before = openDescriptorCount();
+    await expect(takeover({ path, listeners: { web: { host: '127.0.0.1' } } })).rejects.toThrow(
+      expect.objectContaining({ code: 'ENOTSOCK', syscall: 'connect', address: path, message: `connect ENOTSOCK ${path} (the takeover path exists and is not a socket)` }),
+    );
+    await expect(takeover({ path, listeners: {} })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    await expect(takeover({ path, listeners: { web: { prot: 1 } as never } })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    await expect(takeover({ path: 1 as never, listeners: { web: {} } })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    await expect(takeover({ path, listeners: { web: {} }, readyTimeout: 1 } as never)).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    await expect(takeover({ path, listeners: { web: {} }, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(openDescriptorCount()).toBe(before);
   });
 });

@@ -340,7 +340,15 @@ export class Takeover {
 async function receiveListeners(channel: FdChannel, settings: Settings, signal: AbortSignal | undefined) {
   const { path, timeoutMs } = settings;
   checkPeer(channel, path, 'the running version');
-  await channel.send(JSON.stringify({ type: 'hello', protocol: TAKEOVER_PROTOCOL, pid: process.pid }), [], { timeoutMs, signal });
+  try {
+    await channel.send(JSON.stringify({ type: 'hello', protocol: TAKEOVER_PROTOCOL, pid: process.pid }), [], { timeoutMs, signal });
+  } catch (error) {
+    // A version that refuses at once (busy, another uid) may have answered and closed before our hello: read why.
+    const code = (error as SystemError).code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
+    expectType(parse((await channel.receive({ timeoutMs, signal })).message), 'hello', path);
+    throw error;
+  }
   const hello = parse((await channel.receive({ timeoutMs, signal })).message);
   expectType(hello, 'hello', path);
   const { message, descriptors } = await channel.receive({ timeoutMs, signal });

@@ -14,6 +14,8 @@ export interface Version {
   /** The next line with this step (or 'error'), within timeoutMs. */
   step(name: string, timeoutMs?: number): Promise<Record<string, any>>;
   exited: Promise<number | null>;
+  /** Lets a version started with HOLD=1 go on to ready(). */
+  proceed(): void;
   stop(): Promise<void>;
 }
 
@@ -21,7 +23,7 @@ const running = new Set<Version>();
 
 export function startVersion(env: Record<string, string>, options: SpawnOptions = {}, fixture = TAKEOVER_FIXTURE): Version {
   const child = spawn(process.execPath, [fixture], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
     ...options,
     env: { ...process.env, SOCKCTL_DIST: DIST_INDEX, ...env },
   });
@@ -47,6 +49,9 @@ export function startVersion(env: Record<string, string>, options: SpawnOptions 
           setTimeout(resolve, 50);
         });
       }
+    },
+    proceed() {
+      child.stdin!.write('go\n');
     },
     async stop() {
       running.delete(version);
