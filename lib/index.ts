@@ -29,7 +29,7 @@ export {
 export { listen, type DescriptorListenOptions } from './listen/listen';
 export { createListener, ListeningDescriptor } from './listen/listener';
 export { type ListenOptions, type ListenSockopts } from './listen/options';
-export { restart } from './listen/restart';
+export { restart, type RestartOptions } from './listen/restart';
 export { timeWaitOn, type TimeWaitOptions, type TimeWaitResult } from './listen/time-wait';
 export { halfClosedPair, loopbackPair, type LoopbackPair, type LoopbackPairOptions } from './lab/loopback';
 export { fillSendQueue } from './lab/fill';

@@ -11,9 +11,10 @@ import net from 'node:net';
 import { invalidArgValue, serverNotRunning } from '../core/errors';
 import { checkCanListen, checkServer, serveOnListener } from './listen';
 import type { ListenOptions } from './options';
-import { prepareListener } from './listener';
+import { ListeningDescriptor, prepareListener } from './listener';
 import { getOption } from '../core/options';
-import { validateObject } from '../core/validate';
+import { dup } from '../core/descriptor';
+import { INT32_MAX, validateBoolean, validateInteger, validateObject } from '../core/validate';
 
 /**
  * net.Server's close, not http.Server's, which also closes the idle keep-alive
@@ -32,14 +33,45 @@ function closeListener(server: net.Server): void {
 }
 
 /**
+ * restart(server, next, { sameSocket: true }): `next` serves on a duplicate of the old
+ * listener's descriptor, the very socket, and only then does the old server stop
+ * accepting: the accept queue is never reset, and no bind happens at all. Only `backlog`
+ * may go with it (the socket's options are the old ones).
+ */
+function restartOnSameSocket<S extends net.Server>(server: net.Server, next: S, o: Record<string, unknown>): Promise<S> {
+  for (const key of Object.keys(o)) {
+    if (key !== 'sameSocket' && key !== 'backlog') {
+      throw invalidArgValue(`options.${key}`, o[key], 'must be left out with sameSocket: the socket, and its options, stay the same');
+    }
+  }
+  const backlog = o.backlog === undefined ? 511 : validateInteger(o.backlog, 'options.backlog', 0, INT32_MAX) || 511;
+  const address = server.address() as net.AddressInfo;
+  const copy = dup(server);
+  return serveOnListener(next, new ListeningDescriptor(copy.release(), address, backlog)).then((listening) => {
+    closeListener(server); // this process's other copy: the socket lives on in `next`
+    return listening;
+  });
+}
+
+export interface RestartOptions extends ListenOptions {
+  /**
+   * true: hand `next` the old listener's very socket (a duplicate of its descriptor), so
+   * nothing queued is lost. false (the default): bind a new socket on the port, the mode
+   * that shows what TIME_WAIT and the reuse options do.
+   */
+  sameSocket?: boolean;
+}
+
+/**
  * Closes `server`'s listener and listens `next` on the same port (and host, unless
  * `options.host` says otherwise) with `options`. Resolves with `next`, listening. With
  * connections of the old server still in TIME_WAIT, the bind succeeds only if the old
  * and the new listener set the same reuse option (reuseAddr, the default, or reusePort).
  * If bind or listen fails, the error says why and the old listener is closed by then,
  * unless both have reusePort (the new one listens first, the old one keeps listening).
+ * With `sameSocket: true`, no new socket at all: see restartOnSameSocket.
  */
-export async function restart<S extends net.Server>(server: net.Server, next: S, options?: ListenOptions): Promise<S> {
+export async function restart<S extends net.Server>(server: net.Server, next: S, options?: RestartOptions): Promise<S> {
   checkServer(server);
   if (next === server) {
     // (The value named, not printed: inspect() of a whole server is pages long.)
@@ -48,7 +80,9 @@ export async function restart<S extends net.Server>(server: net.Server, next: S,
   checkCanListen(next);
   const address = server.address();
   if (!server.listening || address === null || typeof address === 'string') throw serverNotRunning();
-  const o = validateObject(options ?? {}, 'options');
+  const o = { ...validateObject(options ?? {}, 'options') };
+  if (o.sameSocket !== undefined && validateBoolean(o.sameSocket, 'options.sameSocket')) return restartOnSameSocket(server, next, o);
+  delete o.sameSocket;
   if (o.port !== undefined) throw invalidArgValue('options.port', o.port, "must be left out: restart() listens on the old server's port");
   // Everything slow (the checks, a DNS lookup) before the old listener closes.
   const makeSocket = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);
