@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { takeover } from '../lib/index';
-import { httpGet } from './helpers/listen';
+import http from 'node:http';
+import { FdChannel, takeover } from '../lib/index';
+import { spawnFdPeer } from './helpers/fdpeer';
+import { closeTracked, httpGet, portOf, track } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
 import { startVersion, stopVersions } from './helpers/versions';
 
@@ -19,6 +21,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   await stopVersions();
+  await closeTracked();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -130,5 +133,55 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
     await expect(takeover({ path, listeners: { web: {} }, readyTimeout: 1 } as never)).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     await expect(takeover({ path, listeners: { web: {} }, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
     expect(openDescriptorCount()).toBe(before);
+  });
+});
+
+describe.skipIf(!isLinux)('takeover(): a peer at the path that is not a sockctl version of ours', () => {
+  const hello = JSON.stringify({ type: 'hello', protocol: 1, pid: 1 });
+  const cases: [string, string[], string, RegExp][] = [
+    ['garbage', ['sendraw 68656c6c6f21'], 'EPROTO', /not a sockctl frame/],
+    ['a truncated message', ['sendraw 4600006468656c6c6f', 'close'], 'EPROTO', /the peer closed in the middle of a message/],
+    ['a message that is not JSON', ['sendframe {nope'], 'EPROTO', /a takeover message that is not JSON/],
+    ['descriptors that are not listeners', [`sendframe ${hello}`, 'sendudp {"type":"listeners","names":["web"]}'], 'EINVAL', /the listener 'web' handed over \(fd \d+\) is a datagram ipv4 socket, not listening/],
+    ['names that do not match the descriptors', [`sendframe ${hello}`, 'sendudp {"type":"listeners","names":["a","b"]}'], 'EPROTO', /1 descriptors for the names \["a","b"\]/],
+  ];
+  for (const [what, commands, code, message] of cases) {
+    it(`${what}: ${code}, and nothing leaked`, async () => {
+      const peer = spawnFdPeer();
+      try {
+        expect(await peer.ask(`listen ${path}`)).toEqual({ ok: true });
+        const before = openDescriptorCount();
+        const accepted = peer.ask('accept');
+        const attempt = takeover({ path, listeners: { web: { host: '127.0.0.1' } }, timeoutMs: 2000 }).then(() => 'taken over', (error: Error) => error);
+        await accepted;
+        expect(await peer.ask('recvframe')).toMatchObject({ payload: expect.stringContaining('"type":"hello"') });
+        for (const command of commands) await peer.ask(command);
+        expect(await attempt).toMatchObject({ code, message: expect.stringMatching(message) });
+        expect(openDescriptorCount()).toBe(before);
+      } finally {
+        await peer.stop();
+      }
+    });
+  }
+
+  it('a new version that speaks only protocol 2..3 is refused (EPROTO) by this one, which serves on', async () => {
+    const t = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } });
+    try {
+      const server = await t.listen('web', track(http.createServer((_, res) => res.end('old'))));
+      await t.ready();
+      const channel = FdChannel.connect(path);
+      await channel.send(JSON.stringify({ type: 'hello', protocol: { min: 2, max: 3 } }));
+      expect(JSON.parse((await channel.receive()).message.toString())).toEqual({
+        type: 'refused',
+        code: 'EPROTO',
+        reason: 'protocol {"min":2,"max":3} is not one of 1..1',
+      });
+      channel.close();
+      expect(await httpGet(portOf(server))).toBe('old');
+      expect(t.state).toBe('offering');
+      expect(t.failures.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['EPROTO']);
+    } finally {
+      t.close();
+    }
   });
 });

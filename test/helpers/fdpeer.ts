@@ -60,6 +60,11 @@ for line in sys.stdin:
             conn.sendall(frame(b"first", 0))
             socket.send_fds(conn, [frame(b"second", 1)], [l.fileno()])
             l.close(); answer(ok=True)
+        elif cmd == "sendframe":
+            conn.sendall(frame(arg.encode(), 0)); answer(ok=True)
+        elif cmd == "sendudp":
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+            socket.send_fds(conn, [frame(arg.encode(), 1)], [u.fileno()]); u.close(); answer(ok=True)
         elif cmd == "sendraw":
             conn.sendall(bytes.fromhex(arg)); answer(ok=True)
         elif cmd == "sendwrongcount":
