@@ -1,6 +1,7 @@
 // The low-level pair: framed messages with descriptors over an AF_UNIX stream socket
 // (SCM_RIGHTS), each descriptor received owned and close-on-exec, and the peer's
 // credentials (SO_PEERCRED). takeover() speaks its protocol through this.
+import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding, type PeerCredentials } from '../core/binding';
 import { OwnedDescriptor } from '../core/descriptor';
@@ -84,6 +85,29 @@ export class FdChannel {
       if (typeof e.errno !== 'number') throw error;
       throw errnoException(-e.errno, e.syscall ?? 'connect', { address: path });
     }
+  }
+
+  /**
+   * Accepts FdChannels on a listening AF_UNIX socket (listenUnix()'s, which the returned
+   * net.Server then owns: its close() closes it). Each connection is handed over as a
+   * channel of its own (a close-on-exec duplicate; Node never reads from it).
+   */
+  static serve(listener: OwnedDescriptor, onChannel: (channel: FdChannel) => void): net.Server {
+    if (!(listener instanceof OwnedDescriptor)) throw invalidArgType('listener', 'an instance of OwnedDescriptor', listener);
+    if (typeof onChannel !== 'function') throw invalidArgType('onChannel', 'of type function', onChannel);
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      let channel: FdChannel | undefined;
+      try {
+        channel = new FdChannel(new OwnedDescriptor(binding.dup(fdOf(socket))));
+      } catch (error) {
+        server.emit('error', error);
+      } finally {
+        socket.destroy(); // the duplicate carries the connection from here
+      }
+      if (channel !== undefined) onChannel(channel);
+    });
+    server.listen({ fd: listener.release() });
+    return server;
   }
 
   get fd(): number {

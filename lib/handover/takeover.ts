@@ -21,9 +21,7 @@
 import { lstatSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { binding } from '../core/binding';
 import { checkListening } from '../core/describe';
-import { OwnedDescriptor } from '../core/descriptor';
 import { errnoException, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { fdOf } from '../core/target';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
@@ -222,9 +220,8 @@ export class Takeover {
       rmSync(temporary, { force: true });
       throw error;
     }
-    const server = net.createServer({ pauseOnConnect: true }, (socket) => void this.#handOver(socket));
+    const server = FdChannel.serve(offer, (channel) => void this.#handOver(channel));
     server.on('error', (error) => this.#fail(error));
-    server.listen({ fd: offer.release() });
     server.unref(); // the servers keep the process alive, not the offer
     this.#offer = server;
     this.#state = 'offering';
@@ -273,16 +270,7 @@ export class Takeover {
     }
   }
 
-  async #handOver(socket: net.Socket): Promise<void> {
-    let channel: FdChannel;
-    try {
-      channel = new FdChannel(new OwnedDescriptor(binding.dup(fdOf(socket))));
-    } catch (error) {
-      this.#fail(error);
-      return;
-    } finally {
-      socket.destroy(); // our duplicate carries the connection from here
-    }
+  async #handOver(channel: FdChannel): Promise<void> {
     const { timeoutMs, readyTimeoutMs, drainTimeoutMs } = this.#settings;
     try {
       checkPeer(channel, this.path, 'the connecting process');
