@@ -21,6 +21,9 @@ const EXPECTED: Record<string, string[]> = {
   'time-wait.js': ['TIME_WAIT on the port: 100', 'v2 on the same port: true', 'v3 without SO_REUSEADDR: bind EADDRINUSE 127.0.0.1:PORT'],
   'lab-helpers.js': ['half-closed: FIN_WAIT_2 CLOSE_WAIT', 'held in FIN_WAIT_1'],
   'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
+  'socket-activation.js': ['web: stream listener on 127.0.0.1:PORT'],
+  'takeover.js': ['v1 answers: v1', 'v1 exited: 0 | same port: true | v2 answers: v2'],
+  'fd-passing.js': ['peer pid matches: true', 'served by the receiver on "web"'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {
