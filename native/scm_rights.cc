@@ -8,8 +8,12 @@
 // truncated control message (MSG_CTRUNC: too small a buffer, or the receiver at its
 // descriptor limit) closes whatever did arrive and is reported, never handed on.
 //
-// send and recv wait in the thread pool: poll(2) in slices, so that a flag the caller
-// sets (an AbortSignal) or the deadline ends the wait; no C++ exception leaves a worker.
+// send and recv wait in the thread pool for one short slice at most (poll(2), up to
+// 250 ms), then resolve, done or not: lib/handover/scm-rights.ts loops until its deadline
+// or AbortSignal. A Worker that ends waits for its pool work to finish before anything
+// else of it is cleaned up, so no wait may be long. The worker polls a duplicate of the
+// descriptor, so a close (and reuse of the number) meanwhile cannot redirect it. No C++
+// exception leaves a worker.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,7 +22,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -31,7 +34,7 @@ namespace sockctl {
 
 namespace {
 
-constexpr int kSliceMs = 50;
+constexpr int kMaxSliceMs = 250;
 constexpr size_t kMaxBytes = 1 << 20;
 constexpr int kMaxFds = 253;  // SCM_MAX_FD
 
@@ -131,30 +134,28 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
 #endif
 }
 
-// The wait both workers share: until `events` on fd, the deadline (ETIMEDOUT) or the
-// caller's flag (ECANCELED). 0 when ready, else the errno.
-int WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline, const int32_t* cancel) {
-  for (;;) {
-    if (__atomic_load_n(cancel, __ATOMIC_SEQ_CST) != 0) return ECANCELED;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) return ETIMEDOUT;
-    pollfd p = {fd, events, 0};
-    int n = poll(&p, 1, static_cast<int>(left < kSliceMs ? left : kSliceMs));
-    if (n < 0 && errno != EINTR) return errno;
-    if (n > 0) return 0;  // readable, writable, or an error/hang-up the next call reports
-  }
+// One wait for `events`, at most `slice_ms`: 0 when ready, EAGAIN when not yet, else the errno.
+int WaitFor(int fd, short events, int slice_ms) {
+  pollfd p = {fd, events, 0};
+  int n;
+  do {
+    n = poll(&p, 1, slice_ms);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  return n > 0 ? 0 : EAGAIN;  // readable, writable, or an error/hang-up the next call reports
 }
 
-// The parts both workers share: the promise, the cancel flag kept alive, the deadline.
+// The parts both workers share: the promise, a duplicate of the descriptor, the slice.
 class FdWorker : public Napi::AsyncWorker {
  public:
-  FdWorker(Napi::Env env, int fd, int timeout_ms, Napi::Int32Array cancel)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        fd_(fd),
-        deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)),
-        cancel_ref_(Napi::Persistent(cancel)),
-        cancel_(cancel.Data()) {}
+  FdWorker(Napi::Env env, int fd, int slice_ms)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)), slice_ms_(slice_ms) {
+    if (fd_ < 0) throw ErrnoError(env, errno, "dup");
+  }
+
+  ~FdWorker() override {
+    if (fd_ >= 0) close(fd_);
+  }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -169,9 +170,7 @@ class FdWorker : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   int fd_;
-  std::chrono::steady_clock::time_point deadline_;
-  Napi::Reference<Napi::Int32Array> cancel_ref_;
-  const int32_t* cancel_;
+  int slice_ms_;
   int errno_ = 0;
   const char* syscall_ = "";
 
@@ -182,44 +181,44 @@ class FdWorker : public Napi::AsyncWorker {
   }
 };
 
+// Sends what the socket takes within one slice: the descriptors go with the first byte,
+// so a caller that got a partial count sends the rest without them.
 class SendWorker : public FdWorker {
  public:
-  SendWorker(Napi::Env env, int fd, Napi::Buffer<char> data, std::vector<int> fds, int timeout_ms, Napi::Int32Array cancel)
-      : FdWorker(env, fd, timeout_ms, cancel), data_(data.Data(), data.Data() + data.Length()), fds_(std::move(fds)) {}
+  SendWorker(Napi::Env env, int fd, Napi::Buffer<char> data, std::vector<int> fds, int slice_ms)
+      : FdWorker(env, fd, slice_ms), data_(data.Data(), data.Data() + data.Length()), fds_(std::move(fds)) {}
 
   void Execute() override {
-    size_t done = 0;
-    while (done < data_.size()) {
-      int wait = WaitFor(fd_, POLLOUT, deadline_, cancel_);
-      if (wait != 0) return Fail(wait, "sendmsg");
-      iovec iov = {data_.data() + done, data_.size() - done};
-      msghdr msg = {};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      std::vector<char> control;
-      if (done == 0 && !fds_.empty()) {
-        // The descriptors go with the first byte; a partial send has delivered them.
-        control.assign(CMSG_SPACE(sizeof(int) * fds_.size()), 0);
-        msg.msg_control = control.data();
-        msg.msg_controllen = control.size();
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * fds_.size());
-        std::memcpy(CMSG_DATA(c), fds_.data(), sizeof(int) * fds_.size());
-      }
-      ssize_t sent = sendmsg(fd_, &msg, kSendFlags);
-      if (sent < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-        return Fail(errno, "sendmsg");
-      }
-      done += static_cast<size_t>(sent);
+    int wait = WaitFor(fd_, POLLOUT, slice_ms_);
+    if (wait == EAGAIN) return;  // 0 bytes: not writable yet
+    if (wait != 0) return Fail(wait, "sendmsg");
+    iovec iov = {data_.data(), data_.size()};
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    std::vector<char> control;
+    if (!fds_.empty()) {
+      control.assign(CMSG_SPACE(sizeof(int) * fds_.size()), 0);
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds_.size());
+      std::memcpy(CMSG_DATA(c), fds_.data(), sizeof(int) * fds_.size());
     }
+    ssize_t sent;
+    do {
+      sent = sendmsg(fd_, &msg, kSendFlags);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (sent < 0) return Fail(errno, "sendmsg");
+    sent_ = static_cast<size_t>(sent);
   }
 
   void OnOK() override {
     try {
-      deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(data_.size())));
+      deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(sent_)));
     } catch (...) {
     }
   }
@@ -227,18 +226,20 @@ class SendWorker : public FdWorker {
  private:
   std::vector<char> data_;
   std::vector<int> fds_;
+  size_t sent_ = 0;
 };
 
 class RecvWorker : public FdWorker {
  public:
-  RecvWorker(Napi::Env env, int fd, size_t max_bytes, int max_fds, int timeout_ms, Napi::Int32Array cancel)
-      : FdWorker(env, fd, timeout_ms, cancel), data_(max_bytes), max_fds_(max_fds) {}
+  RecvWorker(Napi::Env env, int fd, size_t max_bytes, int max_fds, int slice_ms)
+      : FdWorker(env, fd, slice_ms), data_(max_bytes), max_fds_(max_fds) {}
 
   ~RecvWorker() override { CloseAll(fds_); }  // only what was never handed to JavaScript
 
   void Execute() override {
     for (;;) {
-      int wait = WaitFor(fd_, POLLIN, deadline_, cancel_);
+      int wait = WaitFor(fd_, POLLIN, slice_ms_);
+      if (wait == EAGAIN) return;  // nothing yet: resolves null
       if (wait != 0) return Fail(wait, "recvmsg");
       iovec iov = {data_.data(), data_.size()};
       // Room for max_fds and no more: the kernel discards the rest and says MSG_CTRUNC.
@@ -250,9 +251,11 @@ class RecvWorker : public FdWorker {
       msg.msg_controllen = control.size();
       ssize_t got = recvmsg(fd_, &msg, kRecvFlags);
       if (got < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         return Fail(errno, "recvmsg");
       }
+      received_ = true;
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
         size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -279,6 +282,10 @@ class RecvWorker : public FdWorker {
   void OnOK() override {
     try {
       Napi::Env env = Env();
+      if (!received_) {
+        deferred_.Resolve(env.Null());
+        return;
+      }
       Napi::Object result = Napi::Object::New(env);
       result.Set("data", Napi::Buffer<char>::Copy(env, data_.data(), data_.size()));
       Napi::Array fds = Napi::Array::New(env, fds_.size());
@@ -298,17 +305,15 @@ class RecvWorker : public FdWorker {
   int max_fds_;
   std::vector<int> fds_;
   int truncated_ = -1;
+  bool received_ = false;
 };
 
-Napi::Int32Array CancelArg(const Napi::CallbackInfo& info, size_t index) {
-  if (info.Length() <= index || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || info[index].As<Napi::Int32Array>().ElementLength() < 1) {
-    throw ArgTypeError(info.Env(), "cancel", "an instance of Int32Array");
-  }
-  return info[index].As<Napi::Int32Array>();
+int SliceArg(const Napi::CallbackInfo& info, size_t index) {
+  int slice = IntArg(info, index, "sliceMs");
+  return slice < 0 ? 0 : slice > kMaxSliceMs ? kMaxSliceMs : slice;
 }
 
-// sendFds(fd, data, fds, timeoutMs, cancel) -> Promise<number of bytes>
+// sendFds(fd, data, fds, sliceMs) -> Promise<bytes sent: 0 when not writable within the slice>
 Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
@@ -325,14 +330,13 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     if (!(d >= 0 && d <= 2147483647.0) || static_cast<double>(static_cast<int>(d)) != d) throw ArgTypeError(env, "fds", "an array of descriptors");
     fds.push_back(static_cast<int>(d));
   }
-  int timeout = IntArg(info, 3, "timeoutMs");
-  auto* worker = new SendWorker(env, fd, data, std::move(fds), timeout, CancelArg(info, 4));
+  auto* worker = new SendWorker(env, fd, data, std::move(fds), SliceArg(info, 3));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
 }
 
-// recvFds(fd, maxBytes, maxFds, timeoutMs, cancel) -> Promise<{ data, fds, truncated }>
+// recvFds(fd, maxBytes, maxFds, sliceMs) -> Promise<{ data, fds, truncated } | null when nothing came>
 Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
@@ -340,8 +344,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   int max_fds = IntArg(info, 2, "maxFds");
   if (max_bytes < 1 || static_cast<size_t>(max_bytes) > kMaxBytes) throw ErrnoError(env, EMSGSIZE, "recvmsg");
   if (max_fds < 0 || max_fds > kMaxFds) throw ErrnoError(env, EINVAL, "recvmsg");
-  int timeout = IntArg(info, 3, "timeoutMs");
-  auto* worker = new RecvWorker(env, fd, static_cast<size_t>(max_bytes), max_fds, timeout, CancelArg(info, 4));
+  auto* worker = new RecvWorker(env, fd, static_cast<size_t>(max_bytes), max_fds, SliceArg(info, 3));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

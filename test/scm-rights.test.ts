@@ -108,7 +108,8 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
     const channel = await connected();
     const before = openDescriptorCount();
     await peer.ask('sendmany');
-    const got = await binding.recvFds(channel.fd, 100, 0, 1000, new Int32Array(1));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const got = await binding.recvFds(channel.fd, 100, 0, 250);
     expect(got).toMatchObject({ fds: [], truncated: 0 });
     expect(openDescriptorCount()).toBe(before);
   });
@@ -176,6 +177,30 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
       await closeTracked();
     }
   });
+});
+
+describe.skipIf(!isLinux)('FdChannel and worker_threads', () => {
+  it('Workers terminated while receive() waits (30 s timeout): this process survives, and the pool threads come free', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { DIST_INDEX } = await import('./helpers/dist');
+    const code = `
+      const { FdChannel, listenUnix } = require(${JSON.stringify(DIST_INDEX)});
+      const { parentPort, threadId } = require('node:worker_threads');
+      const path = ${JSON.stringify(dir)} + '/worker-' + threadId + '.sock';
+      FdChannel.serve(listenUnix(path), () => {});
+      FdChannel.connect(path).receive({ timeoutMs: 30000 }).catch(() => {});
+      parentPort.postMessage('waiting');`;
+    for (let i = 0; i < 8; i++) {
+      const worker = new Worker(code, { eval: true });
+      await new Promise((resolve) => worker.once('message', resolve));
+      await worker.terminate();
+    }
+    // 8 waits would hold every pool thread (4) for 30 s if nothing cancelled them.
+    const channel = await connected();
+    const started = Date.now();
+    await expect(channel.receive({ timeoutMs: 100 })).rejects.toThrow(expect.objectContaining({ code: 'ETIMEDOUT' }));
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 60_000);
 });
 
 describe('FdChannel arguments', () => {

@@ -79,9 +79,10 @@ export interface NativeBinding {
   unixListen(path: string, backlog: number): number;
   unixConnect(path: string): number;
   peerCredentials(fd: number): PeerCredentials;
-  /** Waits in the thread pool; `cancel[0] = 1` ends the wait with ECANCELED. */
-  sendFds(fd: number, data: Buffer, fds: number[], timeoutMs: number, cancel: Int32Array): Promise<number>;
-  recvFds(fd: number, maxBytes: number, maxFds: number, timeoutMs: number, cancel: Int32Array): Promise<RawReceived>;
+  /** One wait of at most `sliceMs` (250) in the thread pool: bytes sent (0: not writable yet; fds go with the first byte). */
+  sendFds(fd: number, data: Buffer, fds: number[], sliceMs: number): Promise<number>;
+  /** One wait of at most `sliceMs` (250): one recvmsg, or null when nothing came. */
+  recvFds(fd: number, maxBytes: number, maxFds: number, sliceMs: number): Promise<RawReceived | null>;
 }
 
 /** What native/socket_info.cc reads of a descriptor. */

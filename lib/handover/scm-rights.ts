@@ -8,7 +8,7 @@ import { OwnedDescriptor } from '../core/descriptor';
 import { errnoException, invalidArgType, invalidArgValue } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
-import { AbortError, checkSignal, onAbort } from './abort';
+import { AbortError, checkSignal } from './abort';
 import { encodeFrame, FrameReader, MAX_FRAME_FDS, MAX_PAYLOAD, protocolError, type Frame } from './frames';
 
 export type { PeerCredentials };
@@ -42,18 +42,21 @@ function checkWait(options: unknown, name: string, keys = ['timeoutMs', 'signal'
   };
 }
 
-/** Runs a native wait with its cancel flag tied to `signal`; AbortError once it has stopped. */
-async function waitNative<T>(signal: AbortSignal | undefined, run: (cancel: Int32Array) => Promise<T>): Promise<T> {
-  if (signal?.aborted) throw new AbortError(signal.reason);
-  const cancel = new Int32Array(1);
-  const off = onAbort(signal, () => Atomics.store(cancel, 0, 1));
-  try {
-    return await run(cancel);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ECANCELED' && signal?.aborted) throw new AbortError(signal.reason);
-    throw error;
-  } finally {
-    off();
+const SLICE_MS = 100;
+
+/**
+ * Repeats a native wait of one slice until it gives a result, the deadline (ETIMEDOUT)
+ * or the signal (AbortError). Short slices: a Worker that ends waits for its pool work.
+ */
+async function untilDone<T>(syscall: string, timeoutMs: number, signal: AbortSignal | undefined, step: (sliceMs: number) => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    const left = deadline - Date.now();
+    const result = await step(Math.max(0, Math.min(SLICE_MS, left)));
+    if (result !== null) return result;
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    if (Date.now() >= deadline) throw errnoException(osConstants.errno.ETIMEDOUT, syscall, { reason: `nothing within ${timeoutMs} ms` });
   }
 }
 
@@ -132,8 +135,16 @@ export class FdChannel {
     if (descriptors.length > MAX_FRAME_FDS) throw invalidArgValue('descriptors', `<${descriptors.length} descriptors>`, `must hold at most ${MAX_FRAME_FDS}`);
     const fds = descriptors.map((d) => fdOf(d));
     const { timeoutMs, signal } = checkWait(options, 'options');
-    const frame = encodeFrame(payload, fds.length);
-    await waitNative(signal, (cancel) => binding.sendFds(this.#fd.fd, frame, fds, timeoutMs, cancel));
+    let rest = encodeFrame(payload, fds.length);
+    let withFds = fds;
+    while (rest.length > 0) {
+      const sent = await untilDone('sendmsg', timeoutMs, signal, async (slice) => {
+        const n = await binding.sendFds(this.#fd.fd, rest, withFds, slice);
+        return n === 0 ? null : n;
+      });
+      rest = rest.subarray(sent);
+      withFds = []; // they went with the first byte
+    }
   }
 
   /**
@@ -154,7 +165,7 @@ export class FdChannel {
             : errnoException(osConstants.errno.EPIPE, 'recvmsg', { reason: 'the peer closed the connection' });
         }
         const left = Math.max(0, deadline - Date.now());
-        const got = await waitNative(signal, (cancel) => binding.recvFds(this.#fd.fd, MAX_PAYLOAD + 4, maxDescriptors, left, cancel));
+        const got = await untilDone('recvmsg', left, signal, (slice) => binding.recvFds(this.#fd.fd, MAX_PAYLOAD + 4, maxDescriptors, slice));
         if (got.truncated >= 0) {
           this.#reader.discard();
           throw errnoException(osConstants.errno.EMSGSIZE, 'recvmsg', {
