@@ -23,6 +23,7 @@ afterEach(async () => {
 const QUEUED = `
 import json, socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
+print("started", flush=True)
 sys.stdin.readline()
 socks = []
 for _ in range(n):
@@ -51,9 +52,15 @@ async function queuedThroughRestart(sameSocket: boolean, n = 5) {
   const port = portOf(server);
   const python = spawn('python3', ['-c', QUEUED, String(port), String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: python.stdout! })[Symbol.asyncIterator]();
+  expect((await lines.next()).value).toBe('started');
   python.stdin!.write('go\n');
-  execFileSync('sleep', ['0.5']); // the loop is blocked: nothing is accepted meanwhile
-  const queued = listenRows(port)[0]!.recvQ; // a LISTEN row's Recv-Q: the accept queue
+  // From here the loop stays blocked (nothing is accepted) until restart() has run: ss,
+  // synchronously, until the LISTEN row's Recv-Q (the accept queue) holds all n, 10 s at most.
+  let queued = 0;
+  for (const deadline = Date.now() + 10_000; queued < n && Date.now() < deadline; ) {
+    execFileSync('sleep', ['0.05']);
+    queued = listenRows(port)[0]!.recvQ;
+  }
   const restarted = restart(server, app('new'), sameSocket ? { sameSocket: true } : {});
   await restarted;
   expect((await lines.next()).value).toBe('connected');

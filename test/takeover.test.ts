@@ -180,6 +180,10 @@ describe.skipIf(!isLinux)('takeover(): a peer at the path that is not a sockctl 
       expect(await httpGet(portOf(server))).toBe('old');
       expect(t.state).toBe('offering');
       expect(t.failures.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['EPROTO']);
+      const waiting = t.replaced();
+      t.close();
+      await expect(waiting).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+      await expect(t.ready()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
     } finally {
       t.close();
     }

@@ -155,6 +155,7 @@ export class Takeover {
   #offer: net.Server | null = null;
   #replaced: Promise<DrainResult[]>;
   #resolveReplaced!: (results: DrainResult[]) => void;
+  #rejectReplaced!: (error: Error) => void;
 
   /** @internal takeover() makes it. */
   constructor(settings: Settings, slots: Map<string, Slot>, previous: FdChannel | null, inherited: string[], previousPid: number | null) {
@@ -164,7 +165,11 @@ export class Takeover {
     this.#previous = previous;
     this.inherited = Object.freeze(inherited);
     this.previousPid = previousPid;
-    this.#replaced = new Promise((resolve) => (this.#resolveReplaced = resolve));
+    this.#replaced = new Promise((resolve, reject) => {
+      this.#resolveReplaced = resolve;
+      this.#rejectReplaced = reject;
+    });
+    this.#replaced.catch(() => {}); // rejected by close() whether or not anyone waits
   }
 
   get state(): TakeoverState {
@@ -235,17 +240,27 @@ export class Takeover {
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     return new Promise((resolve, reject) => {
       const off = onAbort(signal, reject);
-      this.#replaced.then((results) => {
-        off();
-        resolve(results);
-      });
+      this.#replaced.then(
+        (results) => {
+          off();
+          resolve(results);
+        },
+        (error: Error) => {
+          off();
+          reject(error);
+        },
+      );
     });
   }
 
-  /** Stops offering (the path is removed if it is still this version's) and closes listeners never served. */
+  /**
+   * Stops offering (the path is removed if it is still this version's) and closes the
+   * listeners never served; servers are the caller's. A waiting replaced() rejects.
+   */
   close(): void {
     if (this.#state === 'closed') return;
     const offering = this.#state === 'offering';
+    if (this.#state !== 'replaced') this.#rejectReplaced(invalidState('the takeover was closed before a newer version replaced it'));
     this.#state = 'closed';
     this.#previous?.close();
     this.#previous = null;
