@@ -63,11 +63,11 @@ int StreamSocket() {
 }
 
 // A path (never abstract here: a path has a mode and an owner) into sockaddr_un.
-socklen_t PathAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_un* un) {
+socklen_t PathAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_un* un, const char* syscall) {
   if (info.Length() < 1 || !info[0].IsString()) throw ArgTypeError(env, "path", "of type string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   if (path.empty() || path.size() > sizeof un->sun_path - 1 || path.find('\0') != std::string::npos) {
-    throw ErrnoError(env, ENAMETOOLONG, "bind");
+    throw ErrnoError(env, path.empty() ? ENOENT : ENAMETOOLONG, syscall);
   }
   *un = {};
   un->sun_family = AF_UNIX;
@@ -82,7 +82,7 @@ void CloseAll(const std::vector<int>& fds) {
 Napi::Value UnixListen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un un;
-  socklen_t length = PathAddress(env, info, &un);
+  socklen_t length = PathAddress(env, info, &un, "bind");
   int backlog = IntArg(info, 1, "backlog");
   int fd = StreamSocket();
   if (fd < 0) throw ErrnoError(env, errno, "socket");
@@ -102,7 +102,7 @@ Napi::Value UnixListen(const Napi::CallbackInfo& info) {
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un un;
-  socklen_t length = PathAddress(env, info, &un);
+  socklen_t length = PathAddress(env, info, &un, "connect");
   int fd = StreamSocket();
   if (fd < 0) throw ErrnoError(env, errno, "socket");
   int result;

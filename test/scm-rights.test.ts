@@ -150,6 +150,8 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
     await expect(channel.send('')).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     await expect(channel.send('x', [{} as never])).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     await expect(channel.receive({ timeout: 5 } as never)).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => FdChannel.connect('a\0b')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => FdChannel.connect('x'.repeat(200))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG', syscall: 'connect' }));
     expect(() => FdChannel.connect(join(dir, 'nobody'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect', address: join(dir, 'nobody') }));
   });
 

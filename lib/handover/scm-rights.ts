@@ -30,6 +30,12 @@ export interface ReceivedMessage {
   descriptors: OwnedDescriptor[];
 }
 
+function checkPath(path: unknown): string {
+  if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+  if (path.includes('\0')) throw invalidArgValue('path', path, 'must be a string without null bytes');
+  return path;
+}
+
 function checkWait(options: unknown, name: string, keys = ['timeoutMs', 'signal']) {
   const o = { ...validateObject(options ?? {}, name) };
   for (const key of Object.keys(o)) {
@@ -80,7 +86,7 @@ export class FdChannel {
 
   /** connect(2) to a path: ENOENT, ECONNREFUSED (a stale socket file), EACCES (its mode) as they come. */
   static connect(path: string): FdChannel {
-    if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+    checkPath(path);
     try {
       return new FdChannel(new OwnedDescriptor(binding.unixConnect(path)));
     } catch (error) {
@@ -200,7 +206,7 @@ export class FdChannel {
  * net.Server (`server.listen({ fd })` with `pauseOnConnect`).
  */
 export function listenUnix(path: string, backlog = 16): OwnedDescriptor {
-  if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+  checkPath(path);
   validateInteger(backlog, 'backlog', 0, INT32_MAX);
   try {
     return new OwnedDescriptor(binding.unixListen(path, backlog));
