@@ -32,6 +32,7 @@ async function demo() {
   v1.child.on('exit', async (code) => {
     console.log('v1 exited:', code, '| same port:', v2.port === v1.port, '| v2 answers:', await ask(v2.port));
     v2.child.kill();
+    require('node:fs').rmSync(path, { force: true });
   });
 }
 
