@@ -17,10 +17,13 @@
         "native/environment.cc",
         "native/errors.cc",
         "native/listener.cc",
+        "native/notify.cc",
         "native/options.cc",
+        "native/scm_rights.cc",
         "native/send.cc",
         "native/shutdown.cc",
         "native/socket.cc",
+        "native/socket_info.cc",
         "native/tcp_info.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

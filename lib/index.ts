@@ -26,7 +26,7 @@ export {
   type TcpTimer,
   type TcpTimerKind,
 } from './states/row';
-export { listen } from './listen/listen';
+export { listen, type DescriptorListenOptions } from './listen/listen';
 export { createListener, ListeningDescriptor } from './listen/listener';
 export { type ListenOptions, type ListenSockopts } from './listen/options';
 export { restart } from './listen/restart';
@@ -39,3 +39,9 @@ export { type LabEvent } from './lab/recorder';
 export { renderStateDiagram, type Observed } from './lab/diagram';
 export { connect, type ConnectError } from './connect/connect';
 export { type ConnectOptions, type ConnectSockopts } from './connect/options';
+export { type SocketInfo } from './core/describe';
+export { listenFds, SystemdDescriptor, LISTEN_FDS_START, type ListenFdsOptions } from './handover/systemd';
+export { notify } from './handover/notify';
+export { drain, type DrainOptions, type DrainResult } from './handover/drain';
+export { FdChannel, listenUnix, type ChannelWaitOptions, type PeerCredentials, type ReceivedMessage, type ReceiveOptions } from './handover/scm-rights';
+export { takeover, Takeover, TAKEOVER_PROTOCOL, type TakeoverOptions, type TakeoverState } from './handover/takeover';

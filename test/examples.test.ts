@@ -23,6 +23,9 @@ const EXPECTED: Record<string, string[]> = {
   'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
   'worker.js': ['after terminate(): ECONNREFUSED'],
   'connect.js': ['from 127.0.0.2', 'window scale 0', 'got hello'],
+  'socket-activation.js': ['web: stream listener on 127.0.0.1:PORT'],
+  'takeover.js': ['v1 answers: v1', 'v1 exited: 0 | same port: true | v2 answers: v2'],
+  'fd-passing.js': ['peer pid matches: true', 'served by the receiver on "web"'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {

@@ -92,6 +92,48 @@ export interface NativeBinding {
   connectWait(fd: number, done: (errno: number) => void): void;
   /** Forgets a pending connectWait (its callback never runs); true if there was one. */
   connectCancel(fd: number): boolean;
+  /** native/socket_info.cc: fstat + SO_TYPE + SO_ACCEPTCONN + getsockname; ENOTSOCK for a non-socket. */
+  describeSocket(fd: number): RawSocketInfo;
+  setCloexec(fd: number): void;
+  getCloexec(fd: number): boolean;
+  /** native/notify.cc: one datagram to a path or '@abstract' name; bytes sent. */
+  notify(address: string, message: Buffer): number;
+  /** native/scm_rights.cc: AF_UNIX stream sockets, close-on-exec and non-blocking. */
+  unixListen(path: string, backlog: number): number;
+  unixConnect(path: string): number;
+  peerCredentials(fd: number): PeerCredentials;
+  /** One wait of at most `sliceMs` (250) in the thread pool: bytes sent (0: not writable yet; fds go with the first byte). */
+  sendFds(fd: number, data: Buffer, fds: number[], sliceMs: number): Promise<number>;
+  /** One wait of at most `sliceMs` (250): one recvmsg, or null when nothing came. */
+  recvFds(fd: number, maxBytes: number, maxFds: number, sliceMs: number): Promise<RawReceived | null>;
+}
+
+/** What native/socket_info.cc reads of a descriptor. */
+export interface RawSocketInfo {
+  inode: number;
+  /** SO_TYPE: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, or another. */
+  type: 'stream' | 'datagram' | 'seqpacket' | 'other';
+  /** The address family of getsockname: AF_INET, AF_INET6, AF_UNIX, or another. */
+  family: 'ipv4' | 'ipv6' | 'unix' | 'other';
+  listening: boolean;
+  address?: string;
+  port?: number;
+  /** AF_UNIX: the path, '@name' when abstract, '' when unbound. */
+  path?: string;
+}
+
+/** SO_PEERCRED: the peer process as it was at connect(). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** One recvmsg: `truncated` is -1, or how many descriptors arrived with MSG_CTRUNC (all closed). */
+export interface RawReceived {
+  data: Buffer;
+  fds: number[];
+  truncated: number;
 }
 
 function loadBinding(): NativeBinding {

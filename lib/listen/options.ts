@@ -34,7 +34,14 @@ export interface ListenOptions {
 }
 
 /** restart()'s options: a listener's, without the port (the old server's is kept). */
-export type RestartOptions = Omit<ListenOptions, 'port'>;
+export type RestartOptions = Omit<ListenOptions, 'port'> & {
+  /**
+   * true: hand `next` the old listener's very socket (a duplicate of its descriptor), so
+   * nothing queued is lost. false (the default): bind a new socket on the port, the mode
+   * that shows what TIME_WAIT and the reuse options do.
+   */
+  sameSocket?: boolean;
+};
 
 export interface CheckedListenOptions {
   port: number;

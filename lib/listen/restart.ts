@@ -11,9 +11,10 @@ import net from 'node:net';
 import { invalidArgValue, serverNotRunning } from '../core/errors';
 import { checkCanListen, checkServer, inetAddress, serveOnListener } from './listen';
 import { LISTEN_OPTION_KEYS, type ListenOptions, type RestartOptions } from './options';
-import { prepareListener } from './listener';
+import { ListeningDescriptor, prepareListener } from './listener';
 import { getOption } from '../core/options';
-import { readOptions } from '../core/validate';
+import { dup } from '../core/descriptor';
+import { INT32_MAX, readOptions, validateBoolean, validateInteger } from '../core/validate';
 
 /**
  * net.Server's close, not http.Server's, which also closes the idle keep-alive
@@ -32,12 +33,34 @@ function closeListener(server: net.Server): void {
 }
 
 /**
+ * restart(server, next, { sameSocket: true }): `next` serves on a duplicate of the old
+ * listener's descriptor, the very socket, and only then does the old server stop
+ * accepting: the accept queue is never reset, and no bind happens at all. Only `backlog`
+ * may go with it (the socket's options are the old ones).
+ */
+function restartOnSameSocket<S extends net.Server>(server: net.Server, next: S, o: Readonly<Record<string, unknown>>): Promise<S> {
+  for (const key of Object.keys(o)) {
+    if (key !== 'backlog') {
+      throw invalidArgValue(`options.${key}`, o[key], 'must be left out with sameSocket: the socket, and its options, stay the same');
+    }
+  }
+  const backlog = o.backlog === undefined ? 511 : validateInteger(o.backlog, 'options.backlog', 0, INT32_MAX) || 511;
+  const address = server.address() as net.AddressInfo;
+  const copy = dup(server);
+  return serveOnListener(next, new ListeningDescriptor(copy.release(), address, backlog)).then((listening) => {
+    closeListener(server); // this process's other copy: the socket lives on in `next`
+    return listening;
+  });
+}
+
+/**
  * Closes `server`'s listener and listens `next` on the same port (and host, unless
  * `options.host` says otherwise) with `options`. Resolves with `next`, listening. With
  * connections of the old server still in TIME_WAIT, the bind succeeds only if the old
  * and the new listener set the same reuse option (reuseAddr, the default, or reusePort).
  * If bind or listen fails, the error says why and the old listener is closed by then,
  * unless both have reusePort (the new one listens first, the old one keeps listening).
+ * With `sameSocket: true`, no new socket at all: see restartOnSameSocket.
  */
 export async function restart<S extends net.Server>(server: net.Server, next: S, options?: RestartOptions): Promise<S> {
   checkServer(server);
@@ -47,7 +70,8 @@ export async function restart<S extends net.Server>(server: net.Server, next: S,
   }
   checkCanListen(next);
   const address = inetAddress(server);
-  const o = readOptions(options ?? undefined, 'options', LISTEN_OPTION_KEYS, 'an option of a TCP listener');
+  const { sameSocket, ...o } = readOptions(options ?? undefined, 'options', [...LISTEN_OPTION_KEYS, 'sameSocket'], 'an option of a TCP listener');
+  if (sameSocket !== undefined && validateBoolean(sameSocket, 'options.sameSocket')) return restartOnSameSocket(server, next, o);
   if (o.port !== undefined) throw invalidArgValue('options.port', o.port, "must be left out: restart() listens on the old server's port");
   // Everything slow (the checks, a DNS lookup) before the old listener closes.
   const makeSocket = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);

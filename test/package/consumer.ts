@@ -6,6 +6,7 @@ import {
 } from 'sockctl';
 import { tcpStates, tcpStatesSync, waitForState, type TcpStateRow, type TcpStatesFilter } from 'sockctl';
 import { fillSendQueue, halfClosedPair, loopbackPair, renderStateDiagram, runLab, type LabReport } from 'sockctl';
+import { drain, FdChannel, listenFds, notify, takeover, type DrainResult, type SystemdDescriptor, type Takeover } from 'sockctl';
 
 const s = socket('ipv4');
 const reusePort: boolean = getOption(s, 'SO_REUSEPORT');
@@ -68,3 +69,19 @@ async function lab(): Promise<void> {
   void [queued, svg];
 }
 void lab;
+
+async function handover(): Promise<void> {
+  const [web]: SystemdDescriptor[] = listenFds({ unsetEnvironment: true });
+  if (web !== undefined) await listen(createServer(), { descriptor: web, backlog: 128 });
+  const sent: boolean = await notify('READY=1');
+  const t: Takeover = await takeover({ path: '/tmp/x.sock', listeners: { web: { port: 8080 } }, readyTimeoutMs: 1000 });
+  const served: Server = await t.listen('web', createServer());
+  await t.ready();
+  const drained: DrainResult[] = await t.replaced({ signal: AbortSignal.timeout(10) });
+  const result: DrainResult = await drain(served, { timeoutMs: 10 });
+  const channel = FdChannel.connect('/tmp/y.sock');
+  await channel.send('x', [served]);
+  const { descriptors } = await channel.receive({ maxDescriptors: 1 });
+  void [sent, drained, result.timedOut, descriptors[0]?.fd];
+}
+void handover;

@@ -9,6 +9,7 @@ const EXPORTS = [
   'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'connect', 'constants', 'createListener', 'dup', 'fdOf', 'fillSendQueue', 'getOption',
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
   'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
+  'FdChannel', 'LISTEN_FDS_START', 'SystemdDescriptor', 'TAKEOVER_PROTOCOL', 'Takeover', 'drain', 'listenFds', 'listenUnix', 'notify', 'takeover',
 ];
 
 async function exercise(s, how) {
@@ -75,6 +76,27 @@ async function exercise(s, how) {
   const refused = target.address().port;
   await new Promise((resolve) => target.close(resolve));
   await assert.rejects(s.connect({ host: '127.0.0.1', port: refused }), { code: 'ECONNREFUSED', syscall: 'connect', port: refused });
+  // The handover: listenFds, notify, takeover (with listen on a descriptor), drain, FdChannel.
+  assert.deepEqual(s.listenFds(), []);
+  assert.equal(s.LISTEN_FDS_START, 3);
+  assert.equal(typeof s.SystemdDescriptor, 'function');
+  const notifySocket = process.env.NOTIFY_SOCKET;
+  delete process.env.NOTIFY_SOCKET;
+  assert.equal(await s.notify('READY=1'), false);
+  if (notifySocket !== undefined) process.env.NOTIFY_SOCKET = notifySocket;
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'sockctl-smoke-'));
+  const t = await s.takeover({ path: `${dir}/t.sock`, listeners: { web: { host: '127.0.0.1' } } });
+  assert.ok(t instanceof s.Takeover && s.TAKEOVER_PROTOCOL.max >= 1);
+  const served = await t.listen('web', require('node:http').createServer((req, res) => res.end('ok')));
+  await t.ready();
+  const channel = s.FdChannel.connect(`${dir}/t.sock`);
+  await channel.send(JSON.stringify({ type: 'hello', protocol: { min: 9, max: 9 } }));
+  assert.equal(JSON.parse((await channel.receive()).message).code, 'EPROTO');
+  channel.close();
+  t.close();
+  assert.deepEqual(await s.drain(served), { timedOut: false, destroyed: 0 });
+  s.listenUnix(`${dir}/u.sock`).close();
+  require('node:fs').rmSync(dir, { recursive: true, force: true });
 
   // The lab and its building blocks.
   const half = await s.halfClosedPair();

@@ -1,0 +1,218 @@
+// The low-level pair: framed messages with descriptors over an AF_UNIX stream socket
+// (SCM_RIGHTS), each descriptor received owned and close-on-exec, and the peer's
+// credentials (SO_PEERCRED). takeover() speaks its protocol through this.
+import net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { binding, type PeerCredentials } from '../core/binding';
+import { OwnedDescriptor } from '../core/descriptor';
+import { errnoException, invalidArgType, invalidArgValue } from '../core/errors';
+import { fdOf, type Target } from '../core/target';
+import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
+import { AbortError, checkSignal } from './abort';
+import { encodeFrame, FrameReader, MAX_FRAME_FDS, MAX_PAYLOAD, protocolError, type Frame } from './frames';
+
+export type { PeerCredentials };
+
+export interface ChannelWaitOptions {
+  /** Default 5000 ms; ETIMEDOUT after it. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReceiveOptions extends ChannelWaitOptions {
+  /** Room for this many descriptors a read (default and most 253); more is MSG_CTRUNC, an error. */
+  maxDescriptors?: number;
+}
+
+export interface ReceivedMessage {
+  message: Buffer;
+  /** Owned by the caller, close-on-exec; in the order they were sent. */
+  descriptors: OwnedDescriptor[];
+}
+
+function checkPath(path: unknown): string {
+  if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+  if (path.includes('\0')) throw invalidArgValue('path', path, 'must be a string without null bytes');
+  return path;
+}
+
+function checkWait(options: unknown, name: string, keys = ['timeoutMs', 'signal']) {
+  const o = { ...validateObject(options ?? {}, name) };
+  for (const key of Object.keys(o)) {
+    if (!keys.includes(key)) throw invalidArgValue(`${name}.${key}`, o[key], `is not an option here (${keys.join(', ')})`);
+  }
+  return {
+    timeoutMs: o.timeoutMs === undefined ? 5000 : validateInteger(o.timeoutMs, `${name}.timeoutMs`, 0, INT32_MAX),
+    signal: checkSignal(o.signal, `${name}.signal`),
+    maxDescriptors: o.maxDescriptors === undefined ? MAX_FRAME_FDS : validateInteger(o.maxDescriptors, `${name}.maxDescriptors`, 0, MAX_FRAME_FDS),
+  };
+}
+
+const SLICE_MS = 100;
+
+/**
+ * Repeats a native wait of one slice until it gives a result, the deadline (ETIMEDOUT)
+ * or the signal (AbortError). Short slices: a Worker that ends waits for its pool work.
+ */
+async function untilDone<T>(syscall: string, timeoutMs: number, signal: AbortSignal | undefined, step: (sliceMs: number) => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    const left = deadline - Date.now();
+    const result = await step(Math.max(0, Math.min(SLICE_MS, left)));
+    if (result !== null) return result;
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    if (Date.now() >= deadline) throw errnoException(osConstants.errno.ETIMEDOUT, syscall, { reason: `nothing within ${timeoutMs} ms` });
+  }
+}
+
+/**
+ * One end of an AF_UNIX stream connection, owned: messages of 1 to 65535 bytes, each
+ * with up to 253 descriptors. A truncated control message (MSG_CTRUNC) rejects, with
+ * whatever did arrive closed; so does anything that breaks the framing (EPROTO).
+ */
+export class FdChannel {
+  readonly #fd: OwnedDescriptor;
+  readonly #reader = new FrameReader((fd) => binding.close(fd));
+  readonly #frames: Frame[] = [];
+  #ended = false;
+  #busy = false;
+
+  /** Takes ownership of a connected AF_UNIX stream socket (from socketpair, accept, a child's stdio...). */
+  constructor(descriptor: OwnedDescriptor) {
+    if (!(descriptor instanceof OwnedDescriptor)) throw invalidArgType('descriptor', 'an instance of OwnedDescriptor', descriptor);
+    this.#fd = descriptor;
+  }
+
+  /** connect(2) to a path: ENOENT, ECONNREFUSED (a stale socket file), EACCES (its mode) as they come. */
+  static connect(path: string): FdChannel {
+    checkPath(path);
+    try {
+      return new FdChannel(new OwnedDescriptor(binding.unixConnect(path)));
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      if (typeof e.errno !== 'number') throw error;
+      throw errnoException(-e.errno, e.syscall ?? 'connect', { address: path });
+    }
+  }
+
+  /**
+   * Accepts FdChannels on a listening AF_UNIX socket (listenUnix()'s, which the returned
+   * net.Server then owns: its close() closes it). Each connection is handed over as a
+   * channel of its own (a close-on-exec duplicate; Node never reads from it).
+   */
+  static serve(listener: OwnedDescriptor, onChannel: (channel: FdChannel) => void): net.Server {
+    if (!(listener instanceof OwnedDescriptor)) throw invalidArgType('listener', 'an instance of OwnedDescriptor', listener);
+    if (typeof onChannel !== 'function') throw invalidArgType('onChannel', 'of type function', onChannel);
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      let channel: FdChannel | undefined;
+      try {
+        channel = new FdChannel(new OwnedDescriptor(binding.dup(fdOf(socket))));
+      } catch (error) {
+        server.emit('error', error);
+      } finally {
+        socket.destroy(); // the duplicate carries the connection from here
+      }
+      if (channel !== undefined) onChannel(channel);
+    });
+    server.listen({ fd: listener.release() });
+    return server;
+  }
+
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** SO_PEERCRED: the process at the other end as it was when it connected. */
+  peerCredentials(): PeerCredentials {
+    return binding.peerCredentials(this.#fd.fd);
+  }
+
+  /** Sends `message` with `descriptors` (anything fdOf takes; the kernel duplicates them, the caller keeps its own). */
+  async send(message: Buffer | string, descriptors: readonly Target[] = [], options?: ChannelWaitOptions): Promise<void> {
+    const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    if (!Buffer.isBuffer(payload)) throw invalidArgType('message', 'of type string or an instance of Buffer', message);
+    if (payload.length === 0 || payload.length > MAX_PAYLOAD) throw invalidArgValue('message', `<${payload.length} bytes>`, `must be 1 to ${MAX_PAYLOAD} bytes`);
+    if (!Array.isArray(descriptors)) throw invalidArgType('descriptors', 'an instance of Array', descriptors);
+    if (descriptors.length > MAX_FRAME_FDS) throw invalidArgValue('descriptors', `<${descriptors.length} descriptors>`, `must hold at most ${MAX_FRAME_FDS}`);
+    const fds = descriptors.map((d) => fdOf(d));
+    const { timeoutMs, signal } = checkWait(options, 'options');
+    let rest = encodeFrame(payload, fds.length);
+    let withFds = fds;
+    while (rest.length > 0) {
+      const sent = await untilDone('sendmsg', timeoutMs, signal, async (slice) => {
+        const n = await binding.sendFds(this.#fd.fd, rest, withFds, slice);
+        return n === 0 ? null : n;
+      });
+      rest = rest.subarray(sent);
+      withFds = []; // they went with the first byte
+    }
+  }
+
+  /**
+   * The next message and its descriptors. Rejects with EPIPE when the peer has closed
+   * (EPROTO if in the middle of a message), EPROTO for a broken frame, EMSGSIZE for
+   * MSG_CTRUNC (what arrived is closed), ETIMEDOUT, or AbortError.
+   */
+  async receive(options?: ReceiveOptions): Promise<ReceivedMessage> {
+    const { timeoutMs, signal, maxDescriptors } = checkWait(options, 'options', ['timeoutMs', 'signal', 'maxDescriptors']);
+    if (this.#busy) throw errnoException(osConstants.errno.EBUSY, 'recvmsg', { reason: 'a receive is already waiting on this channel' });
+    this.#busy = true;
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (this.#frames.length === 0) {
+        if (this.#ended) {
+          throw this.#reader.pending > 0
+            ? protocolError(`the peer closed in the middle of a message (${this.#reader.pending} bytes of it)`)
+            : errnoException(osConstants.errno.EPIPE, 'recvmsg', { reason: 'the peer closed the connection' });
+        }
+        const left = Math.max(0, deadline - Date.now());
+        const got = await untilDone('recvmsg', left, signal, (slice) => binding.recvFds(this.#fd.fd, MAX_PAYLOAD + 4, maxDescriptors, slice));
+        if (got.truncated >= 0) {
+          this.#reader.discard();
+          throw errnoException(osConstants.errno.EMSGSIZE, 'recvmsg', {
+            reason: `MSG_CTRUNC: the control message was truncated (${got.truncated} descriptors arrived and were closed)`,
+          });
+        }
+        if (got.data.length === 0) {
+          for (const fd of got.fds) binding.close(fd);
+          this.#ended = true;
+          continue;
+        }
+        this.#frames.push(...this.#reader.push(got.data, got.fds));
+      }
+      const frame = this.#frames.shift()!;
+      return { message: Buffer.from(frame.payload), descriptors: frame.fds.map((fd) => new OwnedDescriptor(fd)) };
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Closes the socket and every descriptor received but not handed out. */
+  close(): void {
+    for (const frame of this.#frames.splice(0)) for (const fd of frame.fds) binding.close(fd);
+    this.#reader.discard();
+    this.#fd.close();
+  }
+}
+
+/**
+ * A listening AF_UNIX stream socket at `path`, mode 0600 from the start (fchmod before
+ * bind), owned by the caller: for takeover's path, or to accept FdChannels through a
+ * net.Server (`server.listen({ fd })` with `pauseOnConnect`).
+ */
+export function listenUnix(path: string, backlog = 16): OwnedDescriptor {
+  checkPath(path);
+  validateInteger(backlog, 'backlog', 0, INT32_MAX);
+  try {
+    return new OwnedDescriptor(binding.unixListen(path, backlog));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (typeof e.errno !== 'number') throw error;
+    throw errnoException(-e.errno, e.syscall ?? 'bind', { address: path });
+  }
+}
