@@ -11,6 +11,7 @@
         "native/descriptors.cc",
         "native/diag.cc",
         "native/errors.cc",
+        "native/events.cc",
         "native/listener.cc",
         "native/options.cc",
         "native/send.cc",

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitConstants(env, exports);
   sockctl::InitDescriptors(env, exports);
   sockctl::InitDiag(env, exports);
+  sockctl::InitEvents(env, exports);
   sockctl::InitListener(env, exports);
   sockctl::InitOptions(env, exports);
   sockctl::InitSend(env, exports);
