@@ -1,21 +1,25 @@
 // Rows from NETLINK_SOCK_DIAG (native/diag.cc): the kernel applies the state mask and the
-// port filter; this decodes the dump's fixed 64-byte records into rows.
+// port filter; this decodes the dump's fixed records (native/diag_row.h) into rows.
 import { binding } from '../core/binding';
 import { formatIPv4, formatIPv6 } from './address';
 import type { StatesQuery } from './filter';
 import { makeRow, type TcpStateRow } from './row';
 
-// Offsets of struct DiagRow in native/diag.cc, in bytes.
-const ROW_BYTES = 64;
-const LOCAL = 28;
-const REMOTE = 44;
-
-if (binding.diagRowBytes !== ROW_BYTES) {
-  throw new Error(`sockctl: the addon's diag rows are ${binding.diagRowBytes} bytes, this library reads ${ROW_BYTES}: rebuild it`);
+// Where each field of a row is: native/diag_row.h, exported by the addon (never copied here).
+const layout = binding.diagLayout;
+const ROW_BYTES = layout.rowBytes;
+const O = layout.offsets;
+if (ROW_BYTES % 4 !== 0 || O.expiresMs % 4 !== 0 || O.localPort % 2 !== 0 || O.cookieLow % 4 !== 0) {
+  throw new Error('sockctl: the addon\'s diag rows are not aligned as this library reads them: rebuild it');
 }
 
 function families(query: StatesQuery): number {
-  return (query.ipv4 ? 1 : 0) | (query.ipv6 ? 2 : 0);
+  return (query.ipv4 ? layout.requestFamilies.ipv4 : 0) | (query.ipv6 ? layout.requestFamilies.ipv6 : 0);
+}
+
+/** The socket's cookie as ss -e prints it (sk:...): hexadecimal, high word first. */
+export function cookieText(high: number, low: number): string {
+  return high === 0 ? low.toString(16) : high.toString(16) + low.toString(16).padStart(8, '0');
 }
 
 export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
@@ -36,21 +40,22 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
     const word = at / 4;
-    const ipv6 = bytes[at] === 6;
+    const ipv6 = bytes[at + O.family] === layout.rowFamilies.ipv6;
     rows[i] = makeRow(
       ipv6,
-      bytes[at + 1]!,
-      address(ipv6, at + LOCAL),
-      halves[at / 2 + 12]!,
-      address(ipv6, at + REMOTE),
-      halves[at / 2 + 13]!,
-      words[word + 2]!,
-      words[word + 3]!,
-      bytes[at + 2]!,
-      words[word + 1]!,
-      bytes[at + 3]!,
-      words[word + 4]!,
-      words[word + 5]!,
+      bytes[at + O.state]!,
+      address(ipv6, at + O.local),
+      halves[(at + O.localPort) / 2]!,
+      address(ipv6, at + O.remote),
+      halves[(at + O.remotePort) / 2]!,
+      words[word + O.recvQ / 4]!,
+      words[word + O.sendQ / 4]!,
+      bytes[at + O.timer]!,
+      words[word + O.expiresMs / 4]!,
+      bytes[at + O.retransmits]!,
+      words[word + O.uid / 4]!,
+      words[word + O.inode / 4]!,
+      cookieText(words[word + O.cookieHigh / 4]!, words[word + O.cookieLow / 4]!),
     );
   }
   return rows;
@@ -65,4 +70,22 @@ export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
 export async function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
   const { states, localPort, remotePort, anyPort } = query;
   return decodeRows(await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort));
+}
+
+/**
+ * One connection by its 4-tuple, without NLM_F_DUMP: the kernel's hash lookup, whose cost
+ * does not grow with the table. `cookie` ('' for any) pins the socket: a server-side tuple
+ * whose connection is gone answers with its LISTEN socket otherwise.
+ */
+export function lookupRowSync(
+  ipv6: boolean,
+  localAddress: string,
+  localPort: number,
+  remoteAddress: string,
+  remotePort: number,
+  cookie = '',
+): TcpStateRow | undefined {
+  const [row] = decodeRows(binding.tcpDiagLookupSync(ipv6 ? 1 : 0, localAddress, localPort, remoteAddress, remotePort, cookie));
+  if (row === undefined || row.localPort !== localPort || row.remotePort !== remotePort) return undefined;
+  return row;
 }

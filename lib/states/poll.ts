@@ -2,6 +2,7 @@
 // change (sock_diag only announces destruction), so waiters ask again, every millisecond
 // at first, backing off to 20 ms, for at most `timeoutMs`.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortError } from '../core/abort';
 
 const FIRST_POLL_MS = 1;
 const MAX_POLL_MS = 20;
@@ -15,15 +16,19 @@ export async function pollKernel<T>(
   done: (result: T) => boolean,
   timeoutMs: number,
   timedOut: (last: T) => Error,
+  signal?: AbortSignal,
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   let pause = FIRST_POLL_MS;
   for (;;) {
+    if (signal?.aborted) throw abortError(signal);
     const result = await look();
     if (done(result)) return result;
     const left = deadline - performance.now();
     if (left <= 0) throw timedOut(result);
-    await sleep(Math.min(pause, left));
+    await sleep(Math.min(pause, left), undefined, signal === undefined ? undefined : { signal }).catch(() => {
+      throw abortError(signal!);
+    });
     pause = Math.min(pause * 2, MAX_POLL_MS);
   }
 }

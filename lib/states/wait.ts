@@ -1,18 +1,29 @@
-// waitForState: resolves as soon as the kernel lists a matching socket in the wanted state,
-// polling the netlink dump (well under a millisecond for one port) through pollKernel.
+// waitForState: resolves as soon as the kernel has a matching socket in the wanted state.
+// Where the tracepoint serves (watch.ts), every transition is seen, even one shorter than
+// any poll (FIN_WAIT_1 on loopback); elsewhere the kernel is polled (pollKernel): by the
+// exact 4-tuple lookup when the filter names both ends (its cost does not grow with the
+// host's table), else by a dump with the filter run in the kernel. 'CLOSED' means gone.
 import { constants as osConstants } from 'node:os';
-import { errnoException, invalidArgValue, type SystemError } from '../core/errors';
+import { isIP } from 'node:net';
+import { abortError, isAbortSignal } from '../core/abort';
+import { errnoException, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
 import { formatEndpoint } from './address';
-import { stateBits, stateMask, toQuery, type TcpStatesFilter } from './filter';
+import { stateBits, stateMask, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwners, queryRows } from './list';
+import { lookupRowSync } from './netlink';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
+import { StateWatch, type WatchSource } from './watch';
 import type { TcpState } from '../core/tcp-states';
 
 export interface WaitForStateOptions {
   /** How long to wait before rejecting with ETIMEDOUT; default 5000. */
   timeoutMs?: number;
+  /** Rejects with Node's AbortError when aborted. */
+  signal?: AbortSignal;
+  /** As watchStates: 'auto' (default), 'tracepoint' or 'poll'. */
+  source?: WatchSource;
 }
 
 /** The rejection of a wait that timed out: `rows` is what the kernel listed last. */
@@ -21,13 +32,17 @@ export interface WaitForStateTimeout extends SystemError {
 }
 
 const ROWS_SHOWN = 10;
+const OPTION_KEYS = new Set(['timeoutMs', 'signal', 'source']);
+const CLOSED = stateBits('CLOSED');
 
-function where(filter: TcpStatesFilter | undefined): string {
+function where(query: StatesQuery): string {
   const parts: string[] = [];
-  if (filter?.port !== undefined) parts.push(`port ${filter.port}`);
-  if (filter?.localPort !== undefined) parts.push(`local port ${filter.localPort}`);
-  if (filter?.remotePort !== undefined) parts.push(`remote port ${filter.remotePort}`);
-  if (filter?.family !== undefined) parts.push(filter.family);
+  if (query.anyPort !== 0) parts.push(`port ${query.anyPort}`);
+  if (query.localPort !== 0) parts.push(`local port ${query.localPort}`);
+  if (query.remotePort !== 0) parts.push(`remote port ${query.remotePort}`);
+  if (query.localAddress !== null) parts.push(`local address ${query.localAddress}`);
+  if (query.remoteAddress !== null) parts.push(`remote address ${query.remoteAddress}`);
+  if (query.ipv4 !== query.ipv6) parts.push(query.ipv4 ? 'ipv4' : 'ipv6');
   return parts.length === 0 ? 'any socket' : parts.join(', ');
 }
 
@@ -35,10 +50,49 @@ function describe(row: TcpStateRow): string {
   return `${row.state} ${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)}`;
 }
 
+function readOptions(options: unknown) {
+  const o = validateObject(options, 'options');
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.has(key)) throw invalidArgValue('options', options, `has an unknown property '${key}' (known: ${[...OPTION_KEYS].join(', ')})`);
+  }
+  const { timeoutMs = 5000, signal, source } = o; // each read once
+  validateInteger(timeoutMs, 'options.timeoutMs', 0, INT32_MAX);
+  if (signal !== undefined && !isAbortSignal(signal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  if (source !== undefined && source !== 'auto' && source !== 'tracepoint' && source !== 'poll') {
+    throw invalidArgValue('options.source', source, "must be 'auto', 'tracepoint' or 'poll'");
+  }
+  return { timeoutMs: timeoutMs as number, signal: signal as AbortSignal | undefined, source: (source ?? 'auto') as WatchSource };
+}
+
+/**
+ * The kernel's rows for the query. A filter naming both ends is one lookup (no NLM_F_DUMP),
+ * pinned to the first socket found by its cookie: a different socket on the same 4-tuple
+ * later (a reuse, or a server-side tuple answered by its listener) is not the same one.
+ */
+function lister(query: StatesQuery): () => Promise<TcpStateRow[]> {
+  const listing = { ...query, withProcess: false };
+  const { localAddress, remoteAddress, localPort, remotePort } = query;
+  if (localAddress === null || remoteAddress === null || localPort === 0 || remotePort === 0 || query.source === 'proc') {
+    return () => queryRows(listing);
+  }
+  const ipv6 = isIP(localAddress) === 6;
+  let cookie = '';
+  return async () => {
+    const row = lookupRowSync(ipv6, localAddress, localPort, remoteAddress, remotePort, cookie);
+    if (row === undefined || (stateBits(row.state) & query.states) === 0) return [];
+    if ((query.ipv4 && !ipv6) || (query.ipv6 && ipv6)) {
+      cookie = row.cookie ?? '';
+      return [row];
+    }
+    return [];
+  };
+}
+
 /**
  * Waits until a socket matching `filter` is in `state` (or in any of several states), and
- * resolves with all those that are. Rejects with ETIMEDOUT after `timeoutMs`, the error
- * saying which sockets (of the filter, in any state) the kernel listed instead.
+ * resolves with all those that are ('CLOSED': with [] once none matches). Rejects with
+ * ETIMEDOUT after `timeoutMs`, the error saying which sockets (of the filter, in any state)
+ * the kernel listed instead, and with AbortError on `signal`.
  */
 export async function waitForState(
   filter: TcpStatesFilter & { withProcess: true },
@@ -61,26 +115,52 @@ export async function waitForState(
   if ((query.states & wanted) === 0) {
     throw invalidArgValue('state', state, "is excluded by the filter's own state");
   }
-  const { timeoutMs = 5000 } = validateObject(options, 'options') as WaitForStateOptions;
-  validateInteger(timeoutMs, 'options.timeoutMs', 0, INT32_MAX);
+  const { timeoutMs, signal, source } = readOptions(options);
+  if (signal?.aborted) throw abortError(signal);
 
-  // Ask for every state the filter allows, to say what was there instead on timeout.
-  const listing = { ...query, withProcess: false };
+  const list = lister(query);
   const matching = (rows: TcpStateRow[]) => rows.filter((row) => (stateBits(row.state) & wanted) !== 0);
-  const rows = await pollKernel(
-    () => queryRows(listing),
-    (listed) => matching(listed).length > 0,
-    timeoutMs,
-    (listed) => {
-      const names = (typeof state === 'string' ? [state] : state).join(' or ');
-      const more = listed.length > ROWS_SHOWN ? ` and ${listed.length - ROWS_SHOWN} more` : '';
-      const saw = listed.length === 0 ? 'no socket' : listed.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
-      const error = errnoException(osConstants.errno.ETIMEDOUT, 'waitForState', {
-        reason: `no ${names} within ${timeoutMs} ms for ${where(filter)}; the kernel listed ${saw}`,
-      }) as WaitForStateTimeout;
-      error.rows = listed;
-      return error;
-    },
-  );
-  return query.withProcess ? addOwners(matching(rows)) : matching(rows);
+  const done = (rows: TcpStateRow[]) => matching(rows).length > 0 || ((wanted & CLOSED) !== 0 && rows.length === 0);
+  const timedOut = (listed: TcpStateRow[]) => {
+    const names = (typeof state === 'string' ? [state] : state).join(' or ');
+    const more = listed.length > ROWS_SHOWN ? ` and ${listed.length - ROWS_SHOWN} more` : '';
+    const saw = listed.length === 0 ? 'no socket' : listed.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
+    const error = errnoException(osConstants.errno.ETIMEDOUT, 'waitForState', {
+      reason: `no ${names} within ${timeoutMs} ms for ${where(query)}; the kernel listed ${saw}`,
+    }) as WaitForStateTimeout;
+    error.rows = listed;
+    return error;
+  };
+  const finish = (rows: TcpStateRow[]) => (query.withProcess ? addOwners(matching(rows)) : matching(rows));
+
+  // The watch starts before the first look, so that nothing falls between the two.
+  const watchFilter = { ...filter, state: undefined, withProcess: undefined, source: undefined };
+  const watch = source === 'poll' ? undefined : new StateWatch(watchFilter, { source });
+  if (watch === undefined || watch.source !== 'tracepoint') {
+    watch?.close();
+    return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => watch.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    let rows = await list();
+    if (done(rows)) return finish(rows);
+    let expired = false;
+    timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
+    for await (const change of watch) {
+      if ((stateBits(change.to) & wanted) === 0) continue;
+      rows = await list();
+      if (done(rows)) return finish(rows);
+      // Passed already (a state shorter than this look): the tracepoint's row says it was.
+      if (change.to !== 'CLOSED') return finish([change.row]);
+    }
+    if (signal?.aborted) throw abortError(signal);
+    if (expired) throw timedOut(await list());
+    throw errnoException(osConstants.errno.EPIPE, 'waitForState', { reason: 'the watch ended' });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    watch.close();
+  }
 }
