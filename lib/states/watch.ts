@@ -58,6 +58,21 @@ export interface WatchStatesOptions {
   maxQueued?: number;
 }
 
+/** A change as `sockctl states --watch --json` prints it, one a line. */
+export interface TcpStateChangeJson {
+  /** ISO 8601, to the millisecond. */
+  time: string;
+  from: TcpState | null;
+  to: TcpState;
+  cookie: string | null;
+  via: TcpStateChange['via'];
+  row: TcpStateRow;
+}
+
+export function changeToJson(change: TcpStateChange): TcpStateChangeJson {
+  return { time: new Date(change.time).toISOString(), from: change.from, to: change.to, cookie: change.cookie, via: change.via, row: change.row };
+}
+
 const OPTION_KEYS = new Set(['signal', 'source', 'intervalMs', 'initial', 'maxQueued']);
 const SOURCES: readonly WatchSource[] = ['auto', 'tracepoint', 'poll'];
 // A CLOSE from these may leave a timewait socket (tcp_time_wait).
