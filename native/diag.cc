@@ -421,6 +421,26 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
   return ToArrayBuffer(env, rows);
 }
 
+// The rows of recorded sock_diag replies (netlink messages as the kernel sent them): what
+// a dump does to each message, without a kernel, for the decoders' fixture tests.
+Napi::Value DiagRowsFromMessages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) throw ArgTypeError(env, "messages", "an instance of Buffer");
+  Napi::Buffer<uint8_t> input = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<DiagRow> rows;
+#ifdef __linux__
+  std::vector<uint64_t> storage(input.Length() / sizeof(uint64_t) + 1);  // aligned for nlmsghdr
+  std::memcpy(storage.data(), input.Data(), input.Length());
+  int left = static_cast<int>(input.Length());
+  for (auto* message = reinterpret_cast<nlmsghdr*>(storage.data()); NLMSG_OK(message, left); message = NLMSG_NEXT(message, left)) {
+    if (message->nlmsg_type != SOCK_DIAG_BY_FAMILY && message->nlmsg_type != TCPDIAG_GETSOCK) continue;
+    if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) throw ErrnoError(env, EBADMSG, "sock_diag");
+    AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)), &rows);
+  }
+#endif
+  return ToArrayBuffer(env, rows);
+}
+
 // Where each field of a row is, so that JavaScript never keeps its own copy of the layout.
 Napi::Object Layout(Napi::Env env) {
   Napi::Object layout = Napi::Object::New(env);
@@ -470,6 +490,7 @@ void InitDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpDiagLookupSync", Napi::Function::New(env, TcpDiagLookupSync, "tcpDiagLookupSync"));
   exports.Set("diagRowBytes", Napi::Number::New(env, sizeof(DiagRow)));
   exports.Set("diagLayout", Layout(env));
+  exports.Set("diagRowsFromMessages", Napi::Function::New(env, DiagRowsFromMessages, "diagRowsFromMessages"));
 }
 
 }  // namespace sockctl

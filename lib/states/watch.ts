@@ -194,7 +194,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  /** Changes the kernel dropped (its trace buffer overran while this watch was behind). */
+  /** Changes lost while this watch's reader was behind: the kernel's overwritten events and those past `maxQueued`. */
   get dropped(): number {
     return this.#dropped;
   }
@@ -269,18 +269,28 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     if ((stateBits(change.to) & this.#query.states) === 0 && (change.from === null || (stateBits(change.from) & this.#query.states) === 0)) return;
     if (!matchesAddresses(this.#query, row.localAddress, row.remoteAddress)) return;
     if (this.#query.withProcess) [change.row] = addOwnersSync([row]);
-    this.#queue.push(change);
     if (this.#waiter !== undefined) {
       const waiter = this.#waiter;
       this.#waiter = undefined;
-      waiter.resolve({ value: this.#queue.shift()!, done: false });
-    } else if (this.#queue.length >= this.#settings.maxQueued && this.#reader !== undefined && !this.#paused) {
-      this.#paused = true; // backpressure: the kernel's ring buffer takes it, and counts what it drops
-      this.#reader.stop();
-    } else if (this.#queue.length > this.#settings.maxQueued) {
-      this.#queue.shift(); // poll source: the oldest goes
-      this.#dropped++;
+      waiter.resolve({ value: change, done: false });
+      return;
     }
+    if (this.#queue.length >= this.#settings.maxQueued) {
+      // Never more than maxQueued held: the tracepoint pauses (the kernel's ring buffer takes
+      // what follows, and says what it overwrites); what does not fit is counted.
+      this.#dropped++;
+      if (this.#reader !== undefined && !this.#paused) {
+        this.#paused = true;
+        this.#reader.stop();
+      }
+      return;
+    }
+    this.#queue.push(change);
+  }
+
+  /** Changes waiting for the reader (at most `maxQueued`). */
+  get queued(): number {
+    return this.#queue.length;
   }
 
   // --- tracepoint ---
@@ -370,6 +380,12 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
       }
       this.#push({ time, from: event.from, to: 'CLOSED', cookie, row: this.#rowOf(event, cookie, undefined), via: 'tracepoint' });
       return;
+    }
+    const old = this.#timeWaits.get(key);
+    if (old !== undefined && event.from !== 'TIME_WAIT') {
+      // A new connection on the tuple: the kernel took over (or dropped) the timewait socket.
+      this.#timeWaits.delete(key);
+      this.#push({ time, from: old.row.state, to: 'CLOSED', cookie: old.row.cookie, row: { ...old.row, state: 'CLOSED', timer: null }, via: 'tracepoint' });
     }
     let found: TcpStateRow | undefined;
     if (cookie === null && event.localPort !== 0) {

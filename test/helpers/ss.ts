@@ -128,6 +128,11 @@ function parseDetails(line: string, family: 'ipv4' | 'ipv6'): SsDetailedRow {
   };
 }
 
+/** Rows of recorded `ss -tanoeH` output (one family's). */
+export function parseSsDetails(text: string, family: 'ipv4' | 'ipv6'): SsDetailedRow[] {
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => parseDetails(line, family));
+}
+
 /** `ss -tanoeH` (and -p with `processes`), IPv4 and IPv6 asked apart so each row knows its family. */
 export function ssDetailedRows(port: number, options: { processes?: boolean } = {}): SsDetailedRow[] {
   const flags = `-tanoeH${options.processes ? 'p' : ''}`;
