@@ -44,8 +44,12 @@ function findRoot(roots: readonly string[]): string {
   for (const root of roots) {
     try {
       if (statSync(join(root, 'instances')).isDirectory()) return root;
-    } catch {
-      // not there
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // tracefs is mode 0700: another user cannot even look.
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new TracepointUnavailable(`not permitted to use tracefs at ${root} (${code}): the tracepoint needs root or CAP_SYS_ADMIN`, 'EACCES', { cause: error });
+      }
     }
   }
   throw new TracepointUnavailable(`tracefs is not mounted (looked in ${roots.join(' and ')}; as root: mount -t tracefs nodev /sys/kernel/tracing)`, 'ENOTMOUNTED');
