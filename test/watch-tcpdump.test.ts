@@ -21,6 +21,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchStates, type TcpStateChange } from '../lib/index';
 import { tracing } from './helpers/tracefs';
+import { impliedTransitions } from './helpers/wire-rules.mjs';
 
 const hasTcpdump = spawnSync('tcpdump', ['--version']).status === 0;
 
@@ -37,56 +38,6 @@ c, a = pair(); print('reset', c.getsockname()[1], flush=True)
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close(); time.sleep(0.1); a.close()
 print('done', flush=True)
 `;
-
-interface Segment {
-  fromClient: boolean;
-  flags: string; // tcpdump's: S, S., ., P., F., R, R.
-}
-
-/** The transitions of the client's and the server's socket that the wire implies (the rules above). */
-export function impliedTransitions(segments: Segment[]): { client: string[]; server: string[] } {
-  const ends = {
-    client: { state: 'CLOSED', out: [] as string[], finSent: false, finReceived: false },
-    server: { state: 'LISTEN', out: [] as string[], finSent: false, finReceived: false },
-  };
-  const go = (end: (typeof ends)['client'], to: string) => {
-    end.out.push(`${end.state}>${to}`);
-    end.state = to;
-  };
-  for (const { fromClient, flags } of segments) {
-    const sender = fromClient ? ends.client : ends.server;
-    const receiver = fromClient ? ends.server : ends.client;
-    if (flags.includes('R')) {
-      if (sender.state !== 'CLOSED') go(sender, 'CLOSED');
-      if (receiver.state !== 'CLOSED' && receiver.state !== 'TIME_WAIT') go(receiver, 'CLOSED');
-      continue;
-    }
-    if (flags === 'S') {
-      go(sender, 'SYN_SENT');
-      continue;
-    }
-    if (flags === 'S.') {
-      go(receiver, 'ESTABLISHED');
-      continue;
-    }
-    if (fromClient && ends.server.state === 'LISTEN' && flags.includes('.')) {
-      go(ends.server, 'SYN_RECV');
-      go(ends.server, 'ESTABLISHED');
-    }
-    // An ACK of the receiver's FIN (on loopback every segment after it acknowledges it).
-    if (flags.includes('.') && receiver.finSent) {
-      if (receiver.state === 'FIN_WAIT_1') go(receiver, 'FIN_WAIT_2');
-      else if (receiver.state === 'LAST_ACK') go(receiver, 'CLOSED');
-    }
-    if (flags.includes('F') && !sender.finSent) {
-      sender.finSent = true;
-      go(sender, sender.state === 'CLOSE_WAIT' ? 'LAST_ACK' : 'FIN_WAIT_1');
-      receiver.finReceived = true;
-      go(receiver, receiver.state === 'FIN_WAIT_2' ? 'TIME_WAIT' : 'CLOSE_WAIT');
-    }
-  }
-  return { client: ends.client.out, server: ends.server.out };
-}
 
 const children: ChildProcess[] = [];
 afterEach(async () => {
