@@ -42,7 +42,7 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "EventReader",
                        {InstanceMethod<&EventReader::Start>("start"), InstanceMethod<&EventReader::Stop>("stop"),
-                        InstanceMethod<&EventReader::CloseMethod>("close"),
+                        InstanceMethod<&EventReader::CloseMethod>("close"), InstanceMethod<&EventReader::Unref>("unref"),
                         InstanceAccessor<&EventReader::Fd>("fd")});
   }
 
@@ -154,6 +154,12 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (poll_ != nullptr) uv_poll_stop(poll_);
+    return info.Env().Undefined();
+  }
+
+  // The poll no longer keeps the loop (and so the process) alive.
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     return info.Env().Undefined();
   }
 

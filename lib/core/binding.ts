@@ -55,6 +55,8 @@ export interface NativeEventReader {
   start(): void;
   stop(): void;
   close(): void;
+  /** The poll stops keeping the process alive. */
+  unref(): void;
   readonly fd: number;
 }
 

@@ -26,12 +26,14 @@ export class TracepointUnavailable extends Error {
 }
 
 let counter = 0;
-const open = new Set<string>(); // instance directories to remove at exit
+// Instance directories to remove at exit, each with what closes its pipe first.
+const open = new Map<string, () => void>();
 let exitHook = false;
 
 function removeAtExit(): void {
-  for (const dir of open) {
+  for (const [dir, closePipe] of open) {
     try {
+      closePipe();
       rmdirSync(dir);
     } catch {
       // Its pipe still open (a watch never closed): EBUSY. The next process removes it.
@@ -101,6 +103,8 @@ export interface TraceInstance {
   readonly pipe: string;
   /** Removes the instance (its pipe closed first by the caller). Idempotent. */
   remove(): void;
+  /** What closes the pipe, should the process exit with the instance still open. */
+  onExitClose(closePipe: () => void): void;
 }
 
 function write(dir: string, file: string, text: string, optional = false): void {
@@ -127,7 +131,7 @@ export function openInstance(query: StatesQuery, roots: readonly string[] = TRAC
     }
     throw error;
   }
-  open.add(dir);
+  open.set(dir, () => {});
   if (!exitHook) {
     exitHook = true;
     process.on('exit', removeAtExit);
@@ -160,10 +164,13 @@ export function openInstance(query: StatesQuery, roots: readonly string[] = TRAC
     }
     throw error;
   }
-  return { dir, pipe: join(dir, 'trace_pipe'), remove };
+  const onExitClose = (closePipe: () => void) => {
+    if (open.has(dir)) open.set(dir, closePipe);
+  };
+  return { dir, pipe: join(dir, 'trace_pipe'), remove, onExitClose };
 }
 
 /** This process's instances that are still there (for tests). */
 export function openInstances(): string[] {
-  return [...open];
+  return [...open.keys()];
 }

@@ -160,6 +160,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   #destroy: NativeEventReader | undefined;
   #wake: (() => void) | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
+  #unref = false;
   readonly #onAbort = () => this.#finish(abortError(this.#settings.signal!));
 
   constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined) {
@@ -225,6 +226,16 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
 
   close(): void {
     this.#finish(undefined);
+  }
+
+  /** The watch no longer keeps the process alive (at exit its instance is removed). */
+  unref(): this {
+    this.#reader?.unref();
+    this.#destroy?.unref();
+    if (this.#sweep !== undefined) this.#sweep.unref();
+    this.#pollTimer?.unref();
+    this.#unref = true;
+    return this;
   }
 
   [Symbol.dispose](): void {
@@ -298,8 +309,10 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   #openTracepoint(): void {
     const instance = openInstance(this.#query);
     try {
-      this.#reader = new binding.EventReader('file', instance.pipe, (error, data) => this.#onTrace(error, data));
-      this.#reader.start();
+      const reader = new binding.EventReader('file', instance.pipe, (error, data) => this.#onTrace(error, data));
+      this.#reader = reader;
+      reader.start();
+      instance.onExitClose(() => reader.close());
     } catch (error) {
       this.#reader?.close();
       this.#reader = undefined;
@@ -421,7 +434,10 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     if (this.#timeWaits.size >= MAX_TRACKED) return;
     const key = tupleKey(row.family === 'ipv6', row.localAddress, row.localPort, row.remoteAddress, row.remotePort);
     this.#timeWaits.set(key, { row, deadline: performance.now() + (row.timer?.expiresMs ?? 0) });
-    this.#sweep ??= setInterval(() => this.#sweepTimeWaits(), TIME_WAIT_SWEEP_MS);
+    if (this.#sweep === undefined) {
+      this.#sweep = setInterval(() => this.#sweepTimeWaits(), TIME_WAIT_SWEEP_MS);
+      if (this.#unref) this.#sweep.unref();
+    }
   }
 
   #sweepTimeWaits(): void {
@@ -493,6 +509,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
           this.#pollTimer = setTimeout(resolve, this.#settings.intervalMs);
+          if (this.#unref) this.#pollTimer.unref();
         });
         clearTimeout(this.#pollTimer);
         this.#wake = undefined;
