@@ -128,38 +128,9 @@ try {
 
   globalThis.gc?.(); // the set-up's 22,000 closed net.Sockets: not the first method's cost
   const port = many.port;
-  const hostSockets = tcpStatesSync().length; // other programs' sockets count in every method's work
-  const results = await medians(ROUNDS, [
-    ['tcpStates({ port })          netlink, thread pool', () => tcpStates({ port }).then((r) => r.length)],
-    ['tcpStatesSync({ port })      netlink', () => tcpStatesSync({ port }).length],
-    ['/proc/net/tcp{,6} parse      in-process, split lines', () => procParse(port)],
-    ["tcpStatesSync({ port, source: 'proc' })", () => tcpStatesSync({ port, source: 'proc' }).length],
-    ['ss -tanH "( sport/dport )"   spawned', () => ss(port)],
-    ['node-netstat                 spawns netstat -apntu', () => nodeNetstat(port)],
-  ]);
-  const base = results[0].ms;
-  console.log(`\n1. ${MANY} TIME_WAIT on one port (${hostSockets} TCP sockets on the host), median of ${ROUNDS} rounds, ms:`);
-  console.log(`   ${'method'.padEnd(52)}${'ms'.padStart(8)}   rows   time / tcpStates`);
-  for (const { name, ms, rows } of results) console.log(`   ${name.padEnd(52)}${fmt(ms)}  ${String(rows).padStart(5)}   ${ratio(ms / base)}`);
-  const parse = Math.min(results[2].ms, results[3].ms) / base; // the faster of the two /proc parses
-  const spawnSs = results[4].ms / base;
-  console.log(`   goal: >= 5x faster than the /proc parse: ${ratio(parse)} ${parse >= 5 ? 'met' : 'NOT met'};` +
-    ` faster than spawning ss: ${ratio(spawnSs)} ${spawnSs > 1 ? 'met' : 'NOT met'}`);
 
-  const inPort = (r) => r.localPort === few.port || r.remotePort === few.port;
-  const [filtered, unfiltered, filteredAsync, unfilteredAsync] = await medians(ROUNDS, [
-    ['tcpStatesSync({ port })  kernel filter', () => tcpStatesSync({ port: few.port }).length],
-    ['tcpStatesSync() + JS filter', () => tcpStatesSync().filter(inPort).length],
-    ['tcpStates({ port })      kernel filter', () => tcpStates({ port: few.port }).then((r) => r.length)],
-    ['tcpStates() + JS filter', () => tcpStates().then((r) => r.filter(inPort).length)],
-  ]);
-  console.log(`\n2. ${FEW} TIME_WAIT on port ${few.port} among ${hostSockets - FEW} others, median of ${ROUNDS} rounds, ms:`);
-  for (const [kernel, js] of [[filtered, unfiltered], [filteredAsync, unfilteredAsync]]) {
-    console.log(`   ${kernel.name.padEnd(40)}${fmt(kernel.ms)}  ${kernel.rows} rows`);
-    console.log(`   ${js.name.padEnd(40)}${fmt(js.ms)}  ${js.rows} rows   gain of the kernel filter: ${ratio(js.ms / kernel.ms)}`);
-  }
-
-  // 3. Against the kernel's own cost: the C++ dump, compiled now.
+  // 3 (run first, while all the TIME_WAIT sockets are there): against the kernel's own
+  // cost, the C++ dump compiled now.
   const here = dirname(fileURLToPath(import.meta.url));
   const cDump = join(tmpdir(), `sockctl-diag-dump-${process.pid}`);
   execFileSync('g++', ['-O2', '-std=c++17', `-I${join(here, '..', 'native')}`, join(here, 'diag-dump.cc'), '-o', cDump]);
@@ -192,6 +163,38 @@ try {
     const r = median(xs) / median(c);
     console.log(`   ${name.padEnd(34)} median ${fmt(median(xs))}  (${range(xs)})  ${ratio(r)} the C++ dump; goal <= 1.3x: ${r <= 1.3 ? 'met' : 'NOT met'}`);
   }
+
+  const hostSockets = tcpStatesSync().length; // other programs' sockets count in every method's work
+  const results = await medians(ROUNDS, [
+    ['tcpStates({ port })          netlink, thread pool', () => tcpStates({ port }).then((r) => r.length)],
+    ['tcpStatesSync({ port })      netlink', () => tcpStatesSync({ port }).length],
+    ['/proc/net/tcp{,6} parse      in-process, split lines', () => procParse(port)],
+    ["tcpStatesSync({ port, source: 'proc' })", () => tcpStatesSync({ port, source: 'proc' }).length],
+    ['ss -tanH "( sport/dport )"   spawned', () => ss(port)],
+    ['node-netstat                 spawns netstat -apntu', () => nodeNetstat(port)],
+  ]);
+  const base = results[0].ms;
+  console.log(`\n1. ${MANY} TIME_WAIT on one port (${hostSockets} TCP sockets on the host), median of ${ROUNDS} rounds, ms:`);
+  console.log(`   ${'method'.padEnd(52)}${'ms'.padStart(8)}   rows   time / tcpStates`);
+  for (const { name, ms, rows } of results) console.log(`   ${name.padEnd(52)}${fmt(ms)}  ${String(rows).padStart(5)}   ${ratio(ms / base)}`);
+  const parse = Math.min(results[2].ms, results[3].ms) / base; // the faster of the two /proc parses
+  const spawnSs = results[4].ms / base;
+  console.log(`   goal: >= 5x faster than the /proc parse: ${ratio(parse)} ${parse >= 5 ? 'met' : 'NOT met'};` +
+    ` faster than spawning ss: ${ratio(spawnSs)} ${spawnSs > 1 ? 'met' : 'NOT met'}`);
+
+  const inPort = (r) => r.localPort === few.port || r.remotePort === few.port;
+  const [filtered, unfiltered, filteredAsync, unfilteredAsync] = await medians(ROUNDS, [
+    ['tcpStatesSync({ port })  kernel filter', () => tcpStatesSync({ port: few.port }).length],
+    ['tcpStatesSync() + JS filter', () => tcpStatesSync().filter(inPort).length],
+    ['tcpStates({ port })      kernel filter', () => tcpStates({ port: few.port }).then((r) => r.length)],
+    ['tcpStates() + JS filter', () => tcpStates().then((r) => r.filter(inPort).length)],
+  ]);
+  console.log(`\n2. ${FEW} TIME_WAIT on port ${few.port} among ${hostSockets - FEW} others, median of ${ROUNDS} rounds, ms:`);
+  for (const [kernel, js] of [[filtered, unfiltered], [filteredAsync, unfilteredAsync]]) {
+    console.log(`   ${kernel.name.padEnd(40)}${fmt(kernel.ms)}  ${kernel.rows} rows`);
+    console.log(`   ${js.name.padEnd(40)}${fmt(js.ms)}  ${js.rows} rows   gain of the kernel filter: ${ratio(js.ms / kernel.ms)}`);
+  }
+
 } finally {
   many.server.close();
   few.server.close();

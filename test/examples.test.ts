@@ -21,6 +21,7 @@ const EXPECTED: Record<string, string[]> = {
   'time-wait.js': ['TIME_WAIT on the port: 100', 'v2 on the same port: true', 'v3 without SO_REUSEADDR: bind EADDRINUSE 127.0.0.1:PORT'],
   'lab-helpers.js': ['half-closed: FIN_WAIT_2 CLOSE_WAIT', 'held in FIN_WAIT_1'],
   'tcp-states.js': ['TIME_WAIT timewait true', 'LISTEN TIME_WAIT'],
+  'watch-states.js': ['TIME_WAIT seen, same socket as before: true'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitForState, watchStates, type TcpStateChange } from '../lib/index';
+import { runLab, waitForState, watchStates, type TcpStateChange } from '../lib/index';
 import { toQuery } from '../lib/states/filter';
 import { openInstance, removeStaleInstances, TracepointUnavailable } from '../lib/states/tracefs';
 import { DIST_INDEX, ensureBuilt } from './helpers/dist';
@@ -221,6 +221,16 @@ describe.skipIf(!isLinux || !tracing)(`watchStates, source 'tracepoint' (root an
     mkdirSync(stale);
     watchStates({ port: 1 }).close();
     expect(readdirSync(join(root, 'instances'))).not.toContain(`sockctl-${child.pid}-0`);
+  });
+
+  it("the lab dates confirmed states by the kernel's timestamps", async () => {
+    const report = await runLab(['active-close']);
+    const events = report.scenarios[0]!.events;
+    expect(report.scenarios[0]!.error).toBeUndefined();
+    const fromKernel = events.filter((e) => e.clock === 'kernel').map((e) => e.state);
+    expect(fromKernel).toEqual(expect.arrayContaining(['ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'TIME_WAIT']));
+    // A kernel time is when the transition happened: never after it was confirmed and recorded.
+    for (const e of events) expect(e.t).toBeGreaterThanOrEqual(0);
   });
 
   it('waitForState sees FIN_WAIT_1, which lasts microseconds on loopback', async () => {
