@@ -46,7 +46,10 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
                         InstanceAccessor<&EventReader::Fd>("fd")});
   }
 
-  // (kind: 'file' | 'destroy', path: string, callback(error, data))
+  // (kind: 'file' | 'destroy', path: string, callback(error, data), removeDir?: string):
+  // removeDir, a directory rmdir(2)'d once the descriptor is closed (a tracefs instance,
+  // which cannot go while its pipe is open), also when the environment tears down (a
+  // worker's end, where no 'exit' event runs).
   explicit EventReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EventReader>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsString()) throw ArgTypeError(env, "kind", "of type string");
@@ -54,6 +57,8 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
     if (info.Length() < 3 || !info[2].IsFunction()) throw ArgTypeError(env, "callback", "of type function");
     std::string kind = info[0].As<Napi::String>().Utf8Value();
     std::string path = info[1].As<Napi::String>().Utf8Value();
+    if (info.Length() > 3 && info[3].IsString()) removeDir_ = info[3].As<Napi::String>().Utf8Value();
+    if (removeDir_.find('\0') != std::string::npos) throw ErrnoError(env, EINVAL, "rmdir");
     if (kind == "file") {
       if (path.find('\0') != std::string::npos) throw ErrnoError(env, EINVAL, "open");
       do {
@@ -139,6 +144,10 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
       poll_ = nullptr;
     }
     CloseDescriptor();
+    if (!removeDir_.empty()) {
+      ::rmdir(removeDir_.c_str());  // errors ignored: gone already, or left for stale cleanup
+      removeDir_.clear();
+    }
     if (hooked_) {
       hooked_ = false;
       napi_remove_env_cleanup_hook(env_, Teardown, this);
@@ -247,6 +256,7 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
   uv_poll_t* handle() { return poll_; }
 
   int fd_ = -1;
+  std::string removeDir_;
   bool netlink_ = false;
   bool hooked_ = false;
   napi_env env_ = nullptr;

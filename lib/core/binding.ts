@@ -94,7 +94,13 @@ export interface NativeBinding {
   /** The rows of recorded sock_diag reply messages (for the decoders' fixture tests). */
   diagRowsFromMessages(messages: Buffer): ArrayBuffer;
   /** native/events.cc: a descriptor polled on the loop ('file': a path opened O_NONBLOCK; 'destroy': sock_diag's destroy groups). */
-  EventReader: new (kind: 'file' | 'destroy', path: string, callback: (error: Error | null, data: Buffer | ArrayBuffer | null) => void) => NativeEventReader;
+  EventReader: new (
+    kind: 'file' | 'destroy',
+    path: string,
+    callback: (error: Error | null, data: Buffer | ArrayBuffer | null) => void,
+    /** rmdir'd once the descriptor is closed, at environment teardown too. */
+    removeDir?: string,
+  ) => NativeEventReader;
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;

@@ -70,12 +70,12 @@ const kernelClock = {
   /** The latest transition into `state` of the socket at `at`, once the watch has read it. */
   async find(at: Endpoint, state: TcpState): Promise<number | undefined> {
     if (this.watch === undefined) return undefined;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       for (let i = this.recent.length - 1; i >= 0; i--) {
         const { row, to, time } = this.recent[i]!;
         if (to === state && row.localPort === at.localPort && (at.remotePort === undefined || row.remotePort === at.remotePort)) return time;
       }
-      await new Promise((resolve) => setTimeout(resolve, 2)); // the event may still be in the pipe
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the event may still be in the pipe
     }
     return undefined;
   },

@@ -33,7 +33,7 @@ let exitHook = false;
 function removeAtExit(): void {
   for (const [dir, closePipe] of open) {
     try {
-      closePipe();
+      closePipe(); // the reader removes the directory once the pipe is closed
       rmdirSync(dir);
     } catch {
       // Its pipe still open (a watch never closed): EBUSY. The next process removes it.
@@ -138,7 +138,11 @@ export function openInstance(query: StatesQuery, roots: readonly string[] = TRAC
   }
   const remove = () => {
     if (!open.has(dir)) return;
-    rmdirSync(dir);
+    try {
+      rmdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // its reader removed it
+    }
     open.delete(dir);
   };
   try {

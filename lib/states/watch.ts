@@ -309,7 +309,8 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   #openTracepoint(): void {
     const instance = openInstance(this.#query);
     try {
-      const reader = new binding.EventReader('file', instance.pipe, (error, data) => this.#onTrace(error, data));
+      // The reader removes the instance once its pipe is closed, a worker's end included.
+      const reader = new binding.EventReader('file', instance.pipe, (error, data) => this.#onTrace(error, data), instance.dir);
       this.#reader = reader;
       reader.start();
       instance.onExitClose(() => reader.close());
