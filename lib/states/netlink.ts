@@ -22,6 +22,24 @@ export function cookieText(high: number, low: number): string {
   return high === 0 ? low.toString(16) : high.toString(16) + low.toString(16).padStart(8, '0');
 }
 
+// The offsets as plain numbers, once: the decoding loop reads no object properties.
+const F_FAMILY = O.family;
+const F_STATE = O.state;
+const F_TIMER = O.timer;
+const F_RETRANSMITS = O.retransmits;
+const W_EXPIRES = O.expiresMs / 4;
+const W_RECVQ = O.recvQ / 4;
+const W_SENDQ = O.sendQ / 4;
+const W_UID = O.uid / 4;
+const W_INODE = O.inode / 4;
+const H_LOCAL_PORT = O.localPort / 2;
+const H_REMOTE_PORT = O.remotePort / 2;
+const B_LOCAL = O.local;
+const B_REMOTE = O.remote;
+const W_COOKIE_LOW = O.cookieLow / 4;
+const W_COOKIE_HIGH = O.cookieHigh / 4;
+const ROW_IPV6 = layout.rowFamilies.ipv6;
+
 export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
   const bytes = new Uint8Array(dump);
   const words = new Uint32Array(dump); // native order, as the addon wrote them
@@ -40,22 +58,23 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
     const word = at / 4;
-    const ipv6 = bytes[at + O.family] === layout.rowFamilies.ipv6;
+    const half = at / 2;
+    const ipv6 = bytes[at + F_FAMILY] === ROW_IPV6;
     rows[i] = makeRow(
       ipv6,
-      bytes[at + O.state]!,
-      address(ipv6, at + O.local),
-      halves[(at + O.localPort) / 2]!,
-      address(ipv6, at + O.remote),
-      halves[(at + O.remotePort) / 2]!,
-      words[word + O.recvQ / 4]!,
-      words[word + O.sendQ / 4]!,
-      bytes[at + O.timer]!,
-      words[word + O.expiresMs / 4]!,
-      bytes[at + O.retransmits]!,
-      words[word + O.uid / 4]!,
-      words[word + O.inode / 4]!,
-      cookieText(words[word + O.cookieHigh / 4]!, words[word + O.cookieLow / 4]!),
+      bytes[at + F_STATE]!,
+      address(ipv6, at + B_LOCAL),
+      halves[half + H_LOCAL_PORT]!,
+      address(ipv6, at + B_REMOTE),
+      halves[half + H_REMOTE_PORT]!,
+      words[word + W_RECVQ]!,
+      words[word + W_SENDQ]!,
+      bytes[at + F_TIMER]!,
+      words[word + W_EXPIRES]!,
+      bytes[at + F_RETRANSMITS]!,
+      words[word + W_UID]!,
+      words[word + W_INODE]!,
+      cookieText(words[word + W_COOKIE_HIGH]!, words[word + W_COOKIE_LOW]!),
     );
   }
   return rows;
