@@ -29,7 +29,7 @@ const BAD_FILTERS: Array<[unknown, ErrorClass, string, string]> = [
     { prot: 80 },
     TypeError,
     'ERR_INVALID_ARG_VALUE',
-    "The argument 'filter' has an unknown property 'prot' (known: port, localPort, remotePort, state, family, withProcess, source). Received { prot: 80 }",
+    "The argument 'filter' has an unknown property 'prot' (known: port, localPort, remotePort, localAddress, remoteAddress, state, family, withProcess, source). Received { prot: 80 }",
   ],
 ];
 

@@ -45,7 +45,7 @@ const kernelClock = {
     this.quiet = setTimeout(() => this.stop(), QUIET_MS).unref();
     if (this.watch !== undefined || this.unavailable) return;
     try {
-      const watch = new StateWatch(undefined, { source: 'tracepoint', maxQueued: RECENT }).unref();
+      const watch = new StateWatch(undefined, { source: 'tracepoint', maxQueued: RECENT }, { seed: false }).unref();
       this.watch = watch;
       void (async () => {
         try {

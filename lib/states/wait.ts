@@ -135,7 +135,8 @@ export async function waitForState(
 
   // The watch starts before the first look, so that nothing falls between the two.
   const watchFilter = { ...filter, state: undefined, withProcess: undefined, source: undefined };
-  const watch = source === 'poll' ? undefined : new StateWatch(watchFilter, { source });
+  // Off Linux the listing says ENOTSUP, as tcpStates does.
+  const watch = source === 'poll' || process.platform !== 'linux' ? undefined : new StateWatch(watchFilter, { source }, { seed: false });
   if (watch === undefined || watch.source !== 'tracepoint') {
     watch?.close();
     return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
@@ -149,6 +150,10 @@ export async function waitForState(
     let expired = false;
     timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
     for await (const change of watch) {
+      // Left the wanted state since the watch began: it was in it while we waited.
+      if (change.from !== null && change.from !== 'CLOSED' && (stateBits(change.from) & wanted) !== 0 && (stateBits(change.to) & wanted) === 0) {
+        return finish([{ ...change.row, state: change.from, timer: null }]);
+      }
       if ((stateBits(change.to) & wanted) === 0) continue;
       rows = await list();
       if (done(rows)) return finish(rows);

@@ -163,7 +163,12 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   #unref = false;
   readonly #onAbort = () => this.#finish(abortError(this.#settings.signal!));
 
-  constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined) {
+  /**
+   * `internal.seed: false` (waitForState, the lab) skips the first dump that gives the
+   * sockets already there their cookies: a wait naming one connection must not walk the
+   * host's table; cookies then come from lookups.
+   */
+  constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined, internal: { seed: boolean } = { seed: true }) {
     this.#query = toQuery(filter);
     this.#settings = readOptions(options);
     const { signal, source } = this.#settings;
@@ -186,7 +191,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     }
     this.source = chosen;
     try {
-      if (chosen === 'tracepoint') this.#seed();
+      if (chosen === 'tracepoint' && (internal.seed || this.#settings.initial)) this.#seed();
       else this.#startPolling();
     } catch (error) {
       this.#close();
