@@ -217,14 +217,12 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
     if (self == nullptr) return;
     try {
       self->Deliver(status);
-    } catch (const Napi::Error& error) {
-      // The callback threw: report it as Node reports an error thrown from a callback.
-      try {
-        napi_fatal_exception(self->env_, error.Value());
-      } catch (...) {
-      }
     } catch (...) {
-      // An allocation failed or the environment is going away: nothing to tell.
+      // JavaScript could not run (the environment is being torn down: its handles are
+      // still polled before the cleanup hooks), or an allocation failed. No V8 call here,
+      // outside any HandleScope; the poll stops so that a readable descriptor does not
+      // fire again. (lib/states/watch.ts's callback catches its own errors.)
+      if (self->poll_ != nullptr) uv_poll_stop(self->poll_);
     }
   }
 

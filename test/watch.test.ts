@@ -232,6 +232,25 @@ describe.skipIf(!isLinux || !tracing)(`watchStates, source 'tracepoint' (root an
     });
   }
 
+  it('a process that exits with watches open (and sockets closing) exits cleanly and leaves no instance', () => {
+    ensureBuilt();
+    const script = `
+      const net = require('node:net');
+      const { watchStates } = require(${JSON.stringify(DIST_INDEX)});
+      const server = net.createServer((c) => c.destroy()).listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        for (const source of ['tracepoint', 'poll']) (async () => { for await (const c of watchStates({ port }, { source })) void c; })();
+        for (let i = 0; i < 20; i++) net.connect(port, '127.0.0.1').on('error', () => {});
+        setTimeout(() => process.exit(0), 50);
+      });`;
+    for (let run = 0; run < 5; run++) {
+      const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+      expect({ status: child.status, signal: child.signal, stderr: child.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+      const root = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].find((r) => statSync(r, { throwIfNoEntry: false })?.isDirectory())!;
+      expect(readdirSync(join(root, 'instances')).filter((n) => n.startsWith(`sockctl-${child.pid}-`))).toEqual([]);
+    }
+  });
+
   it('an instance left by a process that died is removed by the next watch', async () => {
     const child = spawn(process.execPath, ['-e', '0']);
     await once(child, 'exit');

@@ -132,6 +132,11 @@ function unavailable(error: TracepointUnavailable): Error {
   return e;
 }
 
+// Watches still open at exit are closed while JavaScript still runs (a worker's, which gets
+// no 'exit' event when terminated, are closed by the readers' environment cleanup).
+const live = new Set<StateWatch>();
+let exitHook = false;
+
 /** The iterable watchStates returns; `source` says which source serves it. */
 export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   /** The source serving this watch. */
@@ -198,6 +203,11 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
       throw error;
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
+    live.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', () => live.forEach((watch) => watch.close()));
+    }
   }
 
   /** Changes lost while this watch's reader was behind: the kernel's overwritten events and those past `maxQueued`. */
@@ -262,6 +272,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
 
   // Pipe first, then the instance (rmdir fails with EBUSY while the pipe is open).
   #close(): void {
+    live.delete(this);
     this.#settings.signal?.removeEventListener('abort', this.#onAbort);
     this.#reader?.close();
     this.#reader = undefined;
@@ -309,13 +320,22 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     return this.#queue.length;
   }
 
+  // A native callback never throws: what fails ends this watch with the error.
+  #guard(body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      this.#finish(error);
+    }
+  }
+
   // --- tracepoint ---
 
   #openTracepoint(): void {
     const instance = openInstance(this.#query);
     try {
       // The reader removes the instance once its pipe is closed, a worker's end included.
-      const reader = new binding.EventReader('file', instance.pipe, (error, data) => this.#onTrace(error, data), instance.dir);
+      const reader = new binding.EventReader('file', instance.pipe, (error, data) => this.#guard(() => this.#onTrace(error, data)), instance.dir);
       this.#reader = reader;
       reader.start();
       instance.onExitClose(() => reader.close());
@@ -469,9 +489,11 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
 
   #startPolling(): void {
     try {
-      this.#destroy = new binding.EventReader('destroy', '', (error, data) => {
-        if (error === null && data !== null && this.#destroyMatters(data as ArrayBuffer)) this.#wake?.();
-      });
+      this.#destroy = new binding.EventReader('destroy', '', (error, data) =>
+        this.#guard(() => {
+          if (error === null && data !== null && this.#destroyMatters(data as ArrayBuffer)) this.#wake?.();
+        }),
+      );
       this.#destroy.start();
     } catch {
       this.#destroy = undefined; // no destroy groups here: polls alone
