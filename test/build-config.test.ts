@@ -42,7 +42,8 @@ describe('build configuration', () => {
       expect(out.stderr, file).toBe('');
       expect(out.status, file).toBe(0);
     }
-  });
+    // One g++ per native file: on a loaded 2-core machine that is well over the default 20 s.
+  }, 120_000);
 
   it('fails at load on Windows with a clear message', () => {
     // In a child process, on the compiled module (npm install / npm run build:gyp make dist/).
