@@ -16,6 +16,7 @@
         "native/diag.cc",
         "native/environment.cc",
         "native/errors.cc",
+        "native/events.cc",
         "native/listener.cc",
         "native/notify.cc",
         "native/options.cc",

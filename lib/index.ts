@@ -20,6 +20,14 @@ export { tcpStates, tcpStatesSync } from './states/list';
 export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
 export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
 export {
+  watchStates,
+  StateWatch,
+  type TcpStateChange,
+  type TcpStateChangeJson,
+  type WatchSource,
+  type WatchStatesOptions,
+} from './states/watch';
+export {
   type SocketOwner,
   type TcpStateRow,
   type TcpStateRowWithProcess,

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitConnect(env, exports);
   sockctl::InitDescriptors(env, exports);
   sockctl::InitDiag(env, exports);
+  sockctl::InitEvents(env, exports);
   sockctl::InitListener(env, exports);
   sockctl::InitOptions(env, exports);
   sockctl::InitSend(env, exports);

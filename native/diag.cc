@@ -3,8 +3,10 @@
 // mask and the port filter (INET_DIAG_REQ_BYTECODE, diag_bytecode.h) evaluated in the
 // kernel. One dump on a NETLINK_SOCK_DIAG socket of its own.
 //
-// Rows go back to JavaScript as one ArrayBuffer of fixed 64-byte records (lib/states/
-// netlink.ts decodes them): one copy, no per-field Napi calls. tcpDiagDump does the work on
+// Rows go back to JavaScript as one ArrayBuffer of fixed records (diag_row.h; lib/states/
+// netlink.ts decodes them with the offsets exported here): one copy, no per-field Napi
+// calls. tcpDiagLookup names one connection's 4-tuple without NLM_F_DUMP: the kernel looks
+// it up in its hash tables (inet_diag_find_one_icsk) instead of walking them. tcpDiagDump does the work on
 // libuv's thread pool (PromiseWorker) and resolves a promise; tcpDiagDumpSync blocks.
 // Linux only: elsewhere both fail with ENOTSUP.
 #include <cerrno>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "diag_row.h"
 #include "errors.h"
 #include "init.h"
 #include "promise_worker.h"
@@ -37,27 +40,10 @@ namespace sockctl {
 
 namespace {
 
-// One socket, in native byte order; keep in step with lib/states/netlink.ts.
-struct DiagRow {
-  uint8_t family;       // 4 or 6
-  uint8_t state;        // include/net/tcp_states.h
-  uint8_t timer;        // 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe
-  uint8_t retransmits;
-  uint32_t expiresMs;
-  uint32_t recvQ;
-  uint32_t sendQ;
-  uint32_t uid;
-  uint32_t inode;
-  uint16_t localPort;
-  uint16_t remotePort;
-  uint8_t local[16];    // network order; IPv4 in the first 4 bytes
-  uint8_t remote[16];
-  uint32_t reserved;
-};
-static_assert(sizeof(DiagRow) == 64, "lib/states/netlink.ts reads 64-byte rows");
+using diag::DiagRow;
 
-constexpr int kIpv4 = 1;
-constexpr int kIpv6 = 2;
+constexpr int kIpv4 = diag::kRequestIpv4;
+constexpr int kIpv6 = diag::kRequestIpv6;
 
 struct DumpRequest {
   int families;         // kIpv4 | kIpv6
@@ -156,22 +142,7 @@ DumpFailure SendRequest(int fd, uint8_t family, const DumpRequest& request, uint
 }
 
 void AppendRow(const inet_diag_msg& message, std::vector<DiagRow>* rows) {
-  DiagRow row = {};
-  bool ipv6 = message.idiag_family == AF_INET6;
-  row.family = ipv6 ? 6 : 4;
-  row.state = message.idiag_state;
-  row.timer = message.idiag_timer;
-  row.retransmits = message.idiag_retrans;
-  row.expiresMs = message.idiag_expires;
-  row.recvQ = message.idiag_rqueue;
-  row.sendQ = message.idiag_wqueue;
-  row.uid = message.idiag_uid;
-  row.inode = message.idiag_inode;
-  row.localPort = ntohs(message.id.idiag_sport);
-  row.remotePort = ntohs(message.id.idiag_dport);
-  std::memcpy(row.local, message.id.idiag_src, ipv6 ? 16 : 4);
-  std::memcpy(row.remote, message.id.idiag_dst, ipv6 ? 16 : 4);
-  rows->push_back(row);
+  rows->push_back(diag::RowOf(message));
 }
 
 // Reads the replies (of `type`) to `sequence` until NLMSG_DONE; a bounded number of reads,
@@ -238,9 +209,96 @@ DumpFailure Dump(const DumpRequest& request, std::vector<DiagRow>* rows) {
   return ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
 }
 
+// One connection named by its 4-tuple (and its cookie, or none): a request without
+// NLM_F_DUMP, answered with that socket (TIME_WAIT included) or ENOENT, which is no row.
+struct LookupRequest {
+  bool ipv6;
+  uint8_t local[16];
+  uint8_t remote[16];
+  uint16_t localPort;
+  uint16_t remotePort;
+  uint32_t cookie[2];  // INET_DIAG_NOCOOKIE in both words: any socket on the 4-tuple
+};
+
+DumpFailure Lookup(const LookupRequest& request, std::vector<DiagRow>* rows) {
+  NetlinkSocket socket;
+  if (socket.fd() < 0) return Fail(errno, "socket");
+  timeval timeout = {kReceiveTimeoutSeconds, 0};
+  if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+    return Fail(errno, "setsockopt");
+  }
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 body;
+  } message = {};
+  uint32_t sequence = nextSequence.fetch_add(1);
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST;
+  message.header.nlmsg_seq = sequence;
+  message.body.sdiag_family = request.ipv6 ? AF_INET6 : AF_INET;
+  message.body.sdiag_protocol = IPPROTO_TCP;
+  message.body.idiag_states = ~0U;  // ignored by a lookup
+  message.body.id.idiag_sport = htons(request.localPort);
+  message.body.id.idiag_dport = htons(request.remotePort);
+  std::memcpy(message.body.id.idiag_src, request.local, request.ipv6 ? 16 : 4);
+  std::memcpy(message.body.id.idiag_dst, request.remote, request.ipv6 ? 16 : 4);
+  message.body.id.idiag_cookie[0] = request.cookie[0];
+  message.body.id.idiag_cookie[1] = request.cookie[1];
+  sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do {
+    sent = sendto(socket.fd(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return Fail(errno, "sendto");
+
+  uint64_t storage[1024];  // one row and its attributes fit easily; aligned for nlmsghdr
+  for (int reads = 0; reads < 16; ++reads) {
+    sockaddr_nl from = {};
+    socklen_t fromLength = sizeof from;
+    ssize_t received;
+    do {
+      received = recvfrom(socket.fd(), storage, sizeof storage, 0, reinterpret_cast<sockaddr*>(&from), &fromLength);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0) return Fail(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno, "recvfrom");
+    if (from.nl_pid != 0) continue;
+    int left = static_cast<int>(received);
+    for (auto* reply = reinterpret_cast<nlmsghdr*>(storage); NLMSG_OK(reply, left); reply = NLMSG_NEXT(reply, left)) {
+      if (reply->nlmsg_seq != sequence) continue;
+      if (reply->nlmsg_type == NLMSG_ERROR) {
+        if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return Fail(EBADMSG, "sock_diag");
+        int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(reply))->error;
+        return error == 0 || error == ENOENT ? DumpFailure{} : Fail(error, "sock_diag");
+      }
+      if (reply->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(EBADMSG, "sock_diag");
+      AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(reply)), rows);
+      return {};
+    }
+  }
+  return Fail(EBADMSG, "sock_diag");
+}
+
 #else
 
 DumpFailure Dump(const DumpRequest&, std::vector<DiagRow>*) {
+  DumpFailure failure;
+  failure.error = ENOTSUP;
+  failure.syscall = "sock_diag";
+  return failure;
+}
+
+struct LookupRequest {
+  bool ipv6;
+  uint8_t local[16];
+  uint8_t remote[16];
+  uint16_t localPort;
+  uint16_t remotePort;
+  uint32_t cookie[2];
+};
+
+DumpFailure Lookup(const LookupRequest&, std::vector<DiagRow>*) {
   DumpFailure failure;
   failure.error = ENOTSUP;
   failure.syscall = "sock_diag";
@@ -304,12 +362,114 @@ Napi::Value TcpDiagDumpSync(const Napi::CallbackInfo& info) {
   return ToArrayBuffer(info.Env(), rows);
 }
 
+// (ipv6, localAddress, localPort, remoteAddress, remotePort, cookie): cookie is 16 hex
+// digits (high word first, as ss prints sk:) or '' for none. Checked in lib/states/ first.
+Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LookupRequest request = {};
+  request.ipv6 = IntArg(info, 0, "ipv6") != 0;
+  for (size_t index : {1, 3}) {
+    if (info.Length() <= index || !info[index].IsString()) throw ArgTypeError(env, index == 1 ? "localAddress" : "remoteAddress", "of type string");
+    std::string text = info[index].As<Napi::String>().Utf8Value();
+    uint8_t* bytes = index == 1 ? request.local : request.remote;
+#ifdef __linux__
+    if (text.find('\0') != std::string::npos || inet_pton(request.ipv6 ? AF_INET6 : AF_INET, text.c_str(), bytes) != 1) {
+      throw ErrnoError(env, EINVAL, "sock_diag");
+    }
+#else
+    (void)bytes;
+#endif
+  }
+  request.localPort = PortArg(info, 2, "localPort");
+  request.remotePort = PortArg(info, 4, "remotePort");
+  if (info.Length() <= 5 || !info[5].IsString()) throw ArgTypeError(env, "cookie", "of type string");
+  std::string cookie = info[5].As<Napi::String>().Utf8Value();
+  if (cookie.empty()) {
+    request.cookie[0] = request.cookie[1] = 0xffffffffU;  // INET_DIAG_NOCOOKIE
+  } else {
+    if (cookie.size() > 16 || cookie.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      throw ErrnoError(env, EINVAL, "sock_diag");
+    }
+    unsigned long long value = std::stoull(cookie, nullptr, 16);
+    request.cookie[0] = static_cast<uint32_t>(value);
+    request.cookie[1] = static_cast<uint32_t>(value >> 32);
+  }
+  std::vector<DiagRow> rows;
+  DumpFailure failure = Lookup(request, &rows);
+  if (failure.error != 0) throw ErrnoError(env, failure.error, failure.syscall);
+  return ToArrayBuffer(env, rows);
+}
+
+// The rows of recorded sock_diag replies (netlink messages as the kernel sent them): what
+// a dump does to each message, without a kernel, for the decoders' fixture tests.
+Napi::Value DiagRowsFromMessages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) throw ArgTypeError(env, "messages", "an instance of Buffer");
+  Napi::Buffer<uint8_t> input = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<DiagRow> rows;
+#ifdef __linux__
+  std::vector<uint64_t> storage(input.Length() / sizeof(uint64_t) + 1);  // aligned for nlmsghdr
+  std::memcpy(storage.data(), input.Data(), input.Length());
+  int left = static_cast<int>(input.Length());
+  for (auto* message = reinterpret_cast<nlmsghdr*>(storage.data()); NLMSG_OK(message, left); message = NLMSG_NEXT(message, left)) {
+    if (message->nlmsg_type != SOCK_DIAG_BY_FAMILY && message->nlmsg_type != TCPDIAG_GETSOCK) continue;
+    if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) throw ErrnoError(env, EBADMSG, "sock_diag");
+    AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)), &rows);
+  }
+#endif
+  return ToArrayBuffer(env, rows);
+}
+
+// Where each field of a row is, so that JavaScript never keeps its own copy of the layout.
+Napi::Object Layout(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  Napi::Object offsets = Napi::Object::New(env);
+#define SOCKCTL_OFFSET(field) offsets.Set(#field, Napi::Number::New(env, offsetof(DiagRow, field)))
+  SOCKCTL_OFFSET(family);
+  SOCKCTL_OFFSET(state);
+  SOCKCTL_OFFSET(timer);
+  SOCKCTL_OFFSET(retransmits);
+  SOCKCTL_OFFSET(expiresMs);
+  SOCKCTL_OFFSET(recvQ);
+  SOCKCTL_OFFSET(sendQ);
+  SOCKCTL_OFFSET(uid);
+  SOCKCTL_OFFSET(inode);
+  SOCKCTL_OFFSET(localPort);
+  SOCKCTL_OFFSET(remotePort);
+  SOCKCTL_OFFSET(local);
+  SOCKCTL_OFFSET(remote);
+  SOCKCTL_OFFSET(cookieLow);
+  SOCKCTL_OFFSET(cookieHigh);
+#undef SOCKCTL_OFFSET
+  layout.Set("rowBytes", Napi::Number::New(env, sizeof(DiagRow)));
+  layout.Set("offsets", offsets);
+  Napi::Object rowFamilies = Napi::Object::New(env);
+  rowFamilies.Set("ipv4", Napi::Number::New(env, diag::kRowIpv4));
+  rowFamilies.Set("ipv6", Napi::Number::New(env, diag::kRowIpv6));
+  layout.Set("rowFamilies", rowFamilies);
+  Napi::Object requestFamilies = Napi::Object::New(env);
+  requestFamilies.Set("ipv4", Napi::Number::New(env, diag::kRequestIpv4));
+  requestFamilies.Set("ipv6", Napi::Number::New(env, diag::kRequestIpv6));
+  layout.Set("requestFamilies", requestFamilies);
+  Napi::Object timers = Napi::Object::New(env);
+  timers.Set("none", Napi::Number::New(env, diag::kTimerNone));
+  timers.Set("retransmit", Napi::Number::New(env, diag::kTimerRetransmit));
+  timers.Set("keepalive", Napi::Number::New(env, diag::kTimerKeepalive));
+  timers.Set("timewait", Napi::Number::New(env, diag::kTimerTimeWait));
+  timers.Set("persist", Napi::Number::New(env, diag::kTimerPersist));
+  layout.Set("timers", timers);
+  return layout;
+}
+
 }  // namespace
 
 void InitDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpDiagDump", Napi::Function::New(env, TcpDiagDump, "tcpDiagDump"));
   exports.Set("tcpDiagDumpSync", Napi::Function::New(env, TcpDiagDumpSync, "tcpDiagDumpSync"));
+  exports.Set("tcpDiagLookupSync", Napi::Function::New(env, TcpDiagLookupSync, "tcpDiagLookupSync"));
   exports.Set("diagRowBytes", Napi::Number::New(env, sizeof(DiagRow)));
+  exports.Set("diagLayout", Layout(env));
+  exports.Set("diagRowsFromMessages", Napi::Function::New(env, DiagRowsFromMessages, "diagRowsFromMessages"));
 }
 
 }  // namespace sockctl

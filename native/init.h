@@ -9,6 +9,7 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitConnect(Napi::Env env, Napi::Object exports);
 void InitDescriptors(Napi::Env env, Napi::Object exports);
 void InitDiag(Napi::Env env, Napi::Object exports);
+void InitEvents(Napi::Env env, Napi::Object exports);
 void InitListener(Napi::Env env, Napi::Object exports);
 void InitOptions(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);

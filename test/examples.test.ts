@@ -26,6 +26,7 @@ const EXPECTED: Record<string, string[]> = {
   'socket-activation.js': ['web: stream listener on 127.0.0.1:PORT'],
   'takeover.js': ['v1 answers: v1', 'v1 exited: 0 | same port: true | v2 answers: v2'],
   'fd-passing.js': ['peer pid matches: true', 'served by the receiver on "web"'],
+  'watch-states.js': ['TIME_WAIT seen, same socket as before: true'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {

@@ -38,6 +38,7 @@ function expectSameAsSs(ours: TcpStateRow[], theirs: SsDetailedRow[]): void {
       retransmits: ss.timer?.retransmits ?? 0,
       uid: ss.uid,
       inode: ss.inode,
+      cookie: ss.cookie,
     });
     if (row.timer !== null && ss.timer !== null) {
       expect(row.timer.expiresMs).toBeGreaterThanOrEqual(ss.timer.expiresMs - TIMER_SLACK_MS);
@@ -46,11 +47,11 @@ function expectSameAsSs(ours: TcpStateRow[], theirs: SsDetailedRow[]): void {
   }
 }
 
-/** Rows to compare across calls and sources: /proc has no backlog for a listener (its Send-Q is 0); timers move on between calls (see expectTimersClose). */
+/** Rows to compare across calls and sources: /proc has no backlog for a listener (its Send-Q is 0) and no cookie (compared with ss above); timers move on between calls (see expectTimersClose). */
 function comparable(rows: TcpStateRow[]): object[] {
   return [...rows]
     .sort((a, b) => ourKey(a).localeCompare(ourKey(b)))
-    .map((row) => ({ ...row, sendQ: row.state === 'LISTEN' ? 'backlog' : row.sendQ, timer: row.timer?.kind ?? null }));
+    .map((row) => ({ ...row, sendQ: row.state === 'LISTEN' ? 'backlog' : row.sendQ, timer: row.timer?.kind ?? null, cookie: undefined }));
 }
 
 function expectTimersClose(a: TcpStateRow[], b: TcpStateRow[], slackMs = 1000): void {

@@ -1,8 +1,9 @@
 // `sockctl states`: the TCP sockets of a port and their states, in-process (sock_diag, or
 // /proc/net/tcp when netlink is refused): what `netstat -anp | grep PORT` and `ss -tanp`
-// show, without net-tools. `--watch` prints each state change the polls see.
+// show, without net-tools. `--watch` prints every state change (watchStates).
 import { parseArgs } from 'node:util';
 import { tcpStates } from '../states/list';
+import { changeToJson, watchStates, type WatchSource } from '../states/watch';
 import { formatEndpoint } from '../states/address';
 import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
 import type { TcpStateRow, TcpStateRowWithProcess } from '../states/row';
@@ -22,10 +23,14 @@ Options:
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
   --json             print JSON: an array of rows; with --watch, one change per line
-  --watch            print each state change as the polls see it, until Ctrl-C or --timeout
-  --interval MS      with --watch: time between polls (default 20)
+                     (TcpStateChangeJson: time, from, to, cookie, via, row)
+  --watch            print the sockets there now, then every state change, until
+                     Ctrl-C or --timeout: from the kernel's sock:inet_sock_set_state
+                     tracepoint where this process may read tracefs (root), else polls
+  --interval MS      with --watch, when polling: time between polls (default 20)
   --timeout MS       with --watch: stop after MS milliseconds
-  --source S         auto (default: netlink, then /proc), netlink or proc
+  --source S         auto (default: netlink, then /proc), netlink or proc;
+                     with --watch also tracepoint or poll
   -h, --help         this text
 
 Exit status: 0 when a socket matched (with --watch: at any time), 1 when none did,
@@ -120,72 +125,45 @@ function table(rows: TcpStateRow[], withProcess: boolean): string {
   return [header, ...lines].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-// --watch: one socket is its 4-tuple; SO_REUSEPORT listeners share one, so a key holds a list.
-function key(row: TcpStateRow): string {
-  return `${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)}`;
-}
-
-function snapshot(rows: TcpStateRow[]): Map<string, { states: string; row: TcpStateRow }> {
-  const seen = new Map<string, { states: string; row: TcpStateRow }>();
-  for (const row of rows) {
-    const previous = seen.get(key(row));
-    const states = previous ? [previous.states, row.state].sort().join(',') : row.state;
-    seen.set(key(row), { states, row });
-  }
-  return seen;
-}
-
 /** Local time, HH:MM:SS.mmm. */
-function clock(): string {
-  const now = new Date();
+function clock(time: number): string {
+  const now = new Date(time);
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
   return `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
 }
 
-async function watch(filter: TcpStatesFilter, json: boolean, intervalMs: number, timeoutMs: number | undefined): Promise<number> {
-  let stopped = false;
-  let sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  const stop = () => {
-    stopped = true;
-    if (sleeping !== undefined) clearTimeout(sleeping.timer);
-    sleeping?.resolve();
-  };
+async function watch(filter: TcpStatesFilter, json: boolean, source: WatchSource, intervalMs: number, timeoutMs: number | undefined): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   process.stdout.on('error', stop); // the reader went away (`| head`): EPIPE
   const timeout = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs);
   let matched = false;
-  let before = new Map<string, { states: string; row: TcpStateRow }>();
-  let first = true;
+  const changes = watchStates(filter, { source, intervalMs, initial: true });
+  process.stderr.write(`sockctl states: watching through the ${changes.source === 'tracepoint' ? 'sock:inet_sock_set_state tracepoint' : `sock_diag polls every ${intervalMs} ms`}${changes.fallback ? ` (no tracepoint: ${changes.fallback})` : ''}\n`);
+  const onAbort = () => changes.close();
+  controller.signal.addEventListener('abort', onAbort);
   try {
-    while (!stopped) {
-      const now = snapshot(await tcpStates(filter));
-      matched ||= now.size > 0;
-      for (const id of new Set([...before.keys(), ...now.keys()])) {
-        if (stopped) break;
-        const from = before.get(id);
-        const to = now.get(id);
-        if (from?.states === to?.states) continue;
-        const row = (to ?? from)!.row;
-        if (json) {
-          process.stdout.write(`${toJson({ time: new Date().toISOString(), from: from?.states ?? null, to: to?.states ?? null, row })}\n`);
-        } else {
-          const change = first ? `${to!.states}` : `${from?.states ?? 'CLOSED'} -> ${to?.states ?? 'CLOSED'}`;
-          process.stdout.write(`${clock()}  ${id}  ${change}${filter.withProcess ? `  ${owners(row)}` : ''}\n`);
-        }
+    for await (const change of changes) {
+      matched = true;
+      if (json) {
+        process.stdout.write(`${toJson(changeToJson(change))}\n`);
+      } else {
+        const id = `${formatEndpoint(change.row.localAddress, change.row.localPort)} ${formatEndpoint(change.row.remoteAddress, change.row.remotePort)}`;
+        const what = change.from === null ? change.to : `${change.from} -> ${change.to}`;
+        const owner = filter.withProcess ? `  ${owners(change.row)}` : '';
+        process.stdout.write(`${clock(change.time)}  ${id}  ${what}  sk:${change.cookie ?? '-'}${owner}\n`);
       }
-      before = now;
-      first = false;
-      if (stopped) break;
-      await new Promise<void>((resolve) => (sleeping = { timer: setTimeout(resolve, intervalMs), resolve }));
-      sleeping = undefined;
     }
   } finally {
+    changes.close();
     clearTimeout(timeout);
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
     process.stdout.removeListener('error', stop);
   }
+  if (changes.dropped > 0) process.stderr.write(`sockctl states: the kernel dropped ${changes.dropped} events\n`);
   return matched ? 0 : 1;
 }
 
@@ -194,6 +172,7 @@ export async function runStates(args: string[]): Promise<number> {
   let filter: TcpStatesFilter;
   let intervalMs: number;
   let timeoutMs: number | undefined;
+  let watchSource: WatchSource;
   try {
     ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
     if (values.help) {
@@ -206,8 +185,12 @@ export async function runStates(args: string[]): Promise<number> {
       state: states,
       family: oneOf<SocketFamily>(values.family, 'family', ['ipv4', 'ipv6']),
       withProcess: values.process ?? false,
-      source: oneOf<TcpStatesSource>(values.source, 'source', ['auto', 'netlink', 'proc']),
     };
+    const source = oneOf<TcpStatesSource | 'tracepoint' | 'poll'>(values.source, 'source', ['auto', 'netlink', 'proc', 'tracepoint', 'poll']);
+    if (!values.watch && (source === 'tracepoint' || source === 'poll')) throw new UsageError(`--source ${source} goes with --watch`);
+    // With --watch: tracepoint or poll choose the watch; netlink or proc, the poll's listing.
+    if (source === 'netlink' || source === 'proc') filter.source = source;
+    watchSource = source === 'tracepoint' || source === 'poll' ? source : source === undefined || source === 'auto' ? 'auto' : 'poll';
     intervalMs = integer(values.interval, 'interval', 1, 60_000) ?? 20;
     timeoutMs = integer(values.timeout, 'timeout', 0, 2 ** 31 - 1);
     if (!values.watch && (values.interval !== undefined || values.timeout !== undefined)) {
@@ -218,7 +201,7 @@ export async function runStates(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    if (values.watch) return await watch(filter, values.json ?? false, intervalMs, timeoutMs);
+    if (values.watch) return await watch(filter, values.json ?? false, watchSource, intervalMs, timeoutMs);
     const rows = await tcpStates(filter);
     process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false));
     return rows.length > 0 ? 0 : 1;

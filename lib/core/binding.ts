@@ -44,6 +44,27 @@ interface RawTcpInfoFields {
   totalRetrans: number;
 }
 
+export interface DiagLayout {
+  rowBytes: number;
+  offsets: Record<
+    'family' | 'state' | 'timer' | 'retransmits' | 'expiresMs' | 'recvQ' | 'sendQ' | 'uid' | 'inode' | 'localPort' | 'remotePort' | 'local' | 'remote' | 'cookieLow' | 'cookieHigh',
+    number
+  >;
+  rowFamilies: { ipv4: number; ipv6: number };
+  requestFamilies: { ipv4: number; ipv6: number };
+  timers: { none: number; retransmit: number; keepalive: number; timewait: number; persist: number };
+}
+
+/** A polled descriptor that the reader owns; `fd` is -1 once closed. */
+export interface NativeEventReader {
+  start(): void;
+  stop(): void;
+  close(): void;
+  /** The poll stops keeping the process alive. */
+  unref(): void;
+  readonly fd: number;
+}
+
 /** getsockname(2) as Node's `server.address()` shows it. */
 export interface LocalAddress {
   address: string;
@@ -83,6 +104,20 @@ export interface NativeBinding {
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
   /** The size of one record in the dump's ArrayBuffer. */
   readonly diagRowBytes: number;
+  /** native/diag_row.h: where each field of a row is, and the numbers its fields use. */
+  readonly diagLayout: DiagLayout;
+  /** One connection by its 4-tuple (no NLM_F_DUMP): 0 or 1 row. `cookie` hex or '' for any. */
+  tcpDiagLookupSync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): ArrayBuffer;
+  /** The rows of recorded sock_diag reply messages (for the decoders' fixture tests). */
+  diagRowsFromMessages(messages: Buffer): ArrayBuffer;
+  /** native/events.cc: a descriptor polled on the loop ('file': a path opened O_NONBLOCK; 'destroy': sock_diag's destroy groups). */
+  EventReader: new (
+    kind: 'file' | 'destroy',
+    path: string,
+    callback: (error: Error | null, data: Buffer | ArrayBuffer | null) => void,
+    /** rmdir'd once the descriptor is closed, at environment teardown too. */
+    removeDir?: string,
+  ) => NativeEventReader;
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;

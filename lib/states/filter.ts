@@ -1,5 +1,6 @@
 // The filter of tcpStates and waitForState: checked here with Node's codes, then reduced
 // to what the kernel evaluates (a state mask and the port conditions of the bytecode).
+import { isIP, SocketAddress } from 'node:net';
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import type { SocketFamily } from '../core/socket';
 import { TCP_STATE_NAMES, type TcpState } from '../core/tcp-states';
@@ -12,6 +13,9 @@ export interface TcpStatesFilter {
   port?: number;
   localPort?: number;
   remotePort?: number;
+  /** An IP address as `net.isIP` accepts it; compared in its canonical form ('::ffff:127.0.0.1'). */
+  localAddress?: string;
+  remoteAddress?: string;
   /** One state, or any of several. */
   state?: TcpState | readonly TcpState[];
   family?: SocketFamily;
@@ -34,11 +38,14 @@ export interface StatesQuery {
   readonly remotePort: number;
   /** Local or remote. */
   readonly anyPort: number;
+  /** Canonical text, or null for any (compared in JavaScript: the kernel filters ports). */
+  readonly localAddress: string | null;
+  readonly remoteAddress: string | null;
   readonly withProcess: boolean;
   readonly source: TcpStatesSource;
 }
 
-const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'state', 'family', 'withProcess', 'source'] as const;
+const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'source'] as const;
 const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
 const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
 
@@ -74,6 +81,14 @@ function port(value: unknown, name: string): number {
   return value === undefined ? 0 : validateInteger(value, name, 1, 65535);
 }
 
+function address(value: unknown, name: string): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  const version = isIP(value);
+  if (version === 0) throw invalidArgValue(name, value, 'must be an IPv4 or IPv6 address');
+  return new SocketAddress({ address: value, family: version === 6 ? 'ipv6' : 'ipv4' }).address;
+}
+
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
@@ -91,9 +106,16 @@ export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
     localPort: port(f.localPort, `${name}.localPort`),
     remotePort: port(f.remotePort, `${name}.remotePort`),
     anyPort: port(f.port, `${name}.port`),
+    localAddress: address(f.localAddress, `${name}.localAddress`),
+    remoteAddress: address(f.remoteAddress, `${name}.remoteAddress`),
     withProcess: f.withProcess === undefined ? false : validateBoolean(f.withProcess, `${name}.withProcess`),
     source: oneOf(f.source, `${name}.source`, SOURCES) ?? 'auto',
   };
+}
+
+/** The address conditions, which every source checks in JavaScript. */
+export function matchesAddresses(query: StatesQuery, localAddress: string, remoteAddress: string): boolean {
+  return (query.localAddress === null || localAddress === query.localAddress) && (query.remoteAddress === null || remoteAddress === query.remoteAddress);
 }
 
 /** The query's conditions, for rows filtered in JavaScript (the /proc path). */

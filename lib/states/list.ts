@@ -3,7 +3,7 @@
 // is refused (a sandbox, a kernel without tcp_diag). Linux only: elsewhere ENOTSUP.
 import { constants as osConstants } from 'node:os';
 import { errnoException } from '../core/errors';
-import { toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { matchesAddresses, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { netlinkRows, netlinkRowsSync } from './netlink';
 import { socketOwners, socketOwnersSync } from './owners';
 import { procRows, procRowsSync } from './proc';
@@ -42,32 +42,39 @@ function withCause(error: unknown, cause: unknown): unknown {
   return error;
 }
 
-export function queryRowsSync(query: StatesQuery): TcpStateRow[] {
+// netlink, else /proc when netlink is refused and the source is 'auto': written once for
+// the blocking and the async listing (`T` is rows or a promise of rows).
+function fromSources<T extends TcpStateRow[] | Promise<TcpStateRow[]>>(query: StatesQuery, netlink: () => T, proc: () => T): T {
   assertLinux();
-  if (query.source === 'proc') return procRowsSync(query);
-  try {
-    return netlinkRowsSync(query);
-  } catch (error) {
-    if (!fallsBack(query, error)) throw error;
+  const addressed = (rows: TcpStateRow[]) =>
+    query.localAddress === null && query.remoteAddress === null ? rows : rows.filter((row) => matchesAddresses(query, row.localAddress, row.remoteAddress));
+  const filtered = (rows: T): T => (rows instanceof Promise ? rows.then(addressed) : addressed(rows as TcpStateRow[])) as T;
+  const attempt = (read: () => T, failed: (error: unknown) => T): T => {
+    let rows: T;
     try {
-      return procRowsSync(query);
-    } catch (procError) {
-      throw withCause(procError, error);
+      rows = read();
+    } catch (error) {
+      return failed(error);
     }
-  }
+    return (rows instanceof Promise ? rows.catch(failed) : rows) as T;
+  };
+  if (query.source === 'proc') return filtered(proc());
+  return filtered(
+    attempt(netlink, (error) => {
+      if (!fallsBack(query, error)) throw error;
+      return attempt(proc, (procError) => {
+        throw withCause(procError, error);
+      });
+    }),
+  );
 }
 
-export async function queryRows(query: StatesQuery): Promise<TcpStateRow[]> {
-  assertLinux();
-  if (query.source === 'proc') return procRows(query);
-  try {
-    return await netlinkRows(query);
-  } catch (error) {
-    if (!fallsBack(query, error)) throw error;
-    return procRows(query).catch((procError: unknown) => {
-      throw withCause(procError, error);
-    });
-  }
+export function queryRowsSync(query: StatesQuery): TcpStateRow[] {
+  return fromSources(query, () => netlinkRowsSync(query), () => procRowsSync(query));
+}
+
+export function queryRows(query: StatesQuery): Promise<TcpStateRow[]> {
+  return fromSources(query, () => netlinkRows(query), () => procRows(query));
 }
 
 function inodesOf(rows: readonly TcpStateRow[]): Set<number> {

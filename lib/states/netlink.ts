@@ -1,22 +1,44 @@
 // Rows from NETLINK_SOCK_DIAG (native/diag.cc): the kernel applies the state mask and the
-// port filter; this decodes the dump's fixed 64-byte records into rows.
+// port filter; this decodes the dump's fixed records (native/diag_row.h) into rows.
 import { binding } from '../core/binding';
 import { formatIPv4, formatIPv6 } from './address';
 import type { StatesQuery } from './filter';
 import { makeRow, type TcpStateRow } from './row';
 
-// Offsets of struct DiagRow in native/diag.cc, in bytes.
-const ROW_BYTES = 64;
-const LOCAL = 28;
-const REMOTE = 44;
-
-if (binding.diagRowBytes !== ROW_BYTES) {
-  throw new Error(`sockctl: the addon's diag rows are ${binding.diagRowBytes} bytes, this library reads ${ROW_BYTES}: rebuild it`);
+// Where each field of a row is: native/diag_row.h, exported by the addon (never copied here).
+const layout = binding.diagLayout;
+const ROW_BYTES = layout.rowBytes;
+const O = layout.offsets;
+if (ROW_BYTES % 4 !== 0 || O.expiresMs % 4 !== 0 || O.localPort % 2 !== 0 || O.cookieLow % 4 !== 0) {
+  throw new Error('sockctl: the addon\'s diag rows are not aligned as this library reads them: rebuild it');
 }
 
 function families(query: StatesQuery): number {
-  return (query.ipv4 ? 1 : 0) | (query.ipv6 ? 2 : 0);
+  return (query.ipv4 ? layout.requestFamilies.ipv4 : 0) | (query.ipv6 ? layout.requestFamilies.ipv6 : 0);
 }
+
+/** The socket's cookie as ss -e prints it (sk:...): hexadecimal, high word first. */
+export function cookieText(high: number, low: number): string {
+  return high === 0 ? low.toString(16) : high.toString(16) + low.toString(16).padStart(8, '0');
+}
+
+// The offsets as plain numbers, once: the decoding loop reads no object properties.
+const F_FAMILY = O.family;
+const F_STATE = O.state;
+const F_TIMER = O.timer;
+const F_RETRANSMITS = O.retransmits;
+const W_EXPIRES = O.expiresMs / 4;
+const W_RECVQ = O.recvQ / 4;
+const W_SENDQ = O.sendQ / 4;
+const W_UID = O.uid / 4;
+const W_INODE = O.inode / 4;
+const H_LOCAL_PORT = O.localPort / 2;
+const H_REMOTE_PORT = O.remotePort / 2;
+const B_LOCAL = O.local;
+const B_REMOTE = O.remote;
+const W_COOKIE_LOW = O.cookieLow / 4;
+const W_COOKIE_HIGH = O.cookieHigh / 4;
+const ROW_IPV6 = layout.rowFamilies.ipv6;
 
 export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
   const bytes = new Uint8Array(dump);
@@ -36,21 +58,23 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
     const word = at / 4;
-    const ipv6 = bytes[at] === 6;
+    const half = at / 2;
+    const ipv6 = bytes[at + F_FAMILY] === ROW_IPV6;
     rows[i] = makeRow(
       ipv6,
-      bytes[at + 1]!,
-      address(ipv6, at + LOCAL),
-      halves[at / 2 + 12]!,
-      address(ipv6, at + REMOTE),
-      halves[at / 2 + 13]!,
-      words[word + 2]!,
-      words[word + 3]!,
-      bytes[at + 2]!,
-      words[word + 1]!,
-      bytes[at + 3]!,
-      words[word + 4]!,
-      words[word + 5]!,
+      bytes[at + F_STATE]!,
+      address(ipv6, at + B_LOCAL),
+      halves[half + H_LOCAL_PORT]!,
+      address(ipv6, at + B_REMOTE),
+      halves[half + H_REMOTE_PORT]!,
+      words[word + W_RECVQ]!,
+      words[word + W_SENDQ]!,
+      bytes[at + F_TIMER]!,
+      words[word + W_EXPIRES]!,
+      bytes[at + F_RETRANSMITS]!,
+      words[word + W_UID]!,
+      words[word + W_INODE]!,
+      cookieText(words[word + W_COOKIE_HIGH]!, words[word + W_COOKIE_LOW]!),
     );
   }
   return rows;
@@ -65,4 +89,22 @@ export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
 export async function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
   const { states, localPort, remotePort, anyPort } = query;
   return decodeRows(await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort));
+}
+
+/**
+ * One connection by its 4-tuple, without NLM_F_DUMP: the kernel's hash lookup, whose cost
+ * does not grow with the table. `cookie` ('' for any) pins the socket: a server-side tuple
+ * whose connection is gone answers with its LISTEN socket otherwise.
+ */
+export function lookupRowSync(
+  ipv6: boolean,
+  localAddress: string,
+  localPort: number,
+  remoteAddress: string,
+  remotePort: number,
+  cookie = '',
+): TcpStateRow | undefined {
+  const [row] = decodeRows(binding.tcpDiagLookupSync(ipv6 ? 1 : 0, localAddress, localPort, remoteAddress, remotePort, cookie));
+  if (row === undefined || row.localPort !== localPort || row.remotePort !== remotePort) return undefined;
+  return row;
 }

@@ -23,6 +23,7 @@ export async function pollKernel<T>(
   const deadline = performance.now() + timeoutMs;
   let pause = FIRST_POLL_MS;
   for (;;) {
+    if (signal?.aborted) throw abortError(signal);
     const result = await look();
     if (done(result)) return result;
     const left = deadline - performance.now();

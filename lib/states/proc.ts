@@ -79,6 +79,7 @@ export function parseTable(text: string, ipv6: boolean, query: StatesQuery, rows
           Number(timer === 2 || timer === 4 ? probes : hex(retransmits, 0, retransmits.length)),
           Number(uid),
           Number(inode),
+          null,
         ),
       );
     }

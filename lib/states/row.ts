@@ -1,6 +1,7 @@
 // One TCP socket as tcpStates reports it, whichever source it came from (netlink or /proc):
 // both build rows here, so the two give the same shape.
 import type { SocketFamily } from '../core/socket';
+import { binding } from '../core/binding';
 import { tcpStateName, type TcpState } from '../core/tcp-states';
 
 /**
@@ -34,6 +35,12 @@ export interface TcpStateRow {
   uid: number;
   /** The socket's inode, as in /proc/[pid]/fd links `socket:[inode]`; 0 for TIME_WAIT and SYN_RECV. */
   inode: number;
+  /**
+   * The kernel's cookie for the socket (inet_diag's idiag_cookie, hexadecimal as `ss -e`
+   * prints `sk:`), which a reused 4-tuple does not share; its TIME_WAIT keeps it. null from
+   * /proc/net/tcp, which has none.
+   */
+  cookie: string | null;
 }
 
 /** A process holding a descriptor of the socket. */
@@ -52,7 +59,10 @@ export interface TcpStateRowWithProcess extends TcpStateRow {
   owners: SocketOwner[];
 }
 
-const TIMER_KINDS: readonly (TcpTimerKind | null)[] = [null, 'retransmit', 'keepalive', 'timewait', 'persist'];
+// By the kernel's numbers, as the addon exports them (native/diag_row.h); /proc's "tr"
+// column uses the same.
+const TIMER_KINDS: (TcpTimerKind | null)[] = [];
+for (const [name, number] of Object.entries(binding.diagLayout.timers)) TIMER_KINDS[number] = name === 'none' ? null : (name as TcpTimerKind);
 
 /** Kernel numbers in, a row out; `timer` and `expiresMs` as inet_diag_msg has them. */
 export function makeRow(
@@ -69,8 +79,9 @@ export function makeRow(
   retransmits: number,
   uid: number,
   inode: number,
+  cookie: string | null,
 ): TcpStateRow {
-  const kind = timer < TIMER_KINDS.length ? TIMER_KINDS[timer] : 'unknown';
+  const kind = timer < TIMER_KINDS.length ? (TIMER_KINDS[timer] ?? null) : 'unknown';
   return {
     state: tcpStateName(state) as TcpState,
     family: ipv6 ? 'ipv6' : 'ipv4',
@@ -84,5 +95,6 @@ export function makeRow(
     retransmits,
     uid,
     inode,
+    cookie,
   };
 }

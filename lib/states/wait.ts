@@ -1,20 +1,28 @@
-// waitForState: resolves as soon as the kernel lists a matching socket in the wanted state,
-// polling the netlink dump (well under a millisecond for one port) through pollKernel.
+// waitForState: resolves as soon as the kernel has a matching socket in the wanted state.
+// Where the tracepoint serves (watch.ts), every transition is seen, even one shorter than
+// any poll (FIN_WAIT_1 on loopback); elsewhere the kernel is polled (pollKernel): by the
+// exact 4-tuple lookup when the filter names both ends (its cost does not grow with the
+// host's table), else by a dump with the filter run in the kernel. 'CLOSED' means gone.
 import { constants as osConstants } from 'node:os';
-import { errnoException, invalidArgValue, type SystemError } from '../core/errors';
+import { isIP } from 'node:net';
+import { abortError, errnoException, invalidArgValue, type SystemError } from '../core/errors';
 import { INT32_MAX, readOptions, validateAbortSignal, validateInteger } from '../core/validate';
 import { formatEndpoint } from './address';
 import { stateBits, stateMask, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwners, queryRows } from './list';
+import { lookupRowSync } from './netlink';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
+import { StateWatch, type WatchSource } from './watch';
 import type { TcpState } from '../core/tcp-states';
 
 export interface WaitForStateOptions {
   /** How long to wait before rejecting with ETIMEDOUT; default 5000. */
   timeoutMs?: number;
-  /** Aborting it rejects the wait with Node's AbortError. */
+  /** Rejects with Node's AbortError when aborted. */
   signal?: AbortSignal;
+  /** As watchStates: 'auto' (default), 'tracepoint' or 'poll'. */
+  source?: WatchSource;
 }
 
 /** The rejection of a wait that timed out: `rows` is what the kernel listed last. */
@@ -23,13 +31,15 @@ export interface WaitForStateTimeout extends SystemError {
 }
 
 const ROWS_SHOWN = 10;
+const CLOSED = stateBits('CLOSED');
 
-/** The filter as checked (the caller's object is not read again). */
 function where(query: StatesQuery): string {
   const parts: string[] = [];
   if (query.anyPort !== 0) parts.push(`port ${query.anyPort}`);
   if (query.localPort !== 0) parts.push(`local port ${query.localPort}`);
   if (query.remotePort !== 0) parts.push(`remote port ${query.remotePort}`);
+  if (query.localAddress !== null) parts.push(`local address ${query.localAddress}`);
+  if (query.remoteAddress !== null) parts.push(`remote address ${query.remoteAddress}`);
   if (query.ipv4 !== query.ipv6) parts.push(query.ipv4 ? 'ipv4' : 'ipv6');
   return parts.length === 0 ? 'any socket' : parts.join(', ');
 }
@@ -38,10 +48,46 @@ function describe(row: TcpStateRow): string {
   return `${row.state} ${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)}`;
 }
 
+function checkWaitOptions(options: unknown) {
+  const o = readOptions(options, 'options', ['timeoutMs', 'signal', 'source'], 'an option of waitForState');
+  const timeoutMs = o.timeoutMs === undefined ? 5000 : validateInteger(o.timeoutMs, 'options.timeoutMs', 0, INT32_MAX);
+  const signal = o.signal === undefined ? undefined : validateAbortSignal(o.signal, 'options.signal');
+  const { source } = o;
+  if (source !== undefined && source !== 'auto' && source !== 'tracepoint' && source !== 'poll') {
+    throw invalidArgValue('options.source', source, "must be 'auto', 'tracepoint' or 'poll'");
+  }
+  return { timeoutMs, signal, source: (source ?? 'auto') as WatchSource };
+}
+
+/**
+ * The kernel's rows for the query. A filter naming both ends is one lookup (no NLM_F_DUMP),
+ * pinned to the first socket found by its cookie: a different socket on the same 4-tuple
+ * later (a reuse, or a server-side tuple answered by its listener) is not the same one.
+ */
+function lister(query: StatesQuery): () => Promise<TcpStateRow[]> {
+  const listing = { ...query, withProcess: false };
+  const { localAddress, remoteAddress, localPort, remotePort } = query;
+  if (localAddress === null || remoteAddress === null || localPort === 0 || remotePort === 0 || query.source === 'proc') {
+    return () => queryRows(listing);
+  }
+  const ipv6 = isIP(localAddress) === 6;
+  let cookie = '';
+  return async () => {
+    const row = lookupRowSync(ipv6, localAddress, localPort, remoteAddress, remotePort, cookie);
+    if (row === undefined || (stateBits(row.state) & query.states) === 0) return [];
+    if ((query.ipv4 && !ipv6) || (query.ipv6 && ipv6)) {
+      cookie = row.cookie ?? '';
+      return [row];
+    }
+    return [];
+  };
+}
+
 /**
  * Waits until a socket matching `filter` is in `state` (or in any of several states), and
- * resolves with all those that are. Rejects with ETIMEDOUT after `timeoutMs`, the error
- * saying which sockets (of the filter, in any state) the kernel listed instead.
+ * resolves with all those that are ('CLOSED': with [] once none matches). Rejects with
+ * ETIMEDOUT after `timeoutMs`, the error saying which sockets (of the filter, in any state)
+ * the kernel listed instead, and with AbortError on `signal`.
  */
 export async function waitForState(
   filter: TcpStatesFilter & { withProcess: true },
@@ -56,37 +102,75 @@ export async function waitForState(
 export async function waitForState(
   filter: TcpStatesFilter | undefined,
   state: TcpState | readonly TcpState[],
-  options?: WaitForStateOptions,
+  options: WaitForStateOptions = {},
 ): Promise<TcpStateRow[]> {
   const query = toQuery(filter);
+  // Read once: a caller's array is copied before it is checked.
   const states = typeof state === 'string' ? state : Array.isArray(state) ? Array.from(state as readonly TcpState[]) : state;
   const wanted = stateMask(states, 'state');
   // A filter that excludes every wanted state could only time out: say so at once.
   if ((query.states & wanted) === 0) {
     throw invalidArgValue('state', states, "is excluded by the filter's own state");
   }
-  const o = readOptions(options, 'options', ['timeoutMs', 'signal'], 'an option of waitForState');
-  const timeoutMs = o.timeoutMs === undefined ? 5000 : validateInteger(o.timeoutMs, 'options.timeoutMs', 0, INT32_MAX);
-  const signal = o.signal === undefined ? undefined : validateAbortSignal(o.signal, 'options.signal');
+  const { timeoutMs, signal, source } = checkWaitOptions(options);
+  if (signal?.aborted) throw abortError(signal);
 
-  // Ask for every state the filter allows, to say what was there instead on timeout.
-  const listing = { ...query, withProcess: false };
+  const list = lister(query);
   const matching = (rows: TcpStateRow[]) => rows.filter((row) => (stateBits(row.state) & wanted) !== 0);
-  const rows = await pollKernel(
-    () => queryRows(listing),
-    (listed) => matching(listed).length > 0,
-    timeoutMs,
-    (listed) => {
-      const names = (typeof states === 'string' ? [states] : states).join(' or ');
-      const more = listed.length > ROWS_SHOWN ? ` and ${listed.length - ROWS_SHOWN} more` : '';
-      const saw = listed.length === 0 ? 'no socket' : listed.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
-      const error = errnoException(osConstants.errno.ETIMEDOUT, 'waitForState', {
-        reason: `no ${names} within ${timeoutMs} ms for ${where(query)}; the kernel listed ${saw}`,
-      }) as WaitForStateTimeout;
-      error.rows = listed;
-      return error;
-    },
-    signal,
-  );
-  return query.withProcess ? addOwners(matching(rows)) : matching(rows);
+  const done = (rows: TcpStateRow[]) => matching(rows).length > 0 || ((wanted & CLOSED) !== 0 && rows.length === 0);
+  const timedOut = (listed: TcpStateRow[]) => {
+    const names = (typeof states === 'string' ? [states] : states).join(' or ');
+    const more = listed.length > ROWS_SHOWN ? ` and ${listed.length - ROWS_SHOWN} more` : '';
+    const saw = listed.length === 0 ? 'no socket' : listed.slice(0, ROWS_SHOWN).map(describe).join(', ') + more;
+    const error = errnoException(osConstants.errno.ETIMEDOUT, 'waitForState', {
+      reason: `no ${names} within ${timeoutMs} ms for ${where(query)}; the kernel listed ${saw}`,
+    }) as WaitForStateTimeout;
+    error.rows = listed;
+    return error;
+  };
+  const finish = (rows: TcpStateRow[]) => (query.withProcess ? addOwners(matching(rows)) : matching(rows));
+
+  // The watch starts before the first look, so that nothing falls between the two.
+  // Made from the checked query: the caller's filter is not read a second time.
+  const watchFilter: TcpStatesFilter = {
+    port: query.anyPort || undefined,
+    localPort: query.localPort || undefined,
+    remotePort: query.remotePort || undefined,
+    localAddress: query.localAddress ?? undefined,
+    remoteAddress: query.remoteAddress ?? undefined,
+    family: query.ipv4 === query.ipv6 ? undefined : query.ipv4 ? 'ipv4' : 'ipv6',
+  };
+  // Off Linux the listing says ENOTSUP, as tcpStates does.
+  const watch = source === 'poll' || process.platform !== 'linux' ? undefined : new StateWatch(watchFilter, { source }, { seed: false });
+  if (watch === undefined || watch.source !== 'tracepoint') {
+    watch?.close();
+    return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => watch.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    let rows = await list();
+    if (done(rows)) return finish(rows);
+    let expired = false;
+    timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
+    for await (const change of watch) {
+      // Left the wanted state since the watch began: it was in it while we waited.
+      if (change.from !== null && change.from !== 'CLOSED' && (stateBits(change.from) & wanted) !== 0 && (stateBits(change.to) & wanted) === 0) {
+        return finish([{ ...change.row, state: change.from, timer: null }]);
+      }
+      if ((stateBits(change.to) & wanted) === 0) continue;
+      rows = await list();
+      if (done(rows)) return finish(rows);
+      // Passed already (a state shorter than this look): the tracepoint's row says it was.
+      if (change.to !== 'CLOSED') return finish([change.row]);
+    }
+    if (signal?.aborted) throw abortError(signal);
+    if (expired) throw timedOut(await list());
+    throw errnoException(osConstants.errno.EPIPE, 'waitForState', { reason: 'the watch ended' });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    watch.close();
+  }
 }

@@ -78,6 +78,8 @@ export interface SsDetailedRow extends SsRow {
   timer: SsTimer | null;
   uid: number;
   inode: number;
+  /** sk:HEX, the socket's cookie, as tcpStates writes it. */
+  cookie: string | null;
   /** users:(("node",pid=1,fd=3),...) with -p. */
   users: { command: string; pid: number; fd: number }[];
 }
@@ -117,12 +119,18 @@ function parseDetails(line: string, family: 'ipv4' | 'ipv6'): SsDetailedRow {
       : null,
     uid: Number(/(?:^|\s)uid:(\d+)/.exec(rest)?.[1] ?? 0),
     inode: Number(/(?:^|\s)ino:(\d+)/.exec(rest)?.[1] ?? 0),
+    cookie: /(?:^|\s)sk:([0-9a-f]+)/.exec(rest)?.[1] ?? null,
     users: [...users.matchAll(/\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)/g)].map((m) => ({
       command: m[1]!,
       pid: Number(m[2]),
       fd: Number(m[3]),
     })),
   };
+}
+
+/** Rows of recorded `ss -tanoeH` output (one family's). */
+export function parseSsDetails(text: string, family: 'ipv4' | 'ipv6'): SsDetailedRow[] {
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => parseDetails(line, family));
 }
 
 /** `ss -tanoeH` (and -p with `processes`), IPv4 and IPv6 asked apart so each row knows its family. */

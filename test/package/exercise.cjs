@@ -8,7 +8,7 @@ const net = require('node:net');
 const EXPORTS = [
   'ListeningDescriptor', 'OPTIONS', 'OwnedDescriptor', 'connect', 'constants', 'createListener', 'dup', 'fdOf', 'fillSendQueue', 'getOption',
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
-  'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState',
+  'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState', 'watchStates', 'StateWatch',
   'FdChannel', 'LISTEN_FDS_START', 'SystemdDescriptor', 'TAKEOVER_PROTOCOL', 'Takeover', 'drain', 'listenFds', 'listenUnix', 'notify', 'takeover',
 ];
 
@@ -51,6 +51,13 @@ async function exercise(s, how) {
   assert.deepEqual((await s.tcpStates(tuple)).map((r) => r.state), ['FIN_WAIT_2']);
   assert.equal(s.tcpStatesSync({ ...tuple, source: 'proc' })[0].state, 'FIN_WAIT_2');
   assert.throws(() => s.tcpStatesSync({ port: 0 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  const watch = s.watchStates(tuple, { initial: true });
+  assert.ok(watch instanceof s.StateWatch && ['tracepoint', 'poll'].includes(watch.source));
+  const { value: change } = await watch.next();
+  assert.equal(change.to, 'FIN_WAIT_2');
+  assert.equal(change.from, null);
+  watch.close();
+  assert.deepEqual(await watch.next(), { value: undefined, done: true });
   client.destroy();
   peer.destroy();
   server.close();

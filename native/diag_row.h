@@ -1,0 +1,79 @@
+// One socket of a sock_diag answer (sock_diag(7), linux/inet_diag.h struct inet_diag_msg)
+// as the addon hands it to JavaScript: fixed records in one ArrayBuffer. The layout is
+// exported (diagLayout, diag.cc) and lib/states/netlink.ts reads the offsets from there,
+// so this struct is the one source of them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#ifdef __linux__
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <sys/socket.h>
+#endif
+
+namespace sockctl::diag {
+
+// Native byte order, except the addresses (network order; IPv4 in the first 4 bytes).
+struct DiagRow {
+  uint8_t family;       // kRowIpv4 or kRowIpv6
+  uint8_t state;        // include/net/tcp_states.h
+  uint8_t timer;        // kTimer* below (inet_diag_msg.idiag_timer)
+  uint8_t retransmits;
+  uint32_t expiresMs;
+  uint32_t recvQ;
+  uint32_t sendQ;
+  uint32_t uid;
+  uint32_t inode;
+  uint16_t localPort;
+  uint16_t remotePort;
+  uint8_t local[16];
+  uint8_t remote[16];
+  uint32_t cookieLow;   // idiag_cookie[0]
+  uint32_t cookieHigh;  // idiag_cookie[1]
+  uint32_t reserved;
+};
+static_assert(sizeof(DiagRow) == 72, "a row is 72 bytes: 4-byte fields stay aligned");
+
+// DiagRow.family.
+constexpr uint8_t kRowIpv4 = 4;
+constexpr uint8_t kRowIpv6 = 6;
+// The families argument of a request: a mask.
+constexpr int kRequestIpv4 = 1;
+constexpr int kRequestIpv6 = 2;
+// DiagRow.timer, as the kernel numbers them (net/ipv4/inet_diag.c, and the "tr" column of
+// /proc/net/tcp): none, retransmit (also SYN-ACK), keepalive (also orphaned FIN_WAIT_2),
+// TIME_WAIT, zero-window probe.
+constexpr uint8_t kTimerNone = 0;
+constexpr uint8_t kTimerRetransmit = 1;
+constexpr uint8_t kTimerKeepalive = 2;
+constexpr uint8_t kTimerTimeWait = 3;
+constexpr uint8_t kTimerPersist = 4;
+
+#ifdef __linux__
+inline DiagRow RowOf(const inet_diag_msg& message) {
+  DiagRow row = {};
+  bool ipv6 = message.idiag_family == AF_INET6;
+  row.family = ipv6 ? kRowIpv6 : kRowIpv4;
+  row.state = message.idiag_state;
+  row.timer = message.idiag_timer;
+  row.retransmits = message.idiag_retrans;
+  row.expiresMs = message.idiag_expires;
+  row.recvQ = message.idiag_rqueue;
+  row.sendQ = message.idiag_wqueue;
+  row.uid = message.idiag_uid;
+  row.inode = message.idiag_inode;
+  row.localPort = ntohs(message.id.idiag_sport);
+  row.remotePort = ntohs(message.id.idiag_dport);
+  std::memcpy(row.local, message.id.idiag_src, ipv6 ? 16 : 4);
+  std::memcpy(row.remote, message.id.idiag_dst, ipv6 ? 16 : 4);
+  row.cookieLow = message.id.idiag_cookie[0];
+  row.cookieHigh = message.id.idiag_cookie[1];
+  return row;
+}
+#endif
+
+}  // namespace sockctl::diag
