@@ -1,11 +1,6 @@
 // The end of a wait before its result: Node's AbortError, or a deadline's own error.
+import { abortError } from '../core/errors';
 
-/** Node's AbortError, as its own APIs reject with it: code ABORT_ERR, the signal's reason as cause. */
-export function abortError(signal: AbortSignal): Error & { code: string } {
-  const error = new Error('The operation was aborted', { cause: signal.reason });
-  error.name = 'AbortError';
-  return Object.assign(error, { code: 'ABORT_ERR' });
-}
 
 /**
  * One stop for a whole operation: the signal's abort or the deadline, whichever comes

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort, withCode } from '../core/errors';
 import type { OptionValue, PreparedOption, WritableOptionName } from '../core/options';
-import { INT32_MAX, validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { INT32_MAX, validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
 import { checkListenOptions } from '../listen/options';
 
 /** Options with a property of their own in ConnectOptions, so not in `sockopts`. */
@@ -114,12 +114,6 @@ function checkSockopts(value: unknown): CheckedConnectOptions['sockopts'] {
   return checkListenOptions({ sockopts }).sockopts;
 }
 
-function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
-  return signal;
-}
-
 const optional = (value: unknown, name: string, fallback: boolean): boolean =>
   value === undefined ? fallback : validateBoolean(value, name);
 
@@ -145,7 +139,7 @@ export function checkConnectOptions(options: unknown): CheckedConnectOptions {
     ipv6Only: ipv6Only === undefined ? undefined : validateBoolean(ipv6Only, 'options.ipv6Only'),
     sockopts: checkSockopts(sockopts),
     timeoutMs: timeoutMs === undefined ? undefined : validateInteger(timeoutMs, 'options.timeoutMs', 1, INT32_MAX),
-    signal: checkSignal(signal),
+    signal: signal === undefined ? undefined : validateAbortSignal(signal, 'options.signal'),
     allowHalfOpen: optional(allowHalfOpen, 'options.allowHalfOpen', false),
   };
 }

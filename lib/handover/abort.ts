@@ -1,25 +1,16 @@
-// AbortSignal handling for the handover's waits, as Node's own APIs do it: the signal
-// checked with Node's wording, and AbortError (code ABORT_ERR, the reason as cause).
-import { invalidArgType } from '../core/errors';
+// AbortSignal handling for the handover's waits: the `signal` option read as the rest of
+// sockctl reads it, and Node's AbortError (core/errors) when it aborts.
+import { abortError } from '../core/errors';
+import { validateAbortSignal } from '../core/validate';
 
 export function checkSignal(value: unknown, name = 'options.signal'): AbortSignal | undefined {
-  if (value === undefined) return undefined;
-  if (!(value instanceof AbortSignal)) throw invalidArgType(name, 'an instance of AbortSignal', value);
-  return value;
+  return value === undefined ? undefined : validateAbortSignal(value, name);
 }
 
-export class AbortError extends Error {
-  readonly code = 'ABORT_ERR';
-  constructor(cause?: unknown) {
-    super('The operation was aborted', cause === undefined ? undefined : { cause });
-    this.name = 'AbortError';
-  }
-}
-
-/** Rejects with AbortError when `signal` aborts; `off()` removes the listener. */
-export function onAbort(signal: AbortSignal | undefined, abort: (error: AbortError) => void): () => void {
+/** Calls `abort` with Node's AbortError when `signal` aborts; the function returned removes the listener. */
+export function onAbort(signal: AbortSignal | undefined, abort: (error: Error) => void): () => void {
   if (signal === undefined) return () => {};
-  const listener = (): void => abort(new AbortError(signal.reason));
+  const listener = (): void => abort(abortError(signal));
   signal.addEventListener('abort', listener, { once: true });
   return () => signal.removeEventListener('abort', listener);
 }

@@ -10,9 +10,9 @@
 // at `timeoutMs` is what remains destroyed.
 import http from 'node:http';
 import net from 'node:net';
-import { invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
+import { abortError, invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
 import { validateInteger, validateObject, INT32_MAX } from '../core/validate';
-import { AbortError, checkSignal, onAbort } from './abort';
+import { checkSignal, onAbort } from './abort';
 
 export interface DrainOptions {
   /** After this, the connections still open are destroyed (default 30000; 0: at once). */
@@ -74,7 +74,7 @@ function checkOptions(options: unknown): { timeoutMs: number; signal: AbortSigna
 export function drain(server: net.Server, options?: DrainOptions): Promise<DrainResult> {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server);
   const { timeoutMs, signal } = checkOptions(options);
-  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+  if (signal?.aborted) return Promise.reject(abortError(signal));
   if (!server.listening) return Promise.reject(serverNotRunning());
 
   const onRequest = (_req: http.IncomingMessage, res: http.ServerResponse): void => sayClose(res);

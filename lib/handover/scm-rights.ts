@@ -5,10 +5,10 @@ import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding, type PeerCredentials } from '../core/binding';
 import { OwnedDescriptor } from '../core/descriptor';
-import { errnoException, invalidArgType, invalidArgValue } from '../core/errors';
+import { abortError, errnoException, invalidArgType, invalidArgValue } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
-import { AbortError, checkSignal } from './abort';
+import { checkSignal } from './abort';
 import { encodeFrame, FrameReader, MAX_FRAME_FDS, MAX_PAYLOAD, protocolError, type Frame } from './frames';
 
 export type { PeerCredentials };
@@ -57,11 +57,11 @@ const SLICE_MS = 100;
 async function untilDone<T>(syscall: string, timeoutMs: number, signal: AbortSignal | undefined, step: (sliceMs: number) => Promise<T | null>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (signal?.aborted) throw new AbortError(signal.reason);
+    if (signal?.aborted) throw abortError(signal);
     const left = deadline - Date.now();
     const result = await step(Math.max(0, Math.min(SLICE_MS, left)));
     if (result !== null) return result;
-    if (signal?.aborted) throw new AbortError(signal.reason);
+    if (signal?.aborted) throw abortError(signal);
     if (Date.now() >= deadline) throw errnoException(osConstants.errno.ETIMEDOUT, syscall, { reason: `nothing within ${timeoutMs} ms` });
   }
 }

@@ -22,13 +22,13 @@ import { lstatSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { checkListening } from '../core/describe';
-import { errnoException, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
+import { abortError, errnoException, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { fdOf } from '../core/target';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
 import { listen } from '../listen/listen';
 import { createListener, ListeningDescriptor } from '../listen/listener';
 import { checkListenOptions, type ListenOptions } from '../listen/options';
-import { AbortError, checkSignal, onAbort } from './abort';
+import { checkSignal, onAbort } from './abort';
 import { drain, type DrainResult } from './drain';
 import { FdChannel, listenUnix } from './scm-rights';
 
@@ -237,7 +237,7 @@ export class Takeover {
     const o = { ...validateObject(options ?? {}, 'options') };
     for (const key of Object.keys(o)) if (key !== 'signal') throw invalidArgValue(`options.${key}`, o[key], 'is not an option of replaced (signal)');
     const signal = checkSignal(o.signal);
-    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
       const off = onAbort(signal, reject);
       this.#replaced.then(
@@ -382,7 +382,7 @@ async function receiveListeners(channel: FdChannel, settings: Settings, signal: 
  */
 export async function takeover(options: TakeoverOptions): Promise<Takeover> {
   const { settings, listeners, signal } = checkOptions(options);
-  if (signal?.aborted) throw new AbortError(signal.reason);
+  if (signal?.aborted) throw abortError(signal);
   const channel = connectToRunning(settings.path);
   const slots = new Map<string, Slot>();
   let inherited: string[] = [];

@@ -13,11 +13,10 @@
 // `fallback` say which and why.
 import { performance } from 'node:perf_hooks';
 import { constants as osConstants } from 'node:os';
-import { abortError, isAbortSignal } from '../core/abort';
-import { errnoException, invalidArgType, invalidArgValue } from '../core/errors';
+import { abortError, errnoException, invalidArgValue } from '../core/errors';
 import { binding, type NativeEventReader } from '../core/binding';
 import type { TcpState } from '../core/tcp-states';
-import { validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
 import { matchesAddresses, stateBits, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwnersSync, queryRows, queryRowsSync } from './list';
 import { decodeRows, lookupRowSync } from './netlink';
@@ -95,7 +94,7 @@ function readOptions(options: unknown): Settings {
     if (!OPTION_KEYS.has(key)) throw invalidArgValue('options', options, `has an unknown property '${key}' (known: ${[...OPTION_KEYS].join(', ')})`);
   }
   const { signal, source, intervalMs, initial, maxQueued } = o; // each read once
-  if (signal !== undefined && !isAbortSignal(signal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  if (signal !== undefined) validateAbortSignal(signal, 'options.signal');
   if (source !== undefined && !(typeof source === 'string' && (SOURCES as readonly string[]).includes(source))) {
     throw invalidArgValue('options.source', source, "must be 'auto', 'tracepoint' or 'poll'");
   }
