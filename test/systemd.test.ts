@@ -5,12 +5,12 @@
 // spawned with exactly the descriptors they should have.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createListener, listen, socket } from '../lib/index';
+import { createListener, listen, socket, SystemdDescriptor } from '../lib/index';
 import { DIST_INDEX } from './helpers/dist';
 import { closeTracked, httpGet, listenRows, portOf, track } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
@@ -119,6 +119,19 @@ async function runWith(fds: number[], env: Record<string, string>, pid: 'own' | 
 }
 
 describe.skipIf(!isLinux)('listenFds(): faults in what the supervisor passed', () => {
+  it('new SystemdDescriptor() outside listenFds: ERR_ILLEGAL_CONSTRUCTOR before the descriptor is taken (found by the fuzz campaign)', () => {
+    const owned = socket('ipv4');
+    const before = openDescriptorCount();
+    const Made = SystemdDescriptor as unknown as new (...args: unknown[]) => unknown;
+    // Junk used to throw an uncoded TypeError after the number was taken (closed again at GC).
+    for (const info of [null, { type: 'stream', family: 'ipv4', listening: false, address: '127.0.0.1', port: 0 }]) {
+      expect(() => new Made(owned.fd, 'web', info)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_ILLEGAL_CONSTRUCTOR', message: 'Illegal constructor' }));
+    }
+    expect(existsSync(`/proc/self/fd/${owned.fd}`)).toBe(true);
+    expect(openDescriptorCount()).toBe(before);
+    owned.close();
+  });
+
   it('a datagram socket is described (not listening) and listen() refuses it with EINVAL; the listener next to it serves', async () => {
     const listener = await createListener({ host: '127.0.0.1' });
     const udp = socket('ipv4', 'udp');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { FdChannel, takeover } from '../lib/index';
+import { FdChannel, takeover, Takeover } from '../lib/index';
 import { spawnFdPeer } from './helpers/fdpeer';
 import { closeTracked, httpGet, portOf, track } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
@@ -119,6 +119,13 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
     await v1.step('ready');
     const v2 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v2' });
     expect(await v2.step('listening')).toMatchObject({ previousPid: v1.child.pid });
+  });
+
+  it('new Takeover() outside takeover(): ERR_ILLEGAL_CONSTRUCTOR (found by the fuzz campaign: junk made an object whose close() threw)', () => {
+    const Made = Takeover as unknown as new (...args: unknown[]) => unknown;
+    for (const args of [[1.5, new Map(), 0, [], null], [{ path, timeoutMs: 1, readyTimeoutMs: 1, drainTimeoutMs: 1 }, new Map(), null, [], null]]) {
+      expect(() => new Made(...args)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_ILLEGAL_CONSTRUCTOR', message: 'Illegal constructor' }));
+    }
   });
 
   it('in this process: a path that is not a socket (ENOTSOCK), bad options; nothing leaked', async () => {

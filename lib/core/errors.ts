@@ -106,6 +106,11 @@ export function serverNotRunning(): Error & { code: string } {
   return withCode(new Error('Server is not running.'), 'ERR_SERVER_NOT_RUNNING');
 }
 
+/** Node's ERR_ILLEGAL_CONSTRUCTOR (as `new AbortSignal()` throws): a class only sockctl itself makes. */
+export function illegalConstructor(): TypeError & { code: string } {
+  return withCode(new TypeError('Illegal constructor'), 'ERR_ILLEGAL_CONSTRUCTOR');
+}
+
 /** Node's AbortError (as timers/promises and fs reject with): code ABORT_ERR, the signal's reason as cause. */
 export function abortError(signal: AbortSignal): Error & { code: 'ABORT_ERR' } {
   const error = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: 'ABORT_ERR' };

@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
 import { describeSocket, type SocketInfo } from '../core/describe';
 import { OwnedDescriptor } from '../core/descriptor';
-import { errnoException, invalidArgValue } from '../core/errors';
+import { errnoException, illegalConstructor, invalidArgValue } from '../core/errors';
 import { validateBoolean, validateObject } from '../core/validate';
 
 /** SD_LISTEN_FDS_START */
@@ -17,6 +17,10 @@ export interface ListenFdsOptions {
   /** Unset LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, so that children do not inherit them (default true). */
   unsetEnvironment?: boolean;
 }
+
+// Only listenFds() makes a SystemdDescriptor: refused before the descriptor is taken
+// (an owner made from junk would close the number at GC, whoever has it by then).
+const MAKE = Symbol('listenFds()');
 
 /** A descriptor passed by the supervisor, owned by this process: its name and what it is. */
 export class SystemdDescriptor extends OwnedDescriptor {
@@ -31,7 +35,9 @@ export class SystemdDescriptor extends OwnedDescriptor {
   /** The local port of a TCP or UDP socket. */
   readonly port: number | undefined;
 
-  constructor(fd: number, name: string, info: SocketInfo) {
+  /** @internal listenFds() makes it; ERR_ILLEGAL_CONSTRUCTOR otherwise. */
+  constructor(token: symbol, fd: number, name: string, info: SocketInfo) {
+    if (token !== MAKE) throw illegalConstructor();
     super(fd);
     this.name = name;
     this.type = info.type;
@@ -82,7 +88,7 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
   return infos.map((info, i) => {
     const fd = LISTEN_FDS_START + i;
     binding.setCloexec(fd);
-    return new SystemdDescriptor(fd, names[i]!, info);
+    return new SystemdDescriptor(MAKE, fd, names[i]!, info);
   });
 }
 

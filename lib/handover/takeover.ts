@@ -22,7 +22,7 @@ import { lstatSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { checkListening } from '../core/describe';
-import { abortError, errnoException, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
+import { abortError, errnoException, illegalConstructor, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { fdOf } from '../core/target';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
 import { listen } from '../listen/listen';
@@ -140,6 +140,9 @@ function checkPeer(channel: FdChannel, path: string, who: string): void {
   }
 }
 
+// Only takeover() makes a Takeover: `new Takeover(...)` from outside is refused, before anything is read.
+const MAKE = Symbol('takeover()');
+
 export class Takeover {
   readonly path: string;
   /** The names the previous version handed over (empty on a first start). */
@@ -157,8 +160,9 @@ export class Takeover {
   #resolveReplaced!: (results: DrainResult[]) => void;
   #rejectReplaced!: (error: Error) => void;
 
-  /** @internal takeover() makes it. */
-  constructor(settings: Settings, slots: Map<string, Slot>, previous: FdChannel | null, inherited: string[], previousPid: number | null) {
+  /** @internal takeover() makes it; ERR_ILLEGAL_CONSTRUCTOR otherwise. */
+  constructor(token: symbol, settings: Settings, slots: Map<string, Slot>, previous: FdChannel | null, inherited: string[], previousPid: number | null) {
+    if (token !== MAKE) throw illegalConstructor();
     this.#settings = settings;
     this.path = settings.path;
     this.#slots = slots;
@@ -407,5 +411,5 @@ export async function takeover(options: TakeoverOptions): Promise<Takeover> {
   }
   // In the options' order.
   const ordered = new Map([...listeners.keys()].map((name) => [name, slots.get(name)!]));
-  return new Takeover(settings, ordered, channel, inherited, previousPid);
+  return new Takeover(MAKE, settings, ordered, channel, inherited, previousPid);
 }
