@@ -79,14 +79,14 @@ describe('decoders on recorded kernel output', () => {
     expectAsSs(rows, { withCookie: true, listenBacklog: true });
   });
 
-  // EBADMSG (74): Node's getSystemErrorName does not know it, so the code reads 'Unknown system error -74'.
+  // EBADMSG (74): libuv (getSystemErrorName) has no name for it; the code is the kernel's own (the fuzz campaign found 'Unknown system error -74').
   it('a truncated message is refused with EBADMSG, not read past its end', () => {
     const bytes = Buffer.from(fixture.sockDiagMessages, 'hex');
     const length = bytes.readUInt32LE(0);
     const short = Buffer.from(bytes.subarray(0, 40));
     short.writeUInt32LE(40, 0);
     expect(length).toBeGreaterThan(40);
-    expect(() => binding.diagRowsFromMessages(short)).toThrow(expect.objectContaining({ errno: -74, syscall: 'sock_diag' }));
+    expect(() => binding.diagRowsFromMessages(short)).toThrow(expect.objectContaining({ errno: -74, code: 'EBADMSG', syscall: 'sock_diag', message: 'sock_diag EBADMSG' }));
   });
 
   it('/proc/net/tcp and tcp6: the recorded tables give what ss printed (no backlog, no cookie there)', () => {

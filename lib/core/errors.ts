@@ -1,5 +1,6 @@
 // Errors shaped like Node's own: system errors with code, negative errno and syscall;
 // argument errors with Node's ERR_* codes and message wording.
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorName, inspect } from 'node:util';
 
 export interface SystemError extends Error {
@@ -16,13 +17,22 @@ export function isSystemError(error: unknown): error is SystemError {
   return error instanceof Error && typeof (error as SystemError).errno === 'number' && typeof (error as SystemError).syscall === 'string';
 }
 
+// libuv's names miss some errnos the kernel gives (EBADMSG): os.constants.errno has them.
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, value]) => [value, name]));
+
+/** The code Node would give `errno` (positive), or the kernel's own name where libuv has none. */
+function errnoName(errno: number): string {
+  const name = getSystemErrorName(-errno);
+  return name.startsWith('Unknown system error') ? (ERRNO_NAMES.get(errno) ?? name) : name;
+}
+
 /** `errno` is positive, as C has it; the error carries it negated, as Node does. */
 export function errnoException(
   errno: number,
   syscall: string,
   details?: { address?: string; port?: number; reason?: string; option?: string },
 ): SystemError {
-  const code = getSystemErrorName(-errno);
+  const code = errnoName(errno);
   let message = `${syscall} ${code}`;
   if (details?.address !== undefined) {
     message += details.port === undefined ? ` ${details.address}` : ` ${details.address}:${details.port}`;
