@@ -404,8 +404,7 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
 // a dump does to each message, without a kernel, for the decoders' fixture tests.
 Napi::Value DiagRowsFromMessages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBuffer()) throw ArgTypeError(env, "messages", "an instance of Buffer");
-  Napi::Buffer<uint8_t> input = info[0].As<Napi::Buffer<uint8_t>>();
+  Napi::Buffer<char> input = BufferArg(info, 0, "messages");
   std::vector<DiagRow> rows;
 #ifdef __linux__
   std::vector<uint64_t> storage(input.Length() / sizeof(uint64_t) + 1);  // aligned for nlmsghdr

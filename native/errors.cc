@@ -68,6 +68,15 @@ int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   return static_cast<int>(value);
 }
 
+Napi::Buffer<char> BufferArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  // napi_is_buffer says true for a DataView (Node 20), whose bytes Napi::Buffer reads as a
+  // typed array's, and refuses with an uncoded "Invalid argument": a typed array only.
+  if (info.Length() <= index || !info[index].IsBuffer() || !info[index].IsTypedArray()) {
+    throw ArgTypeError(info.Env(), name, "an instance of Buffer");
+  }
+  return info[index].As<Napi::Buffer<char>>();
+}
+
 uint16_t PortArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   int port = IntArg(info, index, name);
   if (port < 0 || port > 65535) {

@@ -26,6 +26,10 @@ int FdArg(const Napi::CallbackInfo& info, size_t index);
 // The argument at `index` as a 32-bit integer, with the same cheap check.
 int IntArg(const Napi::CallbackInfo& info, size_t index, const char* name);
 
+// The argument at `index` as a Buffer (or a typed array's bytes); ERR_INVALID_ARG_TYPE for
+// anything else, a DataView included.
+Napi::Buffer<char> BufferArg(const Napi::CallbackInfo& info, size_t index, const char* name);
+
 // The argument at `index` as a port, 0..65535 (ERR_OUT_OF_RANGE otherwise).
 uint16_t PortArg(const Napi::CallbackInfo& info, size_t index, const char* name);
 

@@ -36,9 +36,8 @@ struct Fd {
 Napi::Value Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw ArgTypeError(env, "address", "of type string");
-  if (info.Length() < 2 || !info[1].IsBuffer()) throw ArgTypeError(env, "message", "an instance of Buffer");
+  Napi::Buffer<char> message = BufferArg(info, 1, "message");
   std::string address = info[0].As<Napi::String>().Utf8Value();
-  Napi::Buffer<char> message = info[1].As<Napi::Buffer<char>>();
 
   sockaddr_un un = {};
   un.sun_family = AF_UNIX;

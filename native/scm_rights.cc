@@ -317,8 +317,7 @@ int SliceArg(const Napi::CallbackInfo& info, size_t index) {
 Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  if (info.Length() < 2 || !info[1].IsBuffer()) throw ArgTypeError(env, "data", "an instance of Buffer");
-  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  Napi::Buffer<char> data = BufferArg(info, 1, "data");
   if (data.Length() == 0 || data.Length() > kMaxBytes) throw ErrnoError(env, EMSGSIZE, "sendmsg");
   if (info.Length() < 3 || !info[2].IsArray()) throw ArgTypeError(env, "fds", "an instance of Array");
   Napi::Array list = info[2].As<Napi::Array>();

@@ -19,6 +19,10 @@ describe('the binding called directly with wrong types', () => {
     ['disown', () => (binding.disown as (...a: unknown[]) => void)(), 'The "fd" argument must be of type number'],
     ['bind', () => (binding.bind as (...a: unknown[]) => void)(3, 127, 0), 'The "address" argument must be of type string'],
     ['setErrorFactory', () => (binding.setErrorFactory as (...a: unknown[]) => void)(42), 'The "factory" argument must be of type function'],
+    // A DataView passes napi_is_buffer on Node 20 and then failed as an uncoded "Invalid argument" (found by the fuzz campaign).
+    ['notify', () => (binding.notify as (...a: unknown[]) => void)('/nonexistent/sockctl', new DataView(new ArrayBuffer(4))), 'The "message" argument must be an instance of Buffer'],
+    ['sendFds', () => (binding.sendFds as (...a: unknown[]) => void)(1_000_000, new DataView(new ArrayBuffer(4)), [], 0), 'The "data" argument must be an instance of Buffer'],
+    ['diagRowsFromMessages', () => (binding.diagRowsFromMessages as (...a: unknown[]) => void)(new DataView(new ArrayBuffer(4))), 'The "messages" argument must be an instance of Buffer'],
   ];
   for (const [name, call, message] of calls) {
     it(`${name}: ${message}`, () => {
