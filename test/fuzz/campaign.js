@@ -12,6 +12,14 @@ const fs = require('node:fs');
 const net = require('node:net');
 const dgram = require('node:dgram');
 const path = require('node:path');
+const os = require('node:os');
+const http = require('node:http');
+const { execFileSync } = require('node:child_process');
+
+// Nothing a supervisor passed may reach the calls below (listenFds, notify): they set
+// these themselves, per call, to values that name only this campaign's own files.
+const SUPERVISOR_VARIABLES = ['NOTIFY_SOCKET', 'LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES'];
+for (const name of SUPERVISOR_VARIABLES) delete process.env[name];
 
 const DIST = process.env.SOCKCTL_DIST;
 const api = require(DIST);
@@ -38,6 +46,7 @@ class FuzzSentinel extends Error {}
 // ---- descriptors made for one call, closed after it --------------------------------------
 let fresh = [];
 let files = [];
+let afterCall = []; // run after each call, before its descriptors are closed
 function freshSocket() {
   const fd = binding.socket(pick([binding.constants.AF_INET, binding.constants.AF_INET6]), pick([binding.constants.SOCK_STREAM, binding.constants.SOCK_DGRAM]));
   fresh.push(fd);
@@ -61,6 +70,7 @@ function fileDescriptor() {
 function cleanupDescriptors() {
   for (const fd of fresh.splice(0)) {
     try {
+      binding.connectCancel(fd); // as an owner does: no wait may outlive the number
       binding.close(fd);
     } catch {}
   }
@@ -69,6 +79,59 @@ function cleanupDescriptors() {
       fs.closeSync(fd);
     } catch {}
   }
+}
+
+// ---- files: only in this campaign's own directory ----------------------------------------
+let tmpCount = 0;
+let paths = [];
+/** A fresh path in the campaign's directory, removed after the call. */
+function tmpPath() {
+  const p = path.join(live.dir, `s${tmpCount++}`);
+  paths.push(p);
+  return p;
+}
+/** A path argument: fresh, or one that fails (missing directory, too long, NUL, a file, the directory). */
+function pathValue() {
+  const r = random();
+  if (r < 0.6) return tmpPath();
+  if (r < 0.9) return pick([path.join(live.dir, 'missing', 'x'), path.join(live.dir, 'y'.repeat(120)), `${live.dir}/a\0b`, live.file, live.dir, live.fifo, '']);
+  return misc();
+}
+function cleanupPaths() {
+  for (const p of paths.splice(0)) fs.rmSync(p, { force: true, recursive: true });
+}
+/** A connected AF_UNIX stream pair, both ends raw descriptors of this call (accepted by a net.Server of its own). */
+async function unixPair() {
+  const p = tmpPath();
+  const listener = binding.unixListen(p, 4);
+  const server = net.createServer({ pauseOnConnect: true });
+  const accepted = new Promise((resolve) => server.once('connection', (s) => {
+    const fd = binding.dup(api.fdOf(s));
+    s.destroy();
+    resolve(fd);
+  }));
+  server.listen({ fd: listener });
+  let client;
+  try {
+    client = binding.unixConnect(p);
+    fresh.push(client);
+    fresh.push(await accepted);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  return [client, fresh[fresh.length - 1]];
+}
+/** A descriptor of this call's handed to an OwnedDescriptor: closed by it (or after the call if it was not). */
+const owners = [];
+function ownedFrom(fd) {
+  fresh.splice(fresh.indexOf(fd), 1);
+  const owned = new api.OwnedDescriptor(fd);
+  owners.push(owned);
+  return owned;
+}
+/** A connected AF_UNIX stream socket of this call, or any descriptor value. */
+async function unixOrFd() {
+  return chance(0.6) ? (await unixPair())[0] : fdValue();
 }
 
 // ---- values ------------------------------------------------------------------------------
@@ -171,12 +234,21 @@ async function setUp() {
   live.destroyed = net.connect({ port: live.port, host: '127.0.0.1' });
   live.destroyed.on('error', () => {});
   live.destroyed.destroy();
+  live.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockctl-fuzz-'));
+  live.file = path.join(live.dir, 'file');
+  fs.writeFileSync(live.file, 'x');
+  live.fifo = path.join(live.dir, 'fifo');
+  execFileSync('mkfifo', [live.fifo]);
+  // fd 3 is not a socket here (libuv's epoll): LISTEN_FDS >= 1 then always fails there, and
+  // listenFds takes nothing of this process's own.
+  live.fd3IsSocket = fs.fstatSync(3).isSocket();
 }
 async function tearDown() {
   await live.pair.close();
   await new Promise((resolve) => live.server.close(resolve));
   await new Promise((resolve) => live.udpBound.close(resolve));
   live.udpUnbound.close();
+  fs.rmSync(live.dir, { recursive: true, force: true });
 }
 
 /** A descriptor argument: our fresh sockets, a closed or non-socket one, or junk (never 0-2). */
@@ -303,7 +375,96 @@ const PUBLIC = {
   renderStateDiagram: () => [
     chance(0.8) ? options(['states', 'transitions', 'title'], (k) => (k === 'title' ? pick(['t', 5, '<&>']) : pick([[], ['LISTEN'], 'LISTEN', new Set(['CLOSED']), [1], null]))) : anyValue(),
   ],
+  connect: () => {
+    // Mostly valid, so that many calls connect (to live.server) or are refused (port 0).
+    const valid = chance(0.6);
+    return [
+      chance(0.9)
+        ? options(['localAddress', 'localPort', 'reuseAddr', 'reusePort', 'bindAddressNoPort', 'ipv6Only', 'sockopts', 'signal', 'allowHalfOpen'], (k) => {
+            // Loopback or IP literals that fail before any packet: no DNS beyond /etc/hosts, nothing off the host.
+            if (k === 'host') return valid ? pick(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']) : pick(['', '127.0.0.1\0', 5, ['127.0.0.1']]);
+            if (k === 'port') return valid ? pick([live.port, live.port, 0, String(live.port)]) : pick(PORTS.concat(['80', ' ']));
+            if (k === 'timeoutMs') return valid ? pick([1, 5, 50, 200]) : pick([0, -1, 1.5, 'x', 2 ** 31]);
+            if (k === 'localAddress') return valid ? pick(['127.0.0.1', '::1', undefined]) : pick(['', 'x', '127.0.0.2\0', 5]);
+            if (k === 'localPort') return valid ? 0 : pick([-1, 65536, 1.5, '0', NaN]);
+            if (k === 'sockopts') return valid ? { TCP_NODELAY: true, SO_KEEPALIVE: pick([true, false]) } : chance(0.7) ? options(['TCP_NODELAY', 'SO_RCVBUF', 'SO_LINGER', 'SO_REUSEADDR', 'TCP_MAXSEG', 'SO_NOPE'], optionValue) : anyValue();
+            if (k === 'signal') return valid ? pick([AbortSignal.abort(), AbortSignal.timeout(1), new AbortController().signal]) : pick(['stop', {}]);
+            return valid ? pick([true, false, undefined]) : pick([1, 'yes']);
+          }, ['port', 'host', 'timeoutMs'])
+        : anyValue(),
+    ];
+  },
+  listenFds: () => {
+    // LISTEN_PID this process only while fd 3 is not a socket (see setUp): then nothing is taken.
+    const ours = !live.fd3IsSocket && chance(0.6);
+    const values = {
+      LISTEN_PID: ours ? String(process.pid) : pick(['1', String(process.pid + 1), 'x', '', '-1', `${process.pid}x`, undefined]),
+      LISTEN_FDS: pick(['0', '1', '3', '', 'x', '-1', '999999999', '1e3', ' 1', undefined]),
+      LISTEN_FDNAMES: pick([undefined, '', 'web', 'a:b:c', ':', 'x'.repeat(1000)]),
+    };
+    for (const [name, value] of Object.entries(values)) if (value !== undefined) process.env[name] = value;
+    return [chance(0.7) ? options(['unsetEnvironment'], () => pick([true, false, 1, 'no'])) : anyValue()];
+  },
+  SystemdDescriptor: () => [
+    chance(0.7) ? freshSocket() : fdValue(),
+    pick(['web', '', 'unknown', 5, misc()]),
+    chance(0.6) ? { type: 'stream', family: 'ipv4', listening: false, address: '127.0.0.1', port: 0 } : anyValue(),
+  ],
+  notify: () => {
+    // NOTIFY_SOCKET names only this campaign's files (or nothing, or an address that fails before sendto).
+    const address = pick([undefined, '', tmpPath(), live.file, live.dir, live.fifo, '@', 'relative', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]);
+    if (address !== undefined) process.env.NOTIFY_SOCKET = address;
+    return [chance(0.8) ? pick(['READY=1', 'STATUS=fuzz', 'STOPPING=1\nSTATUS=x', '', 'a\0b', 'x'.repeat(70_000)]) : anyValue()];
+  },
+  drain: async () => {
+    const r = random();
+    const server = r < 0.4 ? await listening() : r < 0.7 ? await api.listen(http.createServer(), { host: '127.0.0.1' }) : r < 0.85 ? net.createServer() : pick([misc(), live.pair]);
+    return [server, chance(0.8) ? options(['timeoutMs', 'signal'], (k) => (k === 'timeoutMs' ? pick([0, 1, 5, -1, 1.5, NaN, 'x', 2 ** 31]) : pick([AbortSignal.abort(), AbortSignal.timeout(2), new AbortController().signal, 'stop'])), ['timeoutMs']) : anyValue()];
+  },
+  FdChannel: async () => [chance(0.6) ? ownedFrom(chance(0.8) ? (await unixPair())[0] : freshSocket()) : pick([fdValue(), misc()])],
+  listenUnix: () => [pathValue(), pick([undefined, 0, 1, 16, -1, 1.5, NaN, 2 ** 31, 'x'])],
+  takeover: () => {
+    const valid = chance(0.6);
+    return [
+      chance(0.9)
+        ? options(['signal'], (k) => {
+            if (k === 'path') return valid ? tmpPath() : pathValue();
+            if (k === 'listeners') {
+              if (valid) return { web: { host: pick(['127.0.0.1', '::1']), port: 0 }, ...(chance(0.3) ? { admin: { host: '127.0.0.1' } } : {}) };
+              return chance(0.8) ? { [pick(['web', 'a', ''])]: chance(0.8) ? listenOptions() : anyValue() } : pick([{}, anyValue()]);
+            }
+            if (k === 'signal') return valid ? pick([AbortSignal.abort(), new AbortController().signal]) : 'stop';
+            return valid ? pick([0, 1, 20]) : pick([-1, 1.5, NaN, 'x']);
+          }, ['path', 'listeners', 'timeoutMs', 'readyTimeoutMs', 'drainTimeoutMs'])
+        : anyValue(),
+    ];
+  },
+  Takeover: () => [anyValue(), chance(0.5) ? new Map() : anyValue(), pick([null, anyValue()]), pick([[], anyValue()]), pick([null, 1, anyValue()])],
+  watchStates: () => watchArgs(),
+  StateWatch: () => watchArgs(),
 };
+
+/** watchStates' filter and options: poll or tracepoint (a tracefs instance of its own), each closed after the call. */
+function watchArgs() {
+  if (chance(0.5)) {
+    // Valid: past the checks, to a tracefs instance or a poll of its own.
+    const o = { source: pick(['auto', 'poll', 'tracepoint']), intervalMs: pick([1, 5, 20]), initial: chance(0.5), maxQueued: pick([1, 2, 100]) };
+    if (chance(0.3)) o.signal = pick([AbortSignal.abort(), AbortSignal.timeout(5)]);
+    return [pick([undefined, { port: live.port }, { localPort: live.port, state: ['LISTEN', 'ESTABLISHED'] }, { state: 'TIME_WAIT' }]), o];
+  }
+  return [
+    filterValue(),
+    chance(0.9)
+      ? options(['signal', 'source', 'intervalMs', 'initial', 'maxQueued'], (k) => {
+          if (k === 'source') return pick(['auto', 'poll', 'poll', 'tracepoint', 'bogus', 5]);
+          if (k === 'intervalMs') return pick([1, 5, 20, 0, -1, 1.5, 60_001, 'x']);
+          if (k === 'initial') return pick([true, false, 1]);
+          if (k === 'maxQueued') return pick([1, 2, 10_000, 0, 1_000_001, 'x']);
+          return pick([AbortSignal.abort(), AbortSignal.timeout(5), new AbortController().signal, 'stop']);
+        })
+      : anyValue(),
+  ];
+}
 
 const RAW = {
   setErrorFactory: () => [pick([undefined, null, 5, 'f', {}, []])], // never a function: it would replace the factory
@@ -334,7 +495,97 @@ const RAW = {
     return [chance(0.7) ? fd : fdValue(), pick([0, 1, 511, -1, NaN, 2 ** 31, anyValue()])];
   },
   localAddress: () => [fdValue()],
+  own: () => {
+    const fd = fdValue();
+    afterCall.push(() => typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && binding.disown(fd)); // the campaign closes its own
+    return [fd];
+  },
+  disown: () => [fdValue()],
+  connect: () => [
+    chance(0.7) ? freshSocket() : fdValue(),
+    chance(0.85) ? pick(['127.0.0.1', '::1', '::ffff:127.0.0.1', '', 'localhost', '127.0.0.1\0', 'x']) : anyValue(),
+    chance(0.5) ? live.port : pick([0, -1, 65536, 1.5, NaN, 2 ** 31, anyValue()]),
+  ],
+  connectWait: () => {
+    const fd = chance(0.7) ? freshSocket() : fdValue();
+    if (typeof fd === 'number' && fresh.includes(fd) && chance(0.5)) {
+      try {
+        binding.connect(fd, binding.localAddress(fd).family === 'IPv6' ? '::1' : '127.0.0.1', live.port);
+      } catch {}
+    }
+    return [fd, chance(0.8) ? () => {} : misc()]; // cancelled before its descriptor is closed
+  },
+  connectCancel: () => [chance(0.7) ? freshSocket() : fdValue()],
+  tcpDiagLookupSync: () => [
+    pick([0, 1, 2, -1, NaN, anyValue()]),
+    chance(0.8) ? pick(['127.0.0.1', '::1', '0.0.0.0', '::', 'x', '', '127.0.0.1\0', '::ffff:127.0.0.1']) : anyValue(),
+    chance(0.5) ? live.port : pick(PORTS.concat([65535, anyValue()])),
+    chance(0.8) ? pick(['127.0.0.1', '::1', '0.0.0.0', '::', 'x', '']) : anyValue(),
+    pick(PORTS.concat([live.port, 65535, anyValue()])),
+    chance(0.8) ? pick(['', '0', 'ffffffffffffffff', '1'.repeat(17), 'xyz', 'ABC', '-1', ' 1']) : anyValue(),
+  ],
+  diagRowsFromMessages: () => [chance(0.8) ? netlinkMessages() : anyValue()],
+  EventReader: () => {
+    const kind = chance(0.85) ? pick(['file', 'destroy', 'x', '']) : anyValue();
+    const file = chance(0.85) ? pick([live.fifo, live.fifo, live.file, live.dir, path.join(live.dir, 'missing'), '', `${live.fifo}\0`]) : anyValue();
+    let removeDir = pick([undefined, undefined, path.join(live.dir, 'missing-dir'), `${live.dir}/a\0b`, 5, null]);
+    if (chance(0.2)) {
+      removeDir = tmpPath(); // an empty directory of this call's: rmdir'd at close
+      fs.mkdirSync(removeDir);
+    }
+    return [kind, file, chance(0.9) ? () => {} : misc(), removeDir];
+  },
+  notify: () => [
+    chance(0.85) ? pick([tmpPath(), live.file, live.dir, live.fifo, '@', '', 'x', 'relative/path', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]) : anyValue(),
+    pick([Buffer.from('READY=1'), Buffer.alloc(0), Buffer.alloc(300_000), new Uint8Array(3), 'READY=1', anyValue()]),
+  ],
+  unixListen: () => [pathValue(), pick([0, 1, 16, -1, NaN, 2 ** 31, anyValue()])],
+  unixConnect: () => {
+    if (chance(0.4)) {
+      const p = tmpPath();
+      fresh.push(binding.unixListen(p, 4)); // a listener of this call's to connect to
+      return [p];
+    }
+    return [pathValue()];
+  },
+  peerCredentials: async () => [await unixOrFd()],
+  sendFds: async () => [
+    await unixOrFd(),
+    pick([Buffer.from('F\u0000\u0000\u0001x'), Buffer.alloc(0), Buffer.alloc((1 << 20) + 1), Buffer.alloc(200_000), 'text', anyValue()]),
+    chance(0.8) ? Array.from({ length: pick([0, 1, 2, 254]) }, () => (chance(0.8) ? freshSocket() : pick([-1, 1.5, 'x', 1_000_000, fileDescriptor()]))) : anyValue(),
+    pick([0, 1, 10, 250, 1000, -1, NaN, anyValue()]),
+  ],
+  recvFds: async () => {
+    let fd;
+    if (chance(0.6)) {
+      const [a, b] = await unixPair();
+      // Sometimes something to read: bytes, with descriptors of this call's.
+      if (chance(0.6)) await binding.sendFds(b, Buffer.from('hello'), chance(0.5) ? [freshSocket(), freshSocket()] : [], 10);
+      fd = a;
+    } else fd = fdValue();
+    return [fd, pick([1, 5, 65539, 0, -1, (1 << 20) + 1, NaN, anyValue()]), pick([0, 1, 253, 254, -1, NaN, anyValue()]), pick([0, 1, 10, 250, 1000, -1, anyValue()])];
+  },
+  describeSocket: () => [fdValue()],
+  setCloexec: () => [fdValue()],
+  getCloexec: () => [fdValue()],
 };
+
+/** Netlink messages as sock_diag sends them, well-formed or not (lengths, types, truncation). */
+function netlinkMessages() {
+  const count = pick([0, 1, 2, 5]);
+  const parts = [];
+  for (let i = 0; i < count; i++) {
+    const payload = pick([0, 4, 72, 72, 100, 3]); // sizeof(inet_diag_msg) is 72
+    const header = Buffer.alloc(16);
+    header.writeUInt32LE(pick([16 + payload, 16 + payload, 0, 15, 16, 0xffffffff, 16 + payload + 8]), 0);
+    header.writeUInt16LE(pick([20, 20, 18, 3, 2, 0]), 4); // SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK, DONE, ERROR
+    const body = Buffer.alloc(payload);
+    for (let j = 0; j < payload; j++) body[j] = Math.floor(random() * 256);
+    parts.push(header, body);
+  }
+  const all = Buffer.concat(parts);
+  return chance(0.2) ? all.subarray(0, Math.floor(random() * (all.length + 1))) : all;
+}
 
 // ---- outcomes --------------------------------------------------------------------------
 const TYPE_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
@@ -348,7 +599,8 @@ function allowed(error) {
   if (RANGE_CODES.has(code)) return error instanceof RangeError;
   if (code === 'ABORT_ERR') return error.name === 'AbortError';
   if (code.startsWith('ERR_')) return true; // Node's own (ERR_SERVER_ALREADY_LISTEN, ...)
-  return typeof errno === 'number' && errno < 0 && typeof syscall === 'string' && error.message.startsWith(`${syscall} ${code}`);
+  // A system error: the errno's name (never libuv's 'Unknown system error -74').
+  return /^E[A-Z0-9]+$/.test(code) && typeof errno === 'number' && errno < 0 && typeof syscall === 'string' && error.message.startsWith(`${syscall} ${code}`);
 }
 
 function describe(value) {
@@ -363,14 +615,37 @@ function describe(value) {
   }
 }
 
-async function dispose(result) {
-  if (result instanceof api.OwnedDescriptor) {
+async function dispose(result, kind, name) {
+  if (Array.isArray(result)) {
+    for (const item of result) await dispose(item); // listenFds
+  } else if (kind === 'raw' && (name === 'unixListen' || name === 'unixConnect') && typeof result === 'number') {
+    fresh.push(result);
+  } else if (kind === 'raw' && name === 'recvFds' && result && Array.isArray(result.fds)) {
+    fresh.push(...result.fds);
+  } else if (result instanceof api.SystemdDescriptor && !fresh.includes(result.fd)) {
+    result.release(); // from fd 3 on: never closed here (see listenFds' entry)
+  } else if (result instanceof api.OwnedDescriptor) {
     if (fresh.includes(result.fd)) result.release(); // ours: closed with `fresh`
     else result.close();
   } else if (result instanceof net.Server) {
     await closeServer(result);
   } else if (result && typeof result === 'object' && typeof result.close === 'function' && result.server instanceof net.Server) {
     await result.close(); // a loopback pair
+  } else if (result instanceof net.Socket) {
+    result.destroy(); // connect()'s
+    await new Promise((resolve) => (result.closed ? resolve() : result.once('close', resolve)));
+  } else if (result instanceof api.StateWatch) {
+    if (chance(0.3)) await Promise.race([result.next().catch(() => {}), settle()]);
+    result.close();
+  } else if (result instanceof api.FdChannel || result instanceof api.Takeover) {
+    result.close();
+  } else if (result instanceof binding.EventReader) {
+    try {
+      if (chance(0.5)) result.start();
+      if (chance(0.3)) result.unref();
+      if (chance(0.3)) result.stop();
+    } catch {}
+    result.close();
   }
 }
 
@@ -399,6 +674,8 @@ async function main() {
     } catch (error) {
       // The campaign's own Proxy may throw while the arguments are made: not a call.
       cleanupDescriptors();
+      cleanupPaths();
+      for (const name of SUPERVISOR_VARIABLES) delete process.env[name];
       if (error instanceof FuzzSentinel) return true;
       throw error;
     }
@@ -411,7 +688,7 @@ async function main() {
       if (result && typeof result.then === 'function') result = await withTimeout(result, `${kind}.${name}`);
       if (kind === 'raw' && (name === 'dup' || name === 'socket') && typeof result === 'number') fresh.push(result);
       if (name === 'restart' && result instanceof net.Server) cleanups.push(result);
-      await dispose(result);
+      await dispose(result, kind, name);
     } catch (error) {
       if (error && error.hang) {
         failures.push({ call: `${kind}.${name}`, args: args.map(describe), error: error.message });
@@ -422,9 +699,17 @@ async function main() {
         failures.push({ call: `${kind}.${name}`, args: args.map(describe), error: describe(error), name: error?.name, code: error?.code, message: String(error?.message).slice(0, 200), stack: String(error?.stack).split('\n').slice(1, 4).join(' | ') });
       }
     } finally {
+      for (const undo of afterCall.splice(0)) {
+        try {
+          undo();
+        } catch {}
+      }
       for (const server of cleanups) await closeServer(server);
       for (const owned of ownedMade.splice(0)) if (!owned.closed) owned.release();
+      for (const owned of owners.splice(0)) owned.close();
       cleanupDescriptors();
+      cleanupPaths();
+      for (const name of SUPERVISOR_VARIABLES) delete process.env[name];
     }
     const key = `${kind}.${name}`;
     counts[key] ??= {};
