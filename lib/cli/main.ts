@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `sockctl` command: one module per subcommand, dispatched here.
 import { runLabCommand } from './lab';
+import { runServe } from './serve';
 import { runStates } from './states';
 
 interface Command {
@@ -10,6 +11,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   lab: { summary: 'every state of the TCP diagram reproduced on loopback, as the kernel reports it', run: runLabCommand },
+  serve: { summary: 'run a server on sockets held here (systemd protocol); SIGHUP reloads with nothing dropped', run: runServe },
   states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
 };
 

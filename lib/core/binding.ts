@@ -69,6 +69,21 @@ export interface NativeBinding {
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;
+  /** fcntl F_SETFD FD_CLOEXEC (native/descriptors.cc). */
+  setCloseOnExec(fd: number): void;
+  /** SO_ATTACH_REUSEPORT_CBPF (native/reuseport_cbpf.cc): the program as code, jt, jf, k per instruction. */
+  attachReuseportCbpf(fd: number, program: number[]): void;
+  /** SO_DETACH_REUSEPORT_BPF. */
+  detachReuseportBpf(fd: number): void;
+  /** NOTIFY_SOCKET's receiving end (native/notify_receiver.cc): an abstract '@name' or a path. */
+  NotifyReceiver: new (address: string, onMessage: (pid: number, uid: number, gid: number, text: string) => void) => NativeNotifyReceiver;
+}
+
+/** A bound UNIX datagram socket with SO_PASSCRED, read on the event loop. */
+export interface NativeNotifyReceiver {
+  /** -1 once closed. */
+  readonly fd: number;
+  close(): void;
 }
 
 function loadBinding(): NativeBinding {
