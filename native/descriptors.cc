@@ -1,4 +1,4 @@
-// Owned descriptors: dup(2) as fcntl(2) F_DUPFD_CLOEXEC, close(2), F_SETFD FD_CLOEXEC.
+// Owned descriptors: dup(2) as fcntl(2) F_DUPFD_CLOEXEC, close(2).
 // The copy is close-on-exec from birth (no window for a concurrent fork/exec to inherit it);
 // lib/descriptor.ts owns it and closes it once.
 #include <fcntl.h>
@@ -28,21 +28,11 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// FD_CLOEXEC on a descriptor this process inherited, so that it goes no further (sockctl
-// serve's children get the listeners and nothing else).
-Napi::Value SetCloseOnExec(const Napi::CallbackInfo& info) {
-  int fd = FdArg(info, 0);
-  int flags = fcntl(fd, F_GETFD);
-  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) throw ErrnoError(info.Env(), errno, "fcntl");
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void InitDescriptors(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
-  exports.Set("setCloseOnExec", Napi::Function::New(env, SetCloseOnExec, "setCloseOnExec"));
 }
 
 }  // namespace sockctl

@@ -69,8 +69,6 @@ export interface NativeBinding {
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;
-  /** fcntl F_SETFD FD_CLOEXEC (native/descriptors.cc). */
-  setCloseOnExec(fd: number): void;
   /** SO_ATTACH_REUSEPORT_CBPF (native/reuseport_cbpf.cc): the program as code, jt, jf, k per instruction. */
   attachReuseportCbpf(fd: number, program: number[]): void;
   /** SO_DETACH_REUSEPORT_BPF. */

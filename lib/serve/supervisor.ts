@@ -106,7 +106,7 @@ function closeInheritedOnExec(): void {
     const fd = Number(name);
     if (fd <= 2) continue;
     try {
-      binding.setCloseOnExec(fd);
+      binding.setCloexec(fd);
     } catch {
       // The directory's own descriptor, closed by now.
     }
