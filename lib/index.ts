@@ -26,7 +26,7 @@ export {
   type TcpTimer,
   type TcpTimerKind,
 } from './states/row';
-export { listen } from './listen/listen';
+export { listen, type DescriptorListenOptions } from './listen/listen';
 export { createListener, ListeningDescriptor } from './listen/listener';
 export { type ListenOptions, type ListenSockopts } from './listen/options';
 export { restart } from './listen/restart';
@@ -36,3 +36,6 @@ export { fillSendQueue } from './lab/fill';
 export { runLab, type LabOptions, type LabReport, type ScenarioResult } from './lab/run';
 export { type LabEvent } from './lab/recorder';
 export { renderStateDiagram, type Observed } from './lab/diagram';
+export { type SocketInfo } from './core/describe';
+export { listenFds, SystemdDescriptor, LISTEN_FDS_START, type ListenFdsOptions } from './handover/systemd';
+export { notify } from './handover/notify';

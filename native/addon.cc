@@ -19,6 +19,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitShutdown(env, exports);
   sockctl::InitSocket(env, exports);
   sockctl::InitTcpInfo(env, exports);
+  sockctl::InitNotify(env, exports);
+  sockctl::InitScmRights(env, exports);
+  sockctl::InitSocketInfo(env, exports);
   return exports;
 }
 

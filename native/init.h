@@ -16,5 +16,8 @@ void InitSocket(Napi::Env env, Napi::Object exports);
 void InitSend(Napi::Env env, Napi::Object exports);
 void InitShutdown(Napi::Env env, Napi::Object exports);
 void InitTcpInfo(Napi::Env env, Napi::Object exports);
+void InitNotify(Napi::Env env, Napi::Object exports);
+void InitScmRights(Napi::Env env, Napi::Object exports);
+void InitSocketInfo(Napi::Env env, Napi::Object exports);
 
 }  // namespace sockctl

@@ -69,6 +69,19 @@ export interface NativeBinding {
   bind(fd: number, address: string, port: number): void;
   listen(fd: number, backlog: number): void;
   localAddress(fd: number): LocalAddress;
+  /** native/socket_info.cc: fstat + SO_TYPE + SO_ACCEPTCONN + getsockname; ENOTSOCK for a non-socket. */
+  describeSocket(fd: number): RawSocketInfo;
+  setCloexec(fd: number): void;
+  getCloexec(fd: number): boolean;
+  /** native/notify.cc: one datagram to a path or '@abstract' name; bytes sent. */
+  notify(address: string, message: Buffer): number;
+  /** native/scm_rights.cc: AF_UNIX stream sockets, close-on-exec and non-blocking. */
+  unixListen(path: string, backlog: number): number;
+  unixConnect(path: string): number;
+  peerCredentials(fd: number): PeerCredentials;
+  /** Waits in the thread pool; `cancel[0] = 1` ends the wait with ECANCELED. */
+  sendFds(fd: number, data: Buffer, fds: number[], timeoutMs: number, cancel: Int32Array): Promise<number>;
+  recvFds(fd: number, maxBytes: number, maxFds: number, timeoutMs: number, cancel: Int32Array): Promise<RawReceived>;
   /** SO_ATTACH_REUSEPORT_CBPF (native/reuseport_cbpf.cc): the program as code, jt, jf, k per instruction. */
   attachReuseportCbpf(fd: number, program: number[]): void;
   /** SO_DETACH_REUSEPORT_BPF. */
@@ -82,6 +95,34 @@ export interface NativeNotifyReceiver {
   /** -1 once closed. */
   readonly fd: number;
   close(): void;
+}
+
+/** What native/socket_info.cc reads of a descriptor. */
+export interface RawSocketInfo {
+  inode: number;
+  /** SO_TYPE: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, or another. */
+  type: 'stream' | 'datagram' | 'seqpacket' | 'other';
+  /** The address family of getsockname: AF_INET, AF_INET6, AF_UNIX, or another. */
+  family: 'ipv4' | 'ipv6' | 'unix' | 'other';
+  listening: boolean;
+  address?: string;
+  port?: number;
+  /** AF_UNIX: the path, '@name' when abstract, '' when unbound. */
+  path?: string;
+}
+
+/** SO_PEERCRED: the peer process as it was at connect(). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** One recvmsg: `truncated` is -1, or how many descriptors arrived with MSG_CTRUNC (all closed). */
+export interface RawReceived {
+  data: Buffer;
+  fds: number[];
+  truncated: number;
 }
 
 function loadBinding(): NativeBinding {

@@ -5,9 +5,12 @@ import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
-import { errnoException, invalidArgType, serverAlreadyListen } from '../core/errors';
+import { checkListening } from '../core/describe';
+import { OwnedDescriptor } from '../core/descriptor';
+import { errnoException, invalidArgType, invalidArgValue, serverAlreadyListen } from '../core/errors';
+import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
 import type { ListenOptions } from './options';
-import { prepareListener, type ListeningDescriptor } from './listener';
+import { prepareListener, ListeningDescriptor } from './listener';
 
 export function checkServer(server: unknown): asserts server is net.Server {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server', server);
@@ -73,15 +76,60 @@ export function serveOnListener<S extends net.Server>(server: S, listener: Liste
   });
 }
 
+/** listen(server, { descriptor }): serve on a listening socket that exists already. */
+export interface DescriptorListenOptions {
+  /**
+   * A listening stream socket: from createListener(), listenFds(), received over
+   * SCM_RIGHTS, or a number. The server owns it once listening (its close() closes it).
+   */
+  descriptor: OwnedDescriptor | number;
+  /** listen(2) again with this backlog (Node's fd path always calls it); default 511, as Node. */
+  backlog?: number;
+}
+
+const DESCRIPTOR_KEYS = ['descriptor', 'backlog'];
+
+function onDescriptor<S extends net.Server>(server: S, o: Readonly<Record<string, unknown>>): Promise<S> {
+  for (const key of Object.keys(o)) {
+    if (!DESCRIPTOR_KEYS.includes(key)) {
+      throw invalidArgValue(`options.${key}`, o[key], 'is not an option with a descriptor (descriptor, backlog): the socket exists already');
+    }
+  }
+  const { descriptor } = o;
+  let fd: number;
+  if (descriptor instanceof OwnedDescriptor) {
+    if (descriptor.closed) throw errnoException(osConstants.errno.EBADF, 'listen', { reason: 'options.descriptor is already closed or released' });
+    fd = descriptor.fd;
+  } else if (typeof descriptor === 'number') {
+    fd = validateInteger(descriptor, 'options.descriptor');
+  } else {
+    throw invalidArgType('options.descriptor', 'of type number or an instance of OwnedDescriptor', descriptor);
+  }
+  const backlog = o.backlog === undefined ? 0 : validateInteger(o.backlog, 'options.backlog', 0, INT32_MAX);
+  // Checked before the descriptor changes hands: on a refusal the caller still owns it.
+  const info = checkListening(fd, 'options.descriptor');
+  if (descriptor instanceof OwnedDescriptor) descriptor.release();
+  const address = { address: info.address ?? info.path ?? '', family: info.family === 'ipv6' ? 'IPv6' : info.family === 'ipv4' ? 'IPv4' : 'unix', port: info.port ?? 0 };
+  return serveOnListener(server, new ListeningDescriptor(fd, address, backlog || 511));
+}
+
 /**
  * Makes the listening socket natively, with every option set before bind, and hands it
  * to `server` (net.Server, http.Server, https.Server...). Resolves with the listening
  * server; rejects like Node's listen (EADDRINUSE, EACCES, EADDRNOTAVAIL with address and
  * port), with the descriptor closed.
+ *
+ * With `{ descriptor }`, serves on that listening socket instead: one from
+ * createListener(), listenFds() or takeover(), or received over SCM_RIGHTS. A descriptor
+ * that is not a listening stream socket is refused (EINVAL, ENOTSOCK, EBADF) and stays
+ * the caller's.
  */
-export async function listen<S extends net.Server>(server: S, options?: ListenOptions): Promise<S> {
+export async function listen<S extends net.Server>(server: S, options?: ListenOptions | DescriptorListenOptions): Promise<S> {
   checkCanListen(server);
-  const unbound = await prepareListener(options);
+  // Read once: every getter runs here, and only here.
+  const o = { ...validateObject(options ?? {}, 'options') };
+  if (o.descriptor !== undefined) return onDescriptor(server, o);
+  const unbound = await prepareListener(o as ListenOptions);
   checkCanListen(server); // again: the DNS lookup gave other code a turn
   return serveOnListener(server, unbound().listen());
 }
