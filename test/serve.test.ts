@@ -160,11 +160,13 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [server, command, readyFlags] of [
-    ['python3 http.server (READY=1 itself)', ['python3', PYTHON_SERVER], []],
-    ['a Node server on fd 3', [process.execPath, NODE_SERVER], ['--ready-after', '300']],
+  for (const [server, command, readyFlags, mode] of [
+    ['python3 http.server (READY=1 itself)', ['python3', PYTHON_SERVER], [], 'normal'],
+    ['a Node server (listenFds, notify)', [process.execPath, NODE_SERVER], [], 'normal'],
+    ['a Node server that never says READY=1, with --ready-after', [process.execPath, NODE_SERVER], ['--ready-after', '300'], 'never-ready'],
   ] as const) {
     it(`${server}: 5 reloads under continuous clients, every request answered, the same listener throughout (ss)`, async () => {
+      writeFileSync(control, mode);
       const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', ...readyFlags, '--', ...command]);
       const port = await serve.port();
       const inodes = listenInodes(port);
