@@ -39,3 +39,4 @@ export { renderStateDiagram, type Observed } from './lab/diagram';
 export { type SocketInfo } from './core/describe';
 export { listenFds, SystemdDescriptor, LISTEN_FDS_START, type ListenFdsOptions } from './handover/systemd';
 export { notify } from './handover/notify';
+export { drain, type DrainOptions, type DrainResult } from './handover/drain';
