@@ -21,7 +21,7 @@ async function main() {
   const [descriptor] = sockctl.listenFds();
   await sockctl.listen(server, { descriptor });
   process.once('SIGTERM', async () => {
-    await (sockctl.drain ? sockctl.drain(server, { timeoutMs: 5000 }) : new Promise((resolve) => server.close(resolve)));
+    await sockctl.drain(server, { timeoutMs: 5000 });
     saveCount();
     process.exit(0);
   });

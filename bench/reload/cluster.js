@@ -49,7 +49,7 @@ if (cluster.isPrimary) {
   server.listen(Number(process.env.BENCH_PORT), '127.0.0.1');
   process.on('message', async (message) => {
     if (message !== 'drain') return;
-    await (sockctl.drain ? sockctl.drain(server, { timeoutMs: 5000 }) : new Promise((resolve) => server.close(resolve)));
+    await sockctl.drain(server, { timeoutMs: 5000 });
     if (process.env.BENCH_COUNTS) fs.writeFileSync(join(process.env.BENCH_COUNTS, String(process.pid)), String(answered));
     process.exit(0);
   });
