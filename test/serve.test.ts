@@ -4,7 +4,7 @@
 // /proc/self/fd as it starts, python3 as the sd_notify sender.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { steer, unsteer, GroupOrder } from '../lib/serve/steering';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux, openDescriptorCount } from './helpers/net';
 import { ssDetailedRows } from './helpers/ss';
+import { hasStrace } from './helpers/strace';
 
 const PYTHON_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'python-server.py');
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
@@ -32,8 +33,8 @@ class Serve {
 
   constructor(args: string[], extraFd = false) {
     this.child = spawn(process.execPath, [CLI, 'serve', ...args], {
-      // An inherited descriptor without close-on-exec (a pipe as fd 3): it must not reach the workers.
-      stdio: ['ignore', 'inherit', 'pipe', ...(extraFd ? (['pipe'] as const) : [])],
+      // Inherited descriptors without close-on-exec (pipes as fds 3-5): they must not reach the workers.
+      stdio: ['ignore', 'inherit', 'pipe', ...(extraFd ? (['pipe', 'pipe', 'pipe'] as const) : [])],
       env: { ...process.env, SERVE_FIXTURE_CONTROL: control },
     });
     let buffered = '';
@@ -129,10 +130,10 @@ function load(port: number, clients = 4) {
   };
 }
 
+/** A process that exists and is not a zombie waiting for init to reap it. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -192,6 +193,47 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
       expect(listenInodes(port)).toEqual([]);
     });
   }
+
+  it('examples/serve-app.js (the README\'s) serves under it, reloads, and is in the README verbatim', async () => {
+    const example = join(ROOT, 'examples', 'serve-app.js');
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(readFileSync(example, 'utf8'));
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', '--', process.execPath, example]);
+    const port = await serve.port();
+    expect((await get(port)).body).toMatch(/^hello from \d+\n$/);
+    const from = serve.lines.length;
+    serve.signal('SIGHUP');
+    const ready = await serve.line(/generation 2: 2 worker\(s\) ready \(pid (\d+) (\d+)\)/, from);
+    await serve.line(/generation 1: draining/, from);
+    const pids = new Set<string>();
+    for (let i = 0; i < 40; i++) pids.add((await get(port)).body.split(' ')[2]!.trim());
+    expect([...pids].every((pid) => pid === ready[1] || pid === ready[2])).toBe(true);
+  });
+
+  it('a worker that dies while serving is started again on the same socket', async () => {
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--', 'python3', PYTHON_SERVER]);
+    const port = await serve.port();
+    const [pid] = pidsOf(serve);
+    process.kill(pid!, 'SIGKILL');
+    await serve.line(new RegExp(`generation 1 worker 0 \\(pid ${pid}\\) was killed by SIGKILL; starting it again in 1 s`));
+    const again = await serve.line(/generation 1 worker 0 \(pid (\d+)\): serving/, serve.lines.length - 1);
+    expect(Number(again[1])).not.toBe(pid);
+    expect((await get(port)).body).toContain(` ${again[1]}\n`);
+    expect(listenInodes(port)).toHaveLength(1);
+  });
+
+  it('SIGINT stops the workers and what they started (their process group): no orphan', async () => {
+    const grandchild = join(dir, 'grandchild');
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--', 'sh', '-c', `sleep 300 & echo $! > ${grandchild}; exec python3 ${PYTHON_SERVER}`]);
+    await serve.port();
+    const sleeper = Number(readFileSync(grandchild, 'utf8'));
+    expect(alive(sleeper)).toBe(true);
+    serve.signal('SIGINT');
+    await once(serve.child, 'exit');
+    expect(serve.child.exitCode).toBe(0);
+    for (let i = 0; i < 50 && alive(sleeper); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive(sleeper)).toBe(false);
+    for (const pid of pidsOf(serve)) expect(alive(pid)).toBe(false);
+  });
 
   it('a new generation that crashes at start, or never says READY=1, leaves the old one serving', async () => {
     const serve = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '1500', '--', 'python3', PYTHON_SERVER]);
@@ -294,6 +336,41 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
     await serve.line(/scaled down to 1 worker\(s\)/, from);
     serve.signal('SIGTTOU');
     await serve.line(/scale down refused: 1 worker is the least/, from);
+  });
+});
+
+describe.skipIf(!isLinux || !hasStrace)('sockctl serve when the kernel refuses the steering program (strace injects ENOPROTOOPT)', () => {
+  beforeAll(() => {
+    ensureBuilt();
+  });
+  afterEach(async () => {
+    await Promise.all([...running].map((s) => s.stop()));
+  });
+
+  it('SIGTTOU says so and keeps the worker and its listener', async () => {
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--', 'python3', PYTHON_SERVER]);
+    const port = await serve.port();
+    // From now on every setsockopt of the supervisor's main thread fails as qemu-user's does.
+    const strace = spawn('strace', ['-p', String(serve.child.pid), '-e', 'trace=setsockopt', '-e', 'inject=setsockopt:error=ENOPROTOOPT', '-o', '/dev/null'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let attached = '';
+      await new Promise<void>((resolve, reject) => {
+        strace.stderr!.setEncoding('utf8').on('data', (c: string) => ((attached += c), /attached/.test(attached) && resolve()));
+        strace.once('exit', () => reject(new Error(`strace: ${attached}`)));
+      });
+      const from = serve.lines.length;
+      serve.signal('SIGTTOU');
+      await serve.line(/scale down refused: the kernel refused the steering program \(setsockopt ENOPROTOOPT\); keeping generation 1 worker 1 \(pid \d+\) and its listeners/, from);
+    } finally {
+      strace.kill('SIGINT');
+      await once(strace, 'exit');
+    }
+    expect(listenInodes(port)).toHaveLength(2);
+    const workers = new Set<string>();
+    for (let i = 0; i < 60 && workers.size < 2; i++) workers.add((await get(port)).body.split(' ')[2]!);
+    expect(workers).toEqual(new Set(['0', '1']));
   });
 });
 
