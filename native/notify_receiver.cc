@@ -34,8 +34,8 @@ struct Receiver {
   bool closing = false;
   NotifyReceiver* owner = nullptr;  // the JavaScript object, until one of the two goes
   napi_env env = nullptr;
-  Napi::FunctionReference callback;
-  Napi::AsyncContext* context = nullptr;
+  napi_ref callback = nullptr;
+  napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
 };
 
@@ -43,8 +43,10 @@ void OnClosed(uv_handle_t* handle) {
   auto* r = static_cast<Receiver*>(handle->data);
   if (r->fd >= 0) close(r->fd);
   napi_async_cleanup_hook_handle cleanup = r->cleanup;
-  delete r->context;
-  r->callback.Reset();
+  // Status ignored: nothing may throw or abort here, in an environment being torn down.
+  // The async context is destroyed by close() only, never from here at teardown (a worker
+  // ending), where the environment is going away and an id left undestroyed costs nothing.
+  if (r->callback != nullptr) napi_delete_reference(r->env, r->callback);
   delete r;
   // Last: at environment teardown this lets Node finish.
   if (cleanup != nullptr) napi_remove_async_cleanup_hook(cleanup);
@@ -80,22 +82,29 @@ void CloseRights(msghdr* msg) {
   }
 }
 
-void Deliver(Receiver* r, const ucred& cred, const char* data, size_t length) {
-  Napi::Env env(r->env);
-  try {
-    Napi::HandleScope scope(env);
-    try {
-      r->callback.MakeCallback(env.Global(),
-                               {Napi::Number::New(env, cred.pid), Napi::Number::New(env, cred.uid),
-                                Napi::Number::New(env, cred.gid), Napi::String::New(env, data, length)},
-                               *r->context);
-    } catch (const Napi::Error& error) {
-      // The JavaScript callback threw: an uncaught exception, as Node reports its own
-      // callbacks' (this fails, harmlessly, in an environment being torn down).
-      napi_fatal_exception(r->env, error.Value());
+// The plain C calls, not node-addon-api's wrappers: in an environment being torn down
+// (a worker's process.exit() inside this very callback) those would build an Error and
+// abort. Returns false when JavaScript can no longer run here.
+bool Deliver(Receiver* r, const ucred& cred, const char* data, size_t length) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value callback, recv, argv[4];
+  bool ok = napi_get_reference_value(env, r->callback, &callback) == napi_ok && callback != nullptr &&
+            napi_get_global(env, &recv) == napi_ok && napi_create_int32(env, cred.pid, &argv[0]) == napi_ok &&
+            napi_create_uint32(env, cred.uid, &argv[1]) == napi_ok && napi_create_uint32(env, cred.gid, &argv[2]) == napi_ok &&
+            napi_create_string_utf8(env, data, length, &argv[3]) == napi_ok;
+  if (ok) {
+    napi_status status = napi_make_callback(env, r->context, recv, callback, 4, argv, nullptr);
+    if (status == napi_pending_exception) {
+      // The callback threw: an uncaught exception, as Node reports its own callbacks'.
+      napi_value error;
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
     }
-  } catch (...) {
+    ok = status == napi_ok;
   }
+  napi_close_handle_scope(env, scope);
+  return ok;
 }
 
 void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
@@ -127,8 +136,7 @@ void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
     }
     // Without credentials the sender cannot be told apart; too long: systemd drops it too.
     if (!credentials || (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(got) > kMessageMax) continue;
-    Deliver(r, cred, data, static_cast<size_t>(got));
-    if (r->closing) return;  // the callback closed the receiver
+    if (!Deliver(r, cred, data, static_cast<size_t>(got)) || r->closing) return;  // or the callback closed it
   }
 }
 
@@ -186,24 +194,33 @@ class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
       throw ErrnoError(env, -err, "uv_poll_init");
     }
     r->poll.data = r;
-    r->callback = Napi::Persistent(info[1].As<Napi::Function>());
-    r->context = new Napi::AsyncContext(env, "sockctl.NotifyReceiver");
+    napi_value resource_name = Napi::String::New(env, "sockctl.NotifyReceiver");
+    if (napi_create_reference(env, info[1], 1, &r->callback) != napi_ok ||
+        napi_async_init(env, nullptr, resource_name, &r->context) != napi_ok) {
+      StartClose(r);  // frees r and closes fd once the handle is closed
+      throw ErrnoError(env, ENOMEM, "napi_async_init");
+    }
     r->owner = this;
     napi_add_async_cleanup_hook(env, OnCleanup, r, &r->cleanup);
     uv_poll_start(&r->poll, UV_READABLE, OnReadable);
     receiver_ = r;
+    // An open receiver keeps its object alive, as an open handle does in Node: collected
+    // while open, it would close under a sender with nobody told.
+    Ref();
   }
 
-  ~NotifyReceiver() override { Shut(); }
+  ~NotifyReceiver() override { Shut(false); }
 
   // The environment is closing the receiver itself.
   void Forget() { receiver_ = nullptr; }
 
  private:
   // Idempotent; the cleanup hook is removed here, since uv_close's callback frees it.
-  void Shut() {
+  void Shut(bool fromJavaScript) {
     Receiver* r = receiver_;
     if (r == nullptr) return;
+    if (fromJavaScript && r->context != nullptr) napi_async_destroy(r->env, r->context);
+    r->context = nullptr;
     receiver_ = nullptr;
     r->owner = nullptr;
     napi_async_cleanup_hook_handle cleanup = r->cleanup;
@@ -213,7 +230,8 @@ class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    Shut();
+    if (receiver_ != nullptr) Unref();
+    Shut(true);
     return info.Env().Undefined();
   }
 

@@ -465,4 +465,15 @@ print(os.getpid())`,
     await new Promise((resolve) => setTimeout(resolve, 20)); // closed with its libuv handle (uv_close)
     expect(openDescriptorCount()).toBe(before);
   });
+
+  it('worker_threads: 20 workers terminated while datagrams arrive, 20 that exit themselves; the process survives, their sockets are closed', () => {
+    const run = spawnSync(process.execPath, [join(ROOT, 'test', 'fixtures', 'serve', 'notify-workers.js')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, SOCKCTL_BINDING: join(ROOT, 'dist', 'core', 'binding.js') },
+    });
+    expect({ signal: run.signal, status: run.status, stderr: run.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    const { before, after } = JSON.parse(run.stdout) as { before: number; after: number };
+    expect(after).toBe(before);
+  }, 60_000);
 });
