@@ -42,7 +42,7 @@ describe('build configuration', () => {
       expect(out.stderr, file).toBe('');
       expect(out.status, file).toBe(0);
     }
-  });
+  }, 120_000); // one compile per native file: over 20 s on a loaded machine
 
   it('fails at load on Windows with a clear message', () => {
     // In a child process, on the compiled module (npm install / npm run build:gyp make dist/).

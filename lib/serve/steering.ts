@@ -17,7 +17,8 @@ const SKF_AD_RANDOM = (0x1000 * -1 + 56) >>> 0; // SKF_AD_OFF + SKF_AD_RANDOM
  * a listener, so a random choice per packet is a random choice per connection.
  */
 export function steeringProgram(keep: readonly number[]): number[] {
-  if (keep.length === 0 || keep.length > 1000) throw new RangeError(`a steering program keeps 1 to 1000 members, not ${keep.length}`);
+  // 2n + 1 instructions, within BPF_MAXINSNS (4096); the CLI allows 1024 workers.
+  if (keep.length === 0 || keep.length > 2000) throw new RangeError(`a steering program keeps 1 to 2000 members, not ${keep.length}`);
   if (keep.length === 1) return [BPF_RET_K, 0, 0, keep[0]!];
   const program = [BPF_LD_W_ABS, 0, 0, SKF_AD_RANDOM, BPF_ALU_MOD_K, 0, 0, keep.length];
   keep.slice(0, -1).forEach((index, i) => program.push(BPF_JMP_JEQ_K, 0, 1, i, BPF_RET_K, 0, 0, index));
