@@ -306,7 +306,7 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
   });
 
   it('--reuse-port: one listener per worker in one group; reloads keep them (ss: same inodes); SIGTTOU leaves with nothing dropped', async () => {
-    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--', 'python3', PYTHON_SERVER]);
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--ready-timeout', '2000', '--', 'python3', PYTHON_SERVER]);
     const port = await serve.port();
     const inodes = listenInodes(port);
     expect(inodes).toHaveLength(2);
@@ -336,6 +336,25 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
     await serve.line(/scaled down to 1 worker\(s\)/, from);
     serve.signal('SIGTTOU');
     await serve.line(/scale down refused: 1 worker is the least/, from);
+    // A worker that never accepts: its new listener is steered away from while it starts,
+    // so nothing waits in its queue, and the failed scale-up closes it with nothing lost.
+    writeFileSync(control, 'stall');
+    const during = load(port);
+    from = serve.lines.length;
+    serve.signal('SIGTTIN');
+    await serve.line(/generation 3 worker 1 \(pid \d+\)/, from, 15_000).catch(() => undefined);
+    let queued = 0;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const listeners = ssDetailedRows(port).filter((r) => r.tcpState === 'LISTEN' && r.localPort === port);
+      if (listeners.length === 2) queued = Math.max(queued, ...listeners.map((r) => r.recvQ));
+    }
+    await serve.line(/scale up failed: generation 3 worker 1 \(pid \d+\) not ready within 2000 ms; 1 worker\(s\) keep serving/, from);
+    const after = await during.stop();
+    expect(queued).toBe(0);
+    expect(after.failed).toEqual([]);
+    expect(after.ok).toBeGreaterThan(5);
+    expect(listenInodes(port)).toHaveLength(1);
   });
 });
 
