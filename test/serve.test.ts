@@ -149,7 +149,8 @@ const listenInodes = (port: number) =>
     .map((r) => r.inode)
     .sort();
 
-describe.skipIf(!isLinux)('sockctl serve', () => {
+// Real process starts (python3, Node) on a machine that may be loaded: a minute per test at most.
+describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
   beforeAll(() => {
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'sockctl-serve-'));
@@ -199,11 +200,15 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
     expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(readFileSync(example, 'utf8'));
     const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', '--', process.execPath, example]);
     const port = await serve.port();
+    const first = await serve.line(/generation 1: 2 worker\(s\) ready \(pid (\d+) (\d+)\)/);
     expect((await get(port)).body).toMatch(/^hello from \d+\n$/);
     const from = serve.lines.length;
     serve.signal('SIGHUP');
     const ready = await serve.line(/generation 2: 2 worker\(s\) ready \(pid (\d+) (\d+)\)/, from);
     await serve.line(/generation 1: draining/, from);
+    // The old workers answer what they accepted until they close their copy, then exit.
+    for (let i = 0; i < 200 && (alive(Number(first[1])) || alive(Number(first[2]))); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(alive(Number(first[1])) || alive(Number(first[2]))).toBe(false);
     const pids = new Set<string>();
     for (let i = 0; i < 40; i++) pids.add((await get(port)).body.split(' ')[2]!.trim());
     expect([...pids].every((pid) => pid === ready[1] || pid === ready[2])).toBe(true);
@@ -236,7 +241,8 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
   });
 
   it('a new generation that crashes at start, or never says READY=1, leaves the old one serving', async () => {
-    const serve = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '1500', '--', 'python3', PYTHON_SERVER]);
+    // Long enough for a python3 start on a loaded machine (the crash must come first).
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '6000', '--', 'python3', PYTHON_SERVER]);
     const port = await serve.port();
     const clients = load(port, 2);
 
@@ -248,7 +254,7 @@ describe.skipIf(!isLinux)('sockctl serve', () => {
     writeFileSync(control, 'never-ready');
     from = serve.lines.length;
     serve.signal('SIGHUP');
-    const failed = await serve.line(/reload failed: generation 3 worker 0 \(pid (\d+)\) not ready within 1500 ms; generation 1 keeps serving/, from);
+    const failed = await serve.line(/reload failed: generation 3 worker 0 \(pid (\d+)\) not ready within 6000 ms; generation 1 keeps serving/, from);
     // It was stopped (SIGTERM): its pid is gone shortly after.
     const pid = Number(failed[1]);
     for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
