@@ -16,7 +16,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitDiag(env, exports);
   sockctl::InitEvents(env, exports);
   sockctl::InitListener(env, exports);
+  sockctl::InitNotifyReceiver(env, exports);
   sockctl::InitOptions(env, exports);
+  sockctl::InitReuseportCbpf(env, exports);
   sockctl::InitSend(env, exports);
   sockctl::InitShutdown(env, exports);
   sockctl::InitSocket(env, exports);

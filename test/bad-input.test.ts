@@ -183,7 +183,7 @@ describe.skipIf(!isLinux)('unknown keys and non-plain objects are refused at onc
       () => waitForState({ localPort: 1 }, 'ESTABLISHED', { timeout: 50 } as never),
       TypeError,
       'ERR_INVALID_ARG_VALUE',
-      "The property 'options.timeout' is not an option of waitForState (timeoutMs, signal). Received 50",
+      "The property 'options.timeout' is not an option of waitForState (timeoutMs, signal, source). Received 50",
     );
     // The refusal comes before any poll: far from the 5000 ms default (a loose bound on a loaded machine).
     expect(performance.now() - started).toBeLessThan(2500);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runLabCommand } from './lab';
+import { runServe } from './serve';
 import { runStates } from './states';
 
 interface Command {
@@ -12,6 +13,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   lab: { summary: 'every state of the TCP diagram reproduced on loopback, as the kernel reports it', run: runLabCommand },
+  serve: { summary: 'run a server on sockets held here (systemd protocol); SIGHUP reloads with nothing dropped', run: runServe },
   states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
 };
 

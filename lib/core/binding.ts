@@ -141,6 +141,19 @@ export interface NativeBinding {
   sendFds(fd: number, data: Buffer, fds: number[], sliceMs: number): Promise<number>;
   /** One wait of at most `sliceMs` (250): one recvmsg, or null when nothing came. */
   recvFds(fd: number, maxBytes: number, maxFds: number, sliceMs: number): Promise<RawReceived | null>;
+  /** SO_ATTACH_REUSEPORT_CBPF (native/reuseport_cbpf.cc): the program as code, jt, jf, k per instruction. */
+  attachReuseportCbpf(fd: number, program: number[]): void;
+  /** SO_DETACH_REUSEPORT_BPF. */
+  detachReuseportBpf(fd: number): void;
+  /** NOTIFY_SOCKET's receiving end (native/notify_receiver.cc): an abstract '@name' or a path. */
+  NotifyReceiver: new (address: string, onMessage: (pid: number, uid: number, gid: number, text: string) => void) => NativeNotifyReceiver;
+}
+
+/** A bound UNIX datagram socket with SO_PASSCRED, read on the event loop. */
+export interface NativeNotifyReceiver {
+  /** -1 once closed. */
+  readonly fd: number;
+  close(): void;
 }
 
 /** What native/socket_info.cc reads of a descriptor. */

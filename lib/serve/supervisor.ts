@@ -1,0 +1,397 @@
+// `sockctl serve`'s supervisor: it holds the listeners and runs generations of workers on
+// them. A reload starts a new generation on the very same sockets, waits until every
+// worker of it says READY=1, then stops the old one (SIGTERM: it drains); the sockets, and
+// so their accept queues, never close. One operation at a time (reload, scale, stop).
+//
+// Listeners, by mode:
+// - shared: one socket per --listen, every worker gets all of them (one accept queue);
+// - reuse-port 'keep': worker slot i has its own SO_REUSEPORT socket per --listen, held
+//   here, and the next generation's worker i gets slot i's sockets: nothing is reset;
+// - reuse-port 'recreate': each generation gets new sockets and the old ones close with the
+//   old generation (what nginx does; shown by the bench: the old queues are reset unless
+//   net.ipv4.tcp_migrate_req=1).
+import { createListener, type ListeningDescriptor } from '../listen/listener';
+import { binding } from '../core/binding';
+import { NotifyReceiver, type NotifyMessage } from './notify-receiver';
+import { GroupOrder, steer, unsteer } from './steering';
+import { waitUntilIdle } from './leave-group';
+import { describeExit, Worker } from './worker';
+import { readdirSync } from 'node:fs';
+
+export interface ListenSpec {
+  /** LISTEN_FDNAMES entry. */
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface SupervisorOptions {
+  listen: readonly ListenSpec[];
+  workers: number;
+  reusePort: false | 'keep' | 'recreate';
+  readyTimeoutMs: number;
+  drainTimeoutMs: number;
+  /** Ready when still running after this long, for programs that never send READY=1. */
+  readyAfterMs: number | undefined;
+  command: string;
+  args: readonly string[];
+  log: (line: string) => void;
+}
+
+interface Generation {
+  id: number;
+  workers: Worker[];
+  /** Per worker slot, one socket per --listen ('recreate' mode: this generation's own). */
+  slots: ListeningDescriptor[][];
+}
+
+/** A worker slot's listeners and, with reuse-port, their place in each group. */
+class Slots {
+  /** Per --listen, the group's order as the kernel keeps it. */
+  readonly groups: GroupOrder<ListeningDescriptor>[];
+  readonly #options: SupervisorOptions;
+  readonly #ports: number[];
+  #shared: ListeningDescriptor[] | undefined;
+
+  constructor(options: SupervisorOptions) {
+    this.#options = options;
+    this.#ports = options.listen.map((spec) => spec.port);
+    this.groups = options.listen.map(() => new GroupOrder<ListeningDescriptor>());
+  }
+
+  /** One listener per --listen for a new slot (reuse-port), or the shared ones. */
+  async make(): Promise<ListeningDescriptor[]> {
+    const reusePort = this.#options.reusePort !== false;
+    if (!reusePort && this.#shared !== undefined) return this.#shared;
+    const made: ListeningDescriptor[] = [];
+    try {
+      for (const [i, spec] of this.#options.listen.entries()) {
+        // Port 0 is chosen by the kernel once; the group's next members bind the same one.
+        const listener = await createListener({ host: spec.host, port: this.#ports[i]!, reusePort });
+        this.#ports[i] = listener.address.port;
+        made.push(listener);
+        this.groups[i]!.join(listener);
+      }
+    } catch (error) {
+      this.close(made);
+      throw error;
+    }
+    if (!reusePort) this.#shared = made;
+    return made;
+  }
+
+  get ports(): readonly number[] {
+    return this.#ports;
+  }
+
+  /** Our copies closed, and their place in the groups given up (the kernel's, once every copy is). */
+  close(listeners: readonly ListeningDescriptor[]): void {
+    for (const [i, listener] of listeners.entries()) {
+      listener.close();
+      this.groups[i]?.leave(listener);
+    }
+  }
+
+  /** Every socket still held (stop, or a first generation that failed). */
+  closeAll(): void {
+    for (const group of this.groups) for (const listener of group.members) listener.close();
+    for (const listener of this.#shared ?? []) listener.close();
+    this.#shared = undefined;
+  }
+}
+
+/** Descriptors this process inherited are not its children's to have. */
+function closeInheritedOnExec(): void {
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (fd <= 2) continue;
+    try {
+      binding.setCloexec(fd);
+    } catch {
+      // The directory's own descriptor, closed by now.
+    }
+  }
+}
+
+export class Supervisor {
+  readonly #options: SupervisorOptions;
+  readonly #slots: Slots;
+  readonly #receiver: NotifyReceiver;
+  readonly #byPid = new Map<number, Worker>();
+  /** Old generations still draining, and failed ones being stopped. */
+  readonly #leaving = new Set<Promise<unknown>>();
+  #current: Generation | undefined;
+  #nextId = 1;
+  #queue: Promise<unknown> = Promise.resolve();
+  #stopping = false;
+  /** Worker slots: the count the next reload starts. */
+  #count: number;
+
+  private constructor(options: SupervisorOptions, slots: Slots) {
+    this.#options = options;
+    this.#slots = slots;
+    this.#count = options.workers;
+    this.#receiver = new NotifyReceiver((message) => this.#onNotify(message));
+  }
+
+  /** Makes the listeners and starts the first generation; rejects if it is not ready. */
+  static async start(options: SupervisorOptions): Promise<Supervisor> {
+    closeInheritedOnExec();
+    const supervisor = new Supervisor(options, new Slots(options));
+    try {
+      const gen = await supervisor.#startGeneration();
+      supervisor.#current = gen;
+    } catch (error) {
+      await supervisor.stop();
+      throw error;
+    }
+    return supervisor;
+  }
+
+  /** The bound ports, in --listen order. */
+  get ports(): readonly number[] {
+    return this.#slots.ports;
+  }
+
+  get workers(): number {
+    return this.#count;
+  }
+
+  #log(line: string): void {
+    this.#options.log(line);
+  }
+
+  #onNotify(message: NotifyMessage): void {
+    const worker = this.#byPid.get(message.pid);
+    if (worker === undefined) return; // not one of ours (the pid comes from the kernel)
+    if (message.fields.get('READY') === '1') worker.markReady();
+    const status = message.fields.get('STATUS');
+    if (status !== undefined) this.#log(`${worker.describe()}: ${status}`);
+  }
+
+  /** Serialises operations; a stop lets the running one finish its current wait. */
+  #enqueue<T>(operation: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(operation);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #listenersFor(gen: Generation, index: number): Promise<ListeningDescriptor[]> {
+    if (this.#options.reusePort === 'recreate' || gen.id === 1) return this.#slots.make();
+    return this.#current!.slots[index]!;
+  }
+
+  #spawn(gen: Generation, index: number, listeners: readonly ListeningDescriptor[]): Worker {
+    const worker = new Worker({
+      command: this.#options.command,
+      args: this.#options.args,
+      fds: listeners.map((l) => l.fd),
+      names: this.#options.listen.map((spec) => spec.name),
+      notifySocket: this.#receiver.address,
+      generation: gen.id,
+      index,
+    });
+    gen.workers[index] = worker;
+    gen.slots[index] = [...listeners];
+    if (worker.pid !== -1) this.#byPid.set(worker.pid, worker);
+    void worker.exited.then((exit) => {
+      this.#byPid.delete(worker.pid);
+      this.#onExit(gen, worker, describeExit(exit));
+    });
+    const readyAfter = this.#options.readyAfterMs;
+    if (readyAfter !== undefined) {
+      const timer = setTimeout(() => worker.markReady(), readyAfter);
+      void worker.exited.then(() => clearTimeout(timer));
+    }
+    return worker;
+  }
+
+  /** A worker of the serving generation that dies is started again, on the same sockets. */
+  #onExit(gen: Generation, worker: Worker, how: string): void {
+    if (this.#stopping || gen !== this.#current || gen.workers[worker.index] !== worker) return;
+    this.#log(`${worker.describe()} ${how}; starting it again in 1 s`);
+    setTimeout(() => {
+      if (this.#stopping || gen !== this.#current || gen.workers[worker.index] !== worker) return;
+      this.#spawn(gen, worker.index, gen.slots[worker.index]!);
+    }, 1000).unref();
+  }
+
+  async #waitReady(workers: readonly Worker[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const late = workers.filter((w) => !w.ready).map((w) => w.describe());
+        reject(new Error(`${late.join(', ')} not ready within ${this.#options.readyTimeoutMs} ms`));
+      }, this.#options.readyTimeoutMs);
+    });
+    try {
+      await Promise.race([Promise.all(workers.map((w) => w.whenReady())), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #startGeneration(): Promise<Generation> {
+    const gen: Generation = { id: this.#nextId++, workers: [], slots: [] };
+    try {
+      for (let i = 0; i < this.#count; i++) this.#spawn(gen, i, await this.#listenersFor(gen, i));
+      await this.#waitReady(gen.workers);
+    } catch (error) {
+      this.#retire(gen, false);
+      throw error;
+    }
+    const pids = gen.workers.map((w) => w.pid).join(' ');
+    this.#log(`generation ${gen.id}: ${gen.workers.length} worker(s) ready (pid ${pids})`);
+    return gen;
+  }
+
+  /** SIGTERM to every worker of `gen`; 'recreate' mode closes its sockets once they are gone. */
+  #retire(gen: Generation, log: boolean): Promise<unknown> {
+    if (log) this.#log(`generation ${gen.id}: draining`);
+    const done = Promise.all(gen.workers.map((w) => w.stop(this.#options.drainTimeoutMs))).then(() => {
+      if (this.#options.reusePort === 'recreate') for (const listeners of gen.slots) this.#slots.close(listeners);
+    });
+    // Our copies close now, as nginx's do: the old workers' copies keep each socket open
+    // while they drain; the groups' order changes once they are gone.
+    if (this.#options.reusePort === 'recreate') for (const listeners of gen.slots) for (const l of listeners) l.close();
+    this.#leaving.add(done);
+    void done.finally(() => this.#leaving.delete(done));
+    return done;
+  }
+
+  /** SIGHUP: a new generation on the same sockets; the old one drains once it is ready. */
+  reload(): Promise<boolean> {
+    return this.#enqueue(async () => {
+      if (this.#stopping) return false;
+      const old = this.#current!;
+      let gen: Generation;
+      try {
+        gen = await this.#startGeneration();
+      } catch (error) {
+        this.#log(`reload failed: ${(error as Error).message}; generation ${old.id} keeps serving`);
+        return false;
+      }
+      this.#current = gen;
+      void this.#retire(old, true);
+      return true;
+    });
+  }
+
+  /** SIGTTIN: one worker more. */
+  scaleUp(): Promise<boolean> {
+    return this.#enqueue(async () => {
+      if (this.#stopping) return false;
+      const gen = this.#current!;
+      const index = this.#count;
+      const reusePort = this.#options.reusePort !== false;
+      // Steered away from until its worker is ready: nothing waits in a queue nobody takes.
+      const keep = this.#slots.groups.map((group) => group.indicesWithout([]));
+      if (reusePort) {
+        try {
+          this.#slots.groups.forEach((_, j) => steer(gen.slots[0]![j]!.fd, keep[j]!));
+        } catch (error) {
+          this.#log(`scale up refused: the kernel refused the steering program (${(error as Error).message})`);
+          this.#unsteerAll(gen);
+          return false;
+        }
+      }
+      let listeners: ListeningDescriptor[] = [];
+      try {
+        listeners = reusePort ? await this.#slots.make() : gen.slots[0]!;
+        const worker = this.#spawn(gen, index, listeners);
+        await this.#waitReady([worker]);
+      } catch (error) {
+        this.#log(`scale up failed: ${(error as Error).message}; ${this.#count} worker(s) keep serving`);
+        const worker = gen.workers[index];
+        gen.workers.length = index;
+        gen.slots.length = index;
+        if (worker !== undefined) await worker.stop(this.#options.drainTimeoutMs);
+        if (reusePort && listeners.length > 0) this.#slots.close(listeners);
+        if (reusePort) this.#unsteerAll(gen);
+        return false;
+      }
+      if (reusePort) this.#unsteerAll(gen);
+      this.#count++;
+      this.#log(`scaled up to ${this.#count} worker(s)`);
+      return true;
+    });
+  }
+
+  #unsteerAll(gen: Generation): void {
+    const first = gen.slots[0];
+    if (first === undefined) return;
+    for (const listener of first) {
+      try {
+        unsteer(listener.fd);
+      } catch {
+        // ENOENT: nothing attached.
+      }
+    }
+  }
+
+  /**
+   * SIGTTOU: one worker fewer (the last slot). With reuse-port, its listeners leave their
+   * groups without loss: new connections are steered away first, and they close only once
+   * their accept queues are empty and no handshake is in progress for them.
+   */
+  scaleDown(): Promise<boolean> {
+    return this.#enqueue(async () => {
+      if (this.#stopping) return false;
+      if (this.#count <= 1) {
+        this.#log('scale down refused: 1 worker is the least');
+        return false;
+      }
+      const gen = this.#current!;
+      const index = this.#count - 1;
+      const worker = gen.workers[index]!;
+      const leaving = gen.slots[index]!;
+      if (this.#options.reusePort === false) {
+        this.#count--;
+        gen.workers.length = index;
+        gen.slots.length = index;
+        await worker.stop(this.#options.drainTimeoutMs);
+        this.#log(`scaled down to ${this.#count} worker(s)`);
+        return true;
+      }
+      const steerAway = () =>
+        leaving.forEach((listener, j) => steer(listener.fd, this.#slots.groups[j]!.indicesWithout([listener])));
+      try {
+        steerAway();
+      } catch (error) {
+        this.#log(`scale down refused: the kernel refused the steering program (${(error as Error).message}); keeping ${worker.describe()} and its listeners`);
+        this.#unsteerAll(gen);
+        return false;
+      }
+      try {
+        await waitUntilIdle(leaving, this.#options.drainTimeoutMs);
+      } catch (error) {
+        this.#log(`scale down failed: ${(error as Error).message}; keeping ${worker.describe()} and its listeners`);
+        this.#unsteerAll(gen);
+        return false;
+      }
+      this.#count--;
+      gen.workers.length = index;
+      gen.slots.length = index;
+      // Again right before the close: the program indexes the group as it is now.
+      steerAway();
+      // Every process holding these sockets: this worker, and an older one still draining.
+      const holders = [...this.#byPid.values()].filter((w) => w.index === index);
+      for (const listener of leaving) listener.close();
+      await Promise.all(holders.map((w) => w.stop(this.#options.drainTimeoutMs)));
+      leaving.forEach((listener, j) => this.#slots.groups[j]!.leave(listener));
+      this.#unsteerAll(gen);
+      this.#log(`scaled down to ${this.#count} worker(s)`);
+      return true;
+    });
+  }
+
+  /** SIGTERM/SIGINT: every worker of every generation stopped, then the sockets closed. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const all = [...this.#byPid.values()];
+    await Promise.all([...all.map((w) => w.stop(this.#options.drainTimeoutMs)), ...this.#leaving]);
+    this.#slots.closeAll();
+    this.#receiver.close();
+  }
+}

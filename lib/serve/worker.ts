@@ -1,0 +1,140 @@
+// One child of `sockctl serve`, started by the systemd protocol (sd_listen_fds(3)): its
+// listeners as descriptors 3, 4, ..., LISTEN_FDS and LISTEN_FDNAMES, LISTEN_PID equal to
+// its own pid, and NOTIFY_SOCKET. Node's spawn cannot know the pid before the child
+// exists, so the child is `sh`, which sets LISTEN_PID=$$ and execs the command in place:
+// same pid. Every other descriptor of ours is close-on-exec, so these are all it gets.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface WorkerSpec {
+  command: string;
+  args: readonly string[];
+  /** Descriptors that become 3, 4, ... in the child. */
+  fds: readonly number[];
+  names: readonly string[];
+  notifySocket: string;
+  generation: number;
+  index: number;
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** spawn's own failure (no /bin/sh, EAGAIN...). */
+  error?: Error;
+}
+
+const EXEC_WITH_OWN_PID = 'LISTEN_PID=$$ exec "$0" "$@"';
+
+// The supervisor's own activation variables (if it was started that way) are not its children's.
+const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'];
+
+export class Worker {
+  readonly generation: number;
+  readonly index: number;
+  readonly pid: number;
+  /** Resolves once the child has exited (never rejects). */
+  readonly exited: Promise<WorkerExit>;
+  #exit: WorkerExit | undefined;
+  #ready = false;
+  #onReady: (() => void) | undefined;
+  #whenReady: Promise<void> | undefined;
+  readonly #child: ChildProcess;
+
+  constructor(spec: WorkerSpec) {
+    this.generation = spec.generation;
+    this.index = spec.index;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of NOT_INHERITED) delete env[name];
+    Object.assign(env, {
+      LISTEN_FDS: String(spec.fds.length),
+      LISTEN_FDNAMES: spec.names.join(':'),
+      NOTIFY_SOCKET: spec.notifySocket,
+      SOCKCTL_GENERATION: String(spec.generation),
+      SOCKCTL_WORKER: String(spec.index),
+    });
+    // detached: a session of its own, so a terminal's Ctrl-C reaches the supervisor only,
+    // which then stops the children in order (SIGTERM, drain, SIGKILL), and so that the
+    // SIGKILL can reach whatever the child started (its process group).
+    this.#child = spawn('/bin/sh', ['-c', EXEC_WITH_OWN_PID, spec.command, ...spec.args], {
+      stdio: ['ignore', 'inherit', 'inherit', ...spec.fds],
+      env,
+      detached: true,
+    });
+    this.pid = this.#child.pid ?? -1;
+    this.exited = new Promise((resolve) => {
+      this.#child.once('error', (error) => {
+        // Only spawn failures come here while no 'exit' will (kill errors are caught below).
+        if (this.pid === -1) resolve((this.#exit = { code: null, signal: null, error }));
+      });
+      this.#child.once('exit', (code, signal) => {
+        resolve((this.#exit = { code, signal }));
+        this.#killGroup(); // what the child left behind: no orphan
+      });
+    });
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get exit(): WorkerExit | undefined {
+    return this.#exit;
+  }
+
+  /** READY=1 came from this pid (or --ready-after elapsed). */
+  markReady(): void {
+    if (this.#ready || this.#exit !== undefined) return;
+    this.#ready = true;
+    this.#onReady?.();
+  }
+
+  /** Resolves when ready; rejects with the reason if the child exits first. */
+  whenReady(): Promise<void> {
+    this.#whenReady ??= this.#ready
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          this.#onReady = resolve;
+          void this.exited.then((exit) => reject(new Error(`${this.describe()} ${describeExit(exit)} before it was ready`)));
+        });
+    return this.#whenReady;
+  }
+
+  signal(name: NodeJS.Signals): void {
+    if (this.#exit !== undefined || this.pid === -1) return;
+    try {
+      process.kill(this.pid, name);
+    } catch {
+      // ESRCH: it has just exited; the 'exit' event comes next.
+    }
+  }
+
+  /** SIGTERM (the app drains), then SIGKILL to its process group after `drainTimeoutMs`. */
+  async stop(drainTimeoutMs: number): Promise<WorkerExit> {
+    if (this.#exit !== undefined) return this.#exit;
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.#killGroup(), drainTimeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #killGroup(): void {
+    if (this.pid === -1) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // ESRCH: nobody left in the group.
+    }
+  }
+
+  describe(): string {
+    return `generation ${this.generation} worker ${this.index} (pid ${this.pid})`;
+  }
+}
+
+export function describeExit(exit: WorkerExit): string {
+  if (exit.error !== undefined) return `could not start (${exit.error.message})`;
+  return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+}

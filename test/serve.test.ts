@@ -1,0 +1,504 @@
+// `sockctl serve` run as a user runs it (node dist/cli/main.js), with a Node server and
+// python3's http.server as the children. Witnesses from outside the library: `ss` (the
+// listener's inode, the group's members), HTTP answers to Node clients, the child's own
+// /proc/self/fd as it starts, python3 as the sd_notify sender.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createListener, getOption, type ListeningDescriptor } from '../lib/index';
+import { binding } from '../lib/core/binding';
+import { steer, unsteer, GroupOrder } from '../lib/serve/steering';
+import { CLI, ensureBuilt, ROOT } from './helpers/dist';
+import { isLinux, openDescriptorCount } from './helpers/net';
+import { ssDetailedRows } from './helpers/ss';
+import { hasStrace } from './helpers/strace';
+
+const PYTHON_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'python-server.py');
+const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
+
+let dir: string;
+let control: string;
+const running = new Set<Serve>();
+
+/** One `sockctl serve` process, its stderr lines collected. */
+class Serve {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[], extraFd = false) {
+    this.child = spawn(process.execPath, [CLI, 'serve', ...args], {
+      // Inherited descriptors without close-on-exec (pipes as fds 3-5): they must not reach the workers.
+      stdio: ['ignore', 'inherit', 'pipe', ...(extraFd ? (['pipe', 'pipe', 'pipe'] as const) : [])],
+      env: { ...process.env, SERVE_FIXTURE_CONTROL: control },
+    });
+    let buffered = '';
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let end;
+      while ((end = buffered.indexOf('\n')) !== -1) {
+        this.lines.push(buffered.slice(0, end));
+        buffered = buffered.slice(end + 1);
+      }
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.child.once('exit', () => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    running.add(this);
+  }
+
+  /** The first line (from `from` on) matching; bounded. */
+  async line(pattern: RegExp, from = 0, timeoutMs = 15_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of this.lines.slice(from)) {
+        const match = pattern.exec(line);
+        if (match) return match;
+      }
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no line matching ${pattern} (exit ${this.child.exitCode}):\n${this.lines.join('\n')}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.#waiters.push(() => (clearTimeout(timer), resolve()));
+      });
+    }
+  }
+
+  async port(): Promise<number> {
+    return Number((await this.line(/serving \S+=[^ ]*:(\d+)/))[1]);
+  }
+
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
+  async stop(): Promise<number | null> {
+    running.delete(this);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    return this.child.exitCode;
+  }
+}
+
+function get(port: number, path = '/', agent: http.Agent | false = false): Promise<{ status: number; body: string; generation: number }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body, generation: Number(res.headers['x-generation']) }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Clients sending requests back to back until stopped, each on a new connection; every outcome kept. */
+function load(port: number, clients = 4) {
+  const tally = { ok: 0, failed: [] as string[], generations: new Set<number>() };
+  let on = true;
+  const loops = Array.from({ length: clients }, async () => {
+    for (let n = 0; on && n < 100_000; n++) {
+      try {
+        const res = await get(port);
+        if (res.status === 200) tally.ok++;
+        else tally.failed.push(`HTTP ${res.status}`);
+        tally.generations.add(res.generation);
+      } catch (error) {
+        tally.failed.push((error as NodeJS.ErrnoException).code ?? String(error));
+      }
+    }
+  });
+  return {
+    tally,
+    async stop() {
+      on = false;
+      await Promise.all(loops);
+      return tally;
+    },
+  };
+}
+
+/** A process that exists and is not a zombie waiting for init to reap it. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function pidsOf(serve: Serve): number[] {
+  return serve.lines.flatMap((line) => [...line.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])));
+}
+
+const listenInodes = (port: number) =>
+  ssDetailedRows(port)
+    .filter((r) => r.tcpState === 'LISTEN' && r.localPort === port)
+    .map((r) => r.inode)
+    .sort();
+
+// Real process starts (python3, Node) on a machine that may be loaded: a minute per test at most.
+describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
+  beforeAll(() => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'sockctl-serve-'));
+    control = join(dir, 'mode');
+  });
+  afterEach(async () => {
+    writeFileSync(control, 'normal');
+    await Promise.all([...running].map((s) => s.stop()));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [server, command, readyFlags, mode] of [
+    ['python3 http.server (READY=1 itself)', ['python3', PYTHON_SERVER], [], 'normal'],
+    ['a Node server (listenFds, notify)', [process.execPath, NODE_SERVER], [], 'normal'],
+    ['a Node server that never says READY=1, with --ready-after', [process.execPath, NODE_SERVER], ['--ready-after', '300'], 'never-ready'],
+  ] as const) {
+    it(`${server}: 5 reloads under continuous clients, every request answered, the same listener throughout (ss)`, async () => {
+      writeFileSync(control, mode);
+      const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', ...readyFlags, '--', ...command]);
+      const port = await serve.port();
+      const inodes = listenInodes(port);
+      expect(inodes).toHaveLength(1);
+      const clients = load(port);
+      for (let generation = 2; generation <= 6; generation++) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        const from = serve.lines.length;
+        serve.signal('SIGHUP');
+        await serve.line(new RegExp(`generation ${generation}: 2 worker\\(s\\) ready`), from);
+        expect(listenInodes(port)).toEqual(inodes);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const tally = await clients.stop();
+      expect(tally.failed).toEqual([]);
+      expect(tally.ok).toBeGreaterThan(50);
+      expect(tally.generations.has(1) && tally.generations.has(6)).toBe(true);
+      // Old generations exited (drained), the last one serves.
+      await serve.line(/generation 5: draining/);
+      expect((await get(port)).generation).toBe(6);
+      expect(await serve.stop()).toBe(0);
+      for (const pid of pidsOf(serve)) expect(alive(pid)).toBe(false);
+      expect(listenInodes(port)).toEqual([]);
+    });
+  }
+
+  it('examples/serve-app.js (the README\'s) serves under it, reloads, and is in the README verbatim', async () => {
+    const example = join(ROOT, 'examples', 'serve-app.js');
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(readFileSync(example, 'utf8'));
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', '--', process.execPath, example]);
+    const port = await serve.port();
+    const first = await serve.line(/generation 1: 2 worker\(s\) ready \(pid (\d+) (\d+)\)/);
+    expect((await get(port)).body).toMatch(/^hello from \d+\n$/);
+    const from = serve.lines.length;
+    serve.signal('SIGHUP');
+    const ready = await serve.line(/generation 2: 2 worker\(s\) ready \(pid (\d+) (\d+)\)/, from);
+    await serve.line(/generation 1: draining/, from);
+    // The old workers answer what they accepted until they close their copy, then exit.
+    for (let i = 0; i < 200 && (alive(Number(first[1])) || alive(Number(first[2]))); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(alive(Number(first[1])) || alive(Number(first[2]))).toBe(false);
+    const pids = new Set<string>();
+    for (let i = 0; i < 40; i++) pids.add((await get(port)).body.split(' ')[2]!.trim());
+    expect([...pids].every((pid) => pid === ready[1] || pid === ready[2])).toBe(true);
+  });
+
+  it('a worker that dies while serving is started again on the same socket', async () => {
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--', 'python3', PYTHON_SERVER]);
+    const port = await serve.port();
+    const [pid] = pidsOf(serve);
+    process.kill(pid!, 'SIGKILL');
+    await serve.line(new RegExp(`generation 1 worker 0 \\(pid ${pid}\\) was killed by SIGKILL; starting it again in 1 s`));
+    const again = await serve.line(/generation 1 worker 0 \(pid (\d+)\): serving/, serve.lines.length - 1);
+    expect(Number(again[1])).not.toBe(pid);
+    expect((await get(port)).body).toContain(` ${again[1]}\n`);
+    expect(listenInodes(port)).toHaveLength(1);
+  });
+
+  it('SIGINT stops the workers and what they started (their process group): no orphan', async () => {
+    const grandchild = join(dir, 'grandchild');
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--', 'sh', '-c', `sleep 300 & echo $! > ${grandchild}; exec python3 ${PYTHON_SERVER}`]);
+    await serve.port();
+    const sleeper = Number(readFileSync(grandchild, 'utf8'));
+    expect(alive(sleeper)).toBe(true);
+    serve.signal('SIGINT');
+    await once(serve.child, 'exit');
+    expect(serve.child.exitCode).toBe(0);
+    for (let i = 0; i < 50 && alive(sleeper); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive(sleeper)).toBe(false);
+    for (const pid of pidsOf(serve)) expect(alive(pid)).toBe(false);
+  });
+
+  it('a new generation that crashes at start, or never says READY=1, leaves the old one serving', async () => {
+    // Long enough for a python3 start on a loaded machine (the crash must come first).
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '6000', '--', 'python3', PYTHON_SERVER]);
+    const port = await serve.port();
+    const clients = load(port, 2);
+
+    writeFileSync(control, 'crash');
+    let from = serve.lines.length;
+    serve.signal('SIGHUP');
+    await serve.line(/reload failed: generation 2 worker 0 \(pid \d+\) exited with code 3 before it was ready; generation 1 keeps serving/, from);
+
+    writeFileSync(control, 'never-ready');
+    from = serve.lines.length;
+    serve.signal('SIGHUP');
+    const failed = await serve.line(/reload failed: generation 3 worker 0 \(pid (\d+)\) not ready within 6000 ms; generation 1 keeps serving/, from);
+    // It was stopped (SIGTERM): its pid is gone shortly after.
+    const pid = Number(failed[1]);
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive(pid)).toBe(false);
+
+    const tally = await clients.stop();
+    expect(tally.failed).toEqual([]);
+    expect(tally.ok).toBeGreaterThan(10);
+    expect((await get(port)).generation).toBe(1);
+    // A later good reload still works.
+    writeFileSync(control, 'normal');
+    from = serve.lines.length;
+    serve.signal('SIGHUP');
+    await serve.line(/generation 4: 1 worker\(s\) ready/, from);
+    expect((await get(port)).generation).toBe(4);
+  });
+
+  it('the child gets fds 0-2 and its LISTEN_FDS, nothing else: not even a descriptor sockctl inherited', async () => {
+    const serve = new Serve(['--listen', 'web=127.0.0.1:0', '--', 'python3', PYTHON_SERVER], true);
+    const port = await serve.port();
+    const fds = JSON.parse((await get(port, '/fds')).body) as Record<string, string>;
+    expect(Object.keys(fds).sort()).toEqual(['0', '1', '2', '3']);
+    expect(fds['3']).toBe(`socket:[${listenInodes(port)[0]}]`);
+  });
+
+  it('the first generation not ready: exit 1; a socket that cannot be made: exit 2; usage errors: exit 2', async () => {
+    writeFileSync(control, 'crash');
+    const crashed = new Serve(['--listen', '127.0.0.1:0', '--', 'python3', PYTHON_SERVER]);
+    await once(crashed.child, 'exit');
+    expect(crashed.child.exitCode).toBe(1);
+    expect(crashed.lines.join('\n')).toMatch(/start failed: generation 1 worker 0 \(pid \d+\) exited with code 3 before it was ready/);
+
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as net.AddressInfo).port;
+    const busy = new Serve(['--listen', `127.0.0.1:${port}`, '--', 'true']);
+    await once(busy.child, 'exit');
+    taken.close();
+    expect(busy.child.exitCode).toBe(2);
+    expect(busy.lines.join('\n')).toContain(`bind EADDRINUSE 127.0.0.1:${port}`);
+
+    for (const args of [
+      ['--listen', '127.0.0.1:0'],
+      ['--', 'true'],
+      ['--listen', '127.0.0.1:99999', '--', 'true'],
+      ['--listen', 'a:b=127.0.0.1:0', '--', 'true'],
+      ['--listen', '127.0.0.1:0', '--workers', '0', '--', 'true'],
+      ['--listen', '127.0.0.1:0', '--recreate-listeners', '--', 'true'],
+      ['--listen', '127.0.0.1:0', '--bogus', '--', 'true'],
+    ]) {
+      const run = spawnSync(process.execPath, [CLI, 'serve', ...args], { encoding: 'utf8', timeout: 10_000 });
+      expect({ args, status: run.status }).toEqual({ args, status: 2 });
+      expect(run.stderr).toMatch(/^sockctl serve: /);
+    }
+  });
+
+  it('--reuse-port: one listener per worker in one group; reloads keep them (ss: same inodes); SIGTTOU leaves with nothing dropped', async () => {
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--ready-timeout', '2000', '--', 'python3', PYTHON_SERVER]);
+    const port = await serve.port();
+    const inodes = listenInodes(port);
+    expect(inodes).toHaveLength(2);
+    const clients = load(port);
+    for (let generation = 2; generation <= 3; generation++) {
+      const from = serve.lines.length;
+      serve.signal('SIGHUP');
+      await serve.line(new RegExp(`generation ${generation}: 2 worker\\(s\\) ready`), from);
+      expect(listenInodes(port)).toEqual(inodes);
+    }
+    let from = serve.lines.length;
+    serve.signal('SIGTTOU');
+    await serve.line(/scaled down to 1 worker\(s\)/, from);
+    const left = listenInodes(port);
+    expect(left).toHaveLength(1);
+    expect(inodes).toContain(left[0]);
+    from = serve.lines.length;
+    serve.signal('SIGTTIN');
+    await serve.line(/scaled up to 2 worker\(s\)/, from);
+    expect(listenInodes(port)).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const tally = await clients.stop();
+    expect(tally.failed).toEqual([]);
+    expect(tally.ok).toBeGreaterThan(20);
+    from = serve.lines.length;
+    serve.signal('SIGTTOU');
+    await serve.line(/scaled down to 1 worker\(s\)/, from);
+    serve.signal('SIGTTOU');
+    await serve.line(/scale down refused: 1 worker is the least/, from);
+    // A worker that never accepts: its new listener is steered away from while it starts,
+    // so nothing waits in its queue, and the failed scale-up closes it with nothing lost.
+    writeFileSync(control, 'stall');
+    const during = load(port);
+    from = serve.lines.length;
+    serve.signal('SIGTTIN');
+    await serve.line(/generation 3 worker 1 \(pid \d+\)/, from, 15_000).catch(() => undefined);
+    let queued = 0;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const listeners = ssDetailedRows(port).filter((r) => r.tcpState === 'LISTEN' && r.localPort === port);
+      if (listeners.length === 2) queued = Math.max(queued, ...listeners.map((r) => r.recvQ));
+    }
+    await serve.line(/scale up failed: generation 3 worker 1 \(pid \d+\) not ready within 2000 ms; 1 worker\(s\) keep serving/, from);
+    const after = await during.stop();
+    expect(queued).toBe(0);
+    expect(after.failed).toEqual([]);
+    expect(after.ok).toBeGreaterThan(5);
+    expect(listenInodes(port)).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!isLinux || !hasStrace)('sockctl serve when the kernel refuses the steering program (strace injects ENOPROTOOPT)', () => {
+  beforeAll(() => {
+    ensureBuilt();
+  });
+  afterEach(async () => {
+    await Promise.all([...running].map((s) => s.stop()));
+  });
+
+  it('SIGTTOU says so and keeps the worker and its listener', async () => {
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--', 'python3', PYTHON_SERVER]);
+    const port = await serve.port();
+    // From now on every setsockopt of the supervisor's main thread fails as qemu-user's does.
+    const strace = spawn('strace', ['-p', String(serve.child.pid), '-e', 'trace=setsockopt', '-e', 'inject=setsockopt:error=ENOPROTOOPT', '-o', '/dev/null'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let attached = '';
+      await new Promise<void>((resolve, reject) => {
+        strace.stderr!.setEncoding('utf8').on('data', (c: string) => ((attached += c), /attached/.test(attached) && resolve()));
+        strace.once('exit', () => reject(new Error(`strace: ${attached}`)));
+      });
+      const from = serve.lines.length;
+      serve.signal('SIGTTOU');
+      await serve.line(/scale down refused: the kernel refused the steering program \(setsockopt ENOPROTOOPT\); keeping generation 1 worker 1 \(pid \d+\) and its listeners/, from);
+    } finally {
+      strace.kill('SIGINT');
+      await once(strace, 'exit');
+    }
+    expect(listenInodes(port)).toHaveLength(2);
+    const workers = new Set<string>();
+    for (let i = 0; i < 60 && workers.size < 2; i++) workers.add((await get(port)).body.split(' ')[2]!);
+    expect(workers).toEqual(new Set(['0', '1']));
+  });
+});
+
+describe.skipIf(!isLinux)('SO_ATTACH_REUSEPORT_CBPF steering, as the kernel does it', () => {
+  const held: ListeningDescriptor[] = [];
+  afterEach(() => held.splice(0).forEach((l) => l.close()));
+
+  async function group(count: number): Promise<ListeningDescriptor[]> {
+    const first = await createListener({ host: '127.0.0.1', reusePort: true });
+    const members = [first];
+    for (let i = 1; i < count; i++) members.push(await createListener({ host: '127.0.0.1', port: first.address.port, reusePort: true }));
+    held.push(...members);
+    return members;
+  }
+
+  async function connectMany(port: number, count: number): Promise<void> {
+    const sockets = await Promise.all(
+      Array.from({ length: count }, () => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => resolve(s)).on('error', reject);
+      })),
+    );
+    sockets.forEach((s) => s.destroy());
+  }
+
+  const queues = (members: ListeningDescriptor[]) => members.map((l) => (l.closed ? -1 : getOption(l, 'TCP_INFO').unacked));
+
+  it('the program picks members in join order; a close moves the last one into the hole (GroupOrder models it)', async () => {
+    const members = await group(3);
+    const order = new GroupOrder<ListeningDescriptor>();
+    members.forEach((m) => order.join(m));
+    steer(members[0]!.fd, [1]);
+    await connectMany(members[0]!.address.port, 12);
+    expect(queues(members)).toEqual([0, 12, 0]);
+
+    members[0]!.close();
+    order.leave(members[0]!);
+    expect(order.indexOf(members[2]!)).toBe(0);
+    steer(members[1]!.fd, [order.indexOf(members[2]!)]);
+    await connectMany(members[1]!.address.port, 5);
+    expect(queues(members)).toEqual([-1, 12, 5]);
+
+    // Out of range: the kernel hashes over every member (both get some of 60).
+    unsteer(members[1]!.fd);
+    await connectMany(members[1]!.address.port, 60);
+    const [, a, b] = queues(members);
+    expect(a! > 12 && b! > 5).toBe(true);
+  });
+
+  it('a program the kernel refuses is an error with a code (no listener is touched)', async () => {
+    const [member] = await group(1);
+    let error: NodeJS.ErrnoException | undefined;
+    try {
+      binding.attachReuseportCbpf(member!.fd, [0xffff, 0, 0, 0]); // not an instruction
+    } catch (e) {
+      error = e as NodeJS.ErrnoException;
+    }
+    expect(error).toMatchObject({ code: 'EINVAL', syscall: 'setsockopt', errno: -22 });
+    expect(getOption(member!, 'SO_REUSEPORT')).toBe(true);
+  });
+});
+
+describe.skipIf(!isLinux)('the NOTIFY_SOCKET receiver', () => {
+  it('gives each datagram with the sender pid the kernel attached; descriptors sent with one are closed', async () => {
+    const { NotifyReceiver } = await import('../lib/serve/notify-receiver');
+    const before = openDescriptorCount();
+    const got: { pid: number; ready?: string; status?: string }[] = [];
+    const receiver = new NotifyReceiver((m) => got.push({ pid: m.pid, ready: m.fields.get('READY'), status: m.fields.get('STATUS') }));
+    const python = spawnSync(
+      'python3',
+      [
+        '-c',
+        `import os, socket, array
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect("\\0" + os.environ["NOTIFY_SOCKET"][1:])
+s.send(b"READY=1\\nSTATUS=up")
+r, w = os.pipe()
+s.sendmsg([b"FDSTORE=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]))])
+print(os.getpid())`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: receiver.address } },
+    );
+    expect(python.status).toBe(0);
+    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const pid = Number(python.stdout.trim());
+    expect(got).toEqual([
+      { pid, ready: '1', status: 'up' },
+      { pid, ready: undefined, status: undefined },
+    ]);
+    expect(openDescriptorCount()).toBe(before + 1); // its own socket; the two passed were closed
+    receiver.close();
+    receiver.close();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // closed with its libuv handle (uv_close)
+    expect(openDescriptorCount()).toBe(before);
+  });
+
+  it('worker_threads: 20 workers terminated while datagrams arrive, 20 that exit themselves; the process survives, their sockets are closed', () => {
+    const run = spawnSync(process.execPath, [join(ROOT, 'test', 'fixtures', 'serve', 'notify-workers.js')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, SOCKCTL_BINDING: join(ROOT, 'dist', 'core', 'binding.js') },
+    });
+    expect({ signal: run.signal, status: run.status, stderr: run.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+    const { before, after } = JSON.parse(run.stdout) as { before: number; after: number };
+    expect(after).toBe(before);
+  }, 60_000);
+});
