@@ -181,6 +181,18 @@ describe.skipIf(!isLinux)('listenFds(): faults in what the supervisor passed', (
     }
   });
 
+  it('LISTEN_FDS=999999999 without names: the same error at the first missing descriptor, not out of memory (found by the fuzz campaign)', async () => {
+    const listener = await createListener({ host: '127.0.0.1' });
+    try {
+      const report = await runWith([listener.fd], { LISTEN_FDS: '999999999' });
+      expect(['EBADF', 'ENOTSOCK']).toContain(report.error.code);
+      expect(report.error.message).toMatch(/\(LISTEN_FDS is 999999999 but fd \d+ \(unknown\) is not (open|a socket)\)$/);
+      expect(report.fd3Open).toBe(true);
+    } finally {
+      listener.close();
+    }
+  });
+
   it('LISTEN_FDNAMES with the wrong count, and LISTEN_FDS that is not a number: EINVAL', async () => {
     const listener = await createListener({ host: '127.0.0.1' });
     try {

@@ -69,13 +69,18 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
     throw invalid(`LISTEN_PID is ${pid}, not this process (${process.pid}): the descriptors were meant for another process`);
   }
   const count = parseCount(fdsText, 'LISTEN_FDS');
-  const names = env.LISTEN_FDNAMES === undefined ? Array.from({ length: count }, () => 'unknown') : env.LISTEN_FDNAMES.split(':');
-  if (names.length !== count) throw invalid(`LISTEN_FDNAMES has ${names.length} names for LISTEN_FDS=${count}`);
-
-  const infos = names.map((name, i) => {
+  const given = env.LISTEN_FDNAMES?.split(':');
+  if (given !== undefined && given.length !== count) throw invalid(`LISTEN_FDNAMES has ${given.length} names for LISTEN_FDS=${count}`);
+  // Nothing sized by the count before its descriptors are seen open: LISTEN_FDS=999999999
+  // stops at the first missing one (it used to allocate that many names: out of memory).
+  const names: string[] = [];
+  const infos: SocketInfo[] = [];
+  for (let i = 0; i < count; i++) {
     const fd = LISTEN_FDS_START + i;
+    const name = given?.[i] ?? 'unknown';
+    names.push(name);
     try {
-      return describeSocket(fd);
+      infos.push(describeSocket(fd));
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
       const why = e.code === 'ENOTSOCK' ? 'is not a socket' : 'is not open';
@@ -83,7 +88,7 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
         reason: `LISTEN_FDS is ${count} but fd ${fd} (${name}) ${why}`,
       });
     }
-  });
+  }
   // All checked: only now are they taken, close-on-exec as sd_listen_fds sets them.
   return infos.map((info, i) => {
     const fd = LISTEN_FDS_START + i;
