@@ -412,7 +412,13 @@ const PUBLIC = {
   ],
   notify: () => {
     // NOTIFY_SOCKET names only this campaign's files (or nothing, or an address that fails before sendto).
-    const address = pick([undefined, '', tmpPath(), live.file, live.dir, live.fifo, '@', 'relative', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]);
+    let address = pick([undefined, '', tmpPath(), live.file, live.dir, live.fifo, '@', 'relative', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]);
+    if (chance(0.3)) {
+      // A receiver of this call's: the notification arrives (and is dropped with it).
+      address = tmpPath();
+      const receiver = new binding.NotifyReceiver(address, () => {});
+      afterCall.push(() => receiver.close());
+    }
     if (address !== undefined) process.env.NOTIFY_SOCKET = address;
     return [chance(0.8) ? pick(['READY=1', 'STATUS=fuzz', 'STOPPING=1\nSTATUS=x', '', 'a\0b', 'x'.repeat(70_000)]) : anyValue()];
   },
@@ -565,6 +571,40 @@ const RAW = {
     } else fd = fdValue();
     return [fd, pick([1, 5, 65539, 0, -1, (1 << 20) + 1, NaN, anyValue()]), pick([0, 1, 253, 254, -1, NaN, anyValue()]), pick([0, 1, 10, 250, 1000, -1, anyValue()])];
   },
+  attachReuseportCbpf: () => {
+    const fd = chance(0.7) ? freshSocket() : fdValue();
+    if (fresh.includes(fd) && chance(0.5)) {
+      try {
+        binding.setIntOption(fd, binding.constants.SOL_SOCKET, binding.constants.SO_REUSEPORT, 1);
+      } catch {}
+    }
+    const RET_0 = [0x06, 0, 0, 0]; // BPF_RET | BPF_K: member 0
+    const program = pick([
+      RET_0,
+      [0x20, 0, 0, 0xfffff020, 0x94, 0, 0, 2, 0x16, 0, 0, 0], // ld cpu; mod 2; ret a
+      [0x15, 5, 5, 0, ...RET_0], // a jump past the end
+      [0x06, 0, 0],
+      [],
+      Array.from({ length: 4097 * 4 }, (_, i) => RET_0[i % 4]),
+      [0x10000, 0, 0, 0],
+      [0x06, 256, 0, 0],
+      [0x06, 0, 0, 2 ** 32],
+      [0x06, 0, 0, -1],
+      [0x06, 0, 0, 1.5],
+      [0x06, 0, 0, NaN],
+      ['6', 0, 0, 0],
+      [0x06, , 0, 0], // a hole
+      Array.from({ length: 4 * pick([1, 2, 8]) }, (_, i) => (i % 4 === 0 ? Math.floor(random() * 0x100) : i % 4 === 3 ? Math.floor(random() * 2 ** 32) : Math.floor(random() * 4))),
+      anyValue(),
+    ]);
+    return [fd, program];
+  },
+  detachReuseportBpf: () => [chance(0.7) ? freshSocket() : fdValue()],
+  NotifyReceiver: () => [
+    // Paths in the campaign's directory only (never an abstract name: those are the host's).
+    chance(0.85) ? pick([tmpPath(), tmpPath(), live.file, live.dir, path.join(live.dir, 'missing', 'x'), '', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]) : anyValue(),
+    chance(0.9) ? () => {} : misc(), // (never sent to: a callback that throws would be uncaught, as Node's own)
+  ],
   describeSocket: () => [fdValue()],
   setCloexec: () => [fdValue()],
   getCloexec: () => [fdValue()],
@@ -638,6 +678,8 @@ async function dispose(result, kind, name) {
     if (chance(0.3)) await Promise.race([result.next().catch(() => {}), settle()]);
     result.close();
   } else if (result instanceof api.FdChannel || result instanceof api.Takeover) {
+    result.close();
+  } else if (result instanceof binding.NotifyReceiver) {
     result.close();
   } else if (result instanceof binding.EventReader) {
     try {
