@@ -47,6 +47,7 @@ class FuzzSentinel extends Error {}
 let fresh = [];
 let files = [];
 let afterCall = []; // run after each call, before its descriptors are closed
+const serversMade = []; // servers the arguments' makers listened on, closed after the call
 function freshSocket() {
   const fd = binding.socket(pick([binding.constants.AF_INET, binding.constants.AF_INET6]), pick([binding.constants.SOCK_STREAM, binding.constants.SOCK_DGRAM]));
   fresh.push(fd);
@@ -627,6 +628,85 @@ function netlinkMessages() {
   return chance(0.2) ? all.subarray(0, Math.floor(random() * (all.length + 1))) : all;
 }
 
+
+// ---- methods of the objects the exports make: the receiver first, made for the call -------
+/** An FdChannel on a pair of this call's, and the raw other end. */
+async function channelPair() {
+  const [a, b] = await unixPair();
+  const channel = new api.FdChannel(ownedFrom(a));
+  afterCall.push(() => channel.close());
+  return [channel, b];
+}
+const channelWait = (extra = []) =>
+  chance(0.85)
+    ? options(['signal', ...extra], (k) => {
+        if (k === 'timeoutMs') return pick([0, 1, 10, 50, -1, 1.5, 'x', 2 ** 31]);
+        if (k === 'maxDescriptors') return pick([0, 1, 2, 253, 254, -1, 'x']);
+        return pick([AbortSignal.abort(), AbortSignal.timeout(5), new AbortController().signal, 'stop']);
+      }, ['timeoutMs'])
+    : pick([5, 'x', [], new Map()]); // (never none: the default wait is 5 s)
+/** A takeover of this call's (a first start: its own path, a listener on port 0), closed after it. */
+async function takeoverOfOurs() {
+  const t = await api.takeover({ path: tmpPath(), listeners: { web: { host: '127.0.0.1' } }, timeoutMs: 20, readyTimeoutMs: 20, drainTimeoutMs: 0 });
+  afterCall.push(() => t.close());
+  return t;
+}
+/** The signal option of ready() and replaced(): always one that ends the wait (replaced() waits for a newer version). */
+const stopOptions = () => {
+  const signal = pick([AbortSignal.abort(), AbortSignal.timeout(5)]);
+  const r = random();
+  if (r < 0.5) return { signal };
+  if (r < 0.7) return { get signal() { return signal; } };
+  if (r < 0.85) return new Proxy({ signal }, {});
+  return pick([{ signal: 'x' }, { bogus: 1, signal }, 5, 'x', [signal]]); // (never none, nor a Map: replaced() would wait for ever)
+};
+
+const METHODS = {
+  'FdChannel.send': async () => {
+    const [channel, other] = await channelPair();
+    if (chance(0.2)) binding.close(fresh.splice(fresh.indexOf(other), 1)[0]); // the peer gone: EPIPE
+    return [
+      channel,
+      pick(['hello', Buffer.from('x'), '', Buffer.alloc(65_536), Buffer.alloc(65_535), new Uint8Array(2), anyValue()]),
+      chance(0.8) ? Array.from({ length: pick([0, 1, 3, 254]) }, () => (chance(0.7) ? freshSocket() : target())) : anyValue(),
+      channelWait(),
+    ];
+  },
+  'FdChannel.receive': async () => {
+    const [channel, other] = await channelPair();
+    const r = random();
+    if (r < 0.35) {
+      // A well-formed frame, sometimes with descriptors of this call's.
+      const fds = chance(0.5) ? [freshSocket()] : [];
+      const payload = Buffer.from('hi');
+      await binding.sendFds(other, Buffer.concat([Buffer.from([0x46, fds.length, 0, payload.length]), payload]), fds, 10);
+    } else if (r < 0.7) {
+      // Junk on the stream: a bad magic, a wrong count, a header cut short, descriptors with no frame.
+      const bytes = pick([Buffer.from([0x47, 0, 0, 1, 0]), Buffer.from([0x46, 2, 0, 1, 0]), Buffer.from([0x46, 0]), Buffer.from([0x46, 0, 0, 0]), Buffer.from([0x46, 0, 0xff, 0xff, 1])]);
+      await binding.sendFds(other, bytes, chance(0.5) ? [freshSocket(), freshSocket()] : [], 10);
+      if (chance(0.5)) binding.close(fresh.splice(fresh.indexOf(other), 1)[0]); // then the peer closes
+    } else if (r < 0.8) {
+      binding.close(fresh.splice(fresh.indexOf(other), 1)[0]); // EPIPE
+    }
+    return [channel, channelWait(['maxDescriptors'])];
+  },
+  'FdChannel.peerCredentials': async () => [(await channelPair())[0]],
+  'Takeover.listen': async () => {
+    const t = await takeoverOfOurs();
+    return [t, chance(0.8) ? 'web' : pick(['nope', '', anyValue()]), chance(0.8) ? net.createServer() : pick([live.server, misc()])];
+  },
+  'Takeover.ready': async () => {
+    const t = await takeoverOfOurs();
+    if (chance(0.3)) {
+      const server = net.createServer();
+      serversMade.push(server);
+      await t.listen('web', server).catch(() => {});
+    }
+    return [t, stopOptions()];
+  },
+  'Takeover.replaced': async () => [await takeoverOfOurs(), stopOptions()],
+};
+
 // ---- outcomes --------------------------------------------------------------------------
 const TYPE_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 const RANGE_CODES = new Set(['ERR_OUT_OF_RANGE', 'ERR_SOCKET_BAD_PORT']);
@@ -656,7 +736,9 @@ function describe(value) {
 }
 
 async function dispose(result, kind, name) {
-  if (Array.isArray(result)) {
+  if (result && typeof result === 'object' && Array.isArray(result.descriptors)) {
+    for (const owned of result.descriptors) owned.close(); // FdChannel.receive's
+  } else if (Array.isArray(result)) {
     for (const item of result) await dispose(item); // listenFds
   } else if (kind === 'raw' && (name === 'unixListen' || name === 'unixConnect') && typeof result === 'number') {
     fresh.push(result);
@@ -706,13 +788,13 @@ async function main() {
   const failures = [];
   const counts = {};
   await setUp();
-  const names = [...Object.keys(PUBLIC).map((n) => ['api', n]), ...Object.keys(RAW).map((n) => ['raw', n])];
+  const names = [...Object.keys(PUBLIC).map((n) => ['api', n]), ...Object.keys(RAW).map((n) => ['raw', n]), ...Object.keys(METHODS).map((n) => ['method', n])];
   // Warm up each function once (Node opens some descriptors lazily), then the baseline.
   let calls = 0;
   const one = async (kind, name) => {
     let args;
     try {
-      args = await (kind === 'api' ? PUBLIC : RAW)[name]();
+      args = await (kind === 'api' ? PUBLIC : kind === 'raw' ? RAW : METHODS)[name]();
     } catch (error) {
       // The campaign's own Proxy may throw while the arguments are made: not a call.
       cleanupDescriptors();
@@ -721,12 +803,13 @@ async function main() {
       if (error instanceof FuzzSentinel) return true;
       throw error;
     }
-    const fn = kind === 'api' ? api[name] : binding[name];
+    const fn = kind === 'api' ? api[name] : kind === 'raw' ? binding[name] : args[0][name.split('.')[1]];
     const cleanups = [];
     for (const arg of args) if (arg instanceof net.Server && arg !== live.server) cleanups.push(arg);
     let outcome = 'ok';
     try {
-      let result = /^[A-Z]/.test(name) ? new fn(...args) : fn.apply(kind === 'api' ? api : binding, args);
+      let result =
+        kind === 'method' ? fn.apply(args[0], args.slice(1)) : /^[A-Z]/.test(name) ? new fn(...args) : fn.apply(kind === 'api' ? api : binding, args);
       if (result && typeof result.then === 'function') result = await withTimeout(result, `${kind}.${name}`);
       if (kind === 'raw' && (name === 'dup' || name === 'socket') && typeof result === 'number') fresh.push(result);
       if (name === 'restart' && result instanceof net.Server) cleanups.push(result);
@@ -746,7 +829,7 @@ async function main() {
           undo();
         } catch {}
       }
-      for (const server of cleanups) await closeServer(server);
+      for (const server of [...cleanups, ...serversMade.splice(0)]) await closeServer(server);
       for (const owned of ownedMade.splice(0)) if (!owned.closed) owned.release();
       for (const owned of owners.splice(0)) owned.close();
       cleanupDescriptors();
@@ -764,7 +847,8 @@ async function main() {
   const before = openDescriptors();
   while (calls < CALLS) {
     // Raw binding calls are cheap: half the campaign; the async public calls the rarest.
-    const [kind, name] = chance(0.5) ? ['raw', pick(Object.keys(RAW))] : ['api', pick(Object.keys(PUBLIC))];
+    const r = random();
+    const [kind, name] = r < 0.5 ? ['raw', pick(Object.keys(RAW))] : r < 0.92 ? ['api', pick(Object.keys(PUBLIC))] : ['method', pick(Object.keys(METHODS))];
     if (!(await one(kind, name))) return finish(failures, counts, calls, null);
   }
   await settle();
