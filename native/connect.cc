@@ -12,19 +12,13 @@
 #include <string>
 #include <unordered_map>
 
+#include "addrinfo.h"
 #include "errors.h"
 #include "init.h"
 
 namespace sockctl {
 
 namespace {
-
-struct AddrInfoList {
-  addrinfo* head = nullptr;
-  ~AddrInfoList() {
-    if (head != nullptr) freeaddrinfo(head);
-  }
-};
 
 // connect(fd, address, port): true when connected at once, false while in progress.
 Napi::Value Connect(const Napi::CallbackInfo& info) {

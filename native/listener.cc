@@ -10,20 +10,13 @@
 #include <cerrno>
 #include <string>
 
+#include "addrinfo.h"
 #include "errors.h"
 #include "init.h"
 
 namespace sockctl {
 
 namespace {
-
-// getaddrinfo owns its list; this frees it on every path.
-struct AddrInfoList {
-  addrinfo* head = nullptr;
-  ~AddrInfoList() {
-    if (head != nullptr) freeaddrinfo(head);
-  }
-};
 
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

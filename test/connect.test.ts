@@ -324,9 +324,10 @@ describe.skipIf(!isLinux)('the raw connect binding checks its arguments again', 
 });
 
 describe.skipIf(!isLinux)('connect() in a worker', () => {
-  it('terminating 20 workers with a connect pending (held SYN) leaves the main thread running and connecting', async () => {
+  it('terminating 20 workers with a connect pending (held SYN) closes their sockets and leaves the main thread running and connecting', async () => {
     ensureBuilt();
     const { port } = await fullQueue();
+    const before = openDescriptorCount();
     for (let i = 0; i < 20; i++) {
       const worker = new Worker(
         `const { parentPort, workerData } = require('node:worker_threads');
@@ -338,13 +339,12 @@ describe.skipIf(!isLinux)('connect() in a worker', () => {
       await once(worker, 'message');
       await worker.terminate();
     }
-    // Until the hardening issue closes what a worker owned, their sockets outlive them: with
-    // TCP_SYNCNT 1 they give up after 3 s. Held here until then, so that no SYN of theirs can
-    // reach a listener that takes this port number next.
-    await waitForSs(port, (rows) => !rows.some((r) => r.state === 'SYN-SENT'), 15_000);
-    // Still alive, and still connecting. (Closing what a worker owned at its end is the
-    // hardening issue's, for every OwnedDescriptor; the pending wait itself is released by
-    // the env's async cleanup hook in native/connect.cc.)
+    // What each worker owned is closed at its end (the per-environment registry), the pending
+    // wait released by the env's async cleanup hook in native/connect.cc: no descriptor more
+    // here, and ss sees no SYN-SENT left well before TCP_SYNCNT 1 would end them (3 s).
+    expect(openDescriptorCount()).toBe(before);
+    await waitForSs(port, (rows) => !rows.some((r) => r.state === 'SYN-SENT'), 2_000);
+    // Still alive, and still connecting.
     const { port: open } = await server();
     const client = await connect({ host: '127.0.0.1', port: open });
     expect(await readAll(client)).toBe('hello');

@@ -2,6 +2,7 @@
 // SIGHUP reloads with nothing dropped, SIGTTIN/SIGTTOU add or remove a worker (as
 // gunicorn), SIGTERM/SIGINT stop everything. The supervision itself is lib/serve/.
 import { parseArgs } from 'node:util';
+import { integer, UsageError } from './usage';
 import { Supervisor, type ListenSpec, type SupervisorOptions } from '../serve/supervisor';
 
 const HELP = `Usage: sockctl serve [options] -- COMMAND [ARG...]
@@ -42,8 +43,6 @@ Example:
   sockctl serve --listen http=127.0.0.1:8080 --workers 2 -- node server.js
 `;
 
-class UsageError extends Error {}
-
 const OPTIONS = {
   listen: { type: 'string', multiple: true },
   workers: { type: 'string' },
@@ -54,15 +53,6 @@ const OPTIONS = {
   'ready-after': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new UsageError(`--${option} must be an integer from ${min} to ${max}, not '${text}'`);
-  }
-  return value;
-}
 
 /** `[NAME=]HOST:PORT`; a name as systemd's FileDescriptorName= allows (LISTEN_FDNAMES is ':'-separated). */
 export function parseListen(text: string): ListenSpec {

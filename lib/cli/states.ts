@@ -2,6 +2,7 @@
 // /proc/net/tcp when netlink is refused): what `netstat -anp | grep PORT` and `ss -tanp`
 // show, without net-tools. `--watch` prints every state change (watchStates).
 import { parseArgs } from 'node:util';
+import { integer, UsageError } from './usage';
 import { tcpStates } from '../states/list';
 import { changeToJson, watchStates, type WatchSource } from '../states/watch';
 import { formatEndpoint } from '../states/address';
@@ -42,8 +43,6 @@ Examples:
   sockctl states --port 8080 --watch --timeout 10000
 `;
 
-class UsageError extends Error {}
-
 const OPTIONS = {
   port: { type: 'string' },
   state: { type: 'string', multiple: true },
@@ -56,15 +55,6 @@ const OPTIONS = {
   source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new UsageError(`--${option} must be an integer from ${min} to ${max}, not '${text}'`);
-  }
-  return value;
-}
 
 // ss writes ESTAB, TIME-WAIT, SYN-RECV; the library's names are ESTABLISHED, TIME_WAIT, ...
 function stateName(text: string): TcpState {
