@@ -735,7 +735,7 @@ function describe(value) {
   }
 }
 
-async function dispose(result, kind, name) {
+async function dispose(result, kind, name, args = []) {
   if (result && typeof result === 'object' && Array.isArray(result.descriptors)) {
     for (const owned of result.descriptors) owned.close(); // FdChannel.receive's
   } else if (Array.isArray(result)) {
@@ -765,6 +765,19 @@ async function dispose(result, kind, name) {
     result.close();
   } else if (result instanceof binding.EventReader) {
     try {
+      if (args[0] === 'file' && args[1] === live.fifo && chance(0.5)) {
+        // Something to read, then EOF: the reader's delivery and its end.
+        result.start();
+        const writer = fs.openSync(live.fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        let open = true;
+        afterCall.push(() => open && fs.closeSync(writer));
+        fs.writeSync(writer, Buffer.alloc(pick([1, 100, 70_000]), 'x'));
+        if (chance(0.7)) {
+          open = false;
+          fs.closeSync(writer); // EOF before the reader closes
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
       if (chance(0.5)) result.start();
       if (chance(0.3)) result.unref();
       if (chance(0.3)) result.stop();
@@ -813,7 +826,7 @@ async function main() {
       if (result && typeof result.then === 'function') result = await withTimeout(result, `${kind}.${name}`);
       if (kind === 'raw' && (name === 'dup' || name === 'socket') && typeof result === 'number') fresh.push(result);
       if (name === 'restart' && result instanceof net.Server) cleanups.push(result);
-      await dispose(result, kind, name);
+      await dispose(result, kind, name, args);
     } catch (error) {
       if (error && error.hang) {
         failures.push({ call: `${kind}.${name}`, args: args.map(describe), error: error.message });
