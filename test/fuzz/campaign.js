@@ -872,7 +872,8 @@ async function main() {
 
 function finish(failures, counts, calls, descriptors) {
   process.stdout.write(`${JSON.stringify({ seed: SEED, calls, failures, counts, descriptors, covered: { api: Object.keys(PUBLIC), raw: Object.keys(RAW) } })}\n`);
-  // Hangs leave sockets behind: exit without waiting for them.
+  // Hangs leave sockets behind: exit without waiting for them (the directory goes either way).
+  if (live.dir !== undefined) fs.rmSync(live.dir, { recursive: true, force: true });
   process.exit(descriptors === null ? 3 : 0);
 }
 
