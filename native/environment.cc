@@ -69,7 +69,14 @@ void Disown(Napi::Env env, int fd) noexcept {
 }
 
 // InitEnvironment runs before anything that asks for it.
-Napi::FunctionReference& ErrorFactoryOf(Napi::Env env) { return Of(env)->errorFactory; }
+// Once the environment's data is finalized (teardown), an empty reference: ErrnoError then
+// builds its error without the factory instead of reading freed memory.
+Napi::FunctionReference& ErrorFactoryOf(Napi::Env env) {
+  Environment* environment = Of(env);
+  if (environment != nullptr) return environment->errorFactory;
+  static Napi::FunctionReference none;
+  return none;
+}
 
 void InitEnvironment(Napi::Env env) {
   auto* environment = new Environment();

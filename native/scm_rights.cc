@@ -27,8 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "environment.h"
 #include "errors.h"
 #include "init.h"
+#include "promise_worker.h"
 
 namespace sockctl {
 
@@ -145,50 +147,62 @@ int WaitFor(int fd, short events, int slice_ms) {
   return n > 0 ? 0 : EAGAIN;  // readable, writable, or an error/hang-up the next call reports
 }
 
-// The parts both workers share: the promise, a duplicate of the descriptor, the slice.
-class FdWorker : public Napi::AsyncWorker {
+// The parts both workers share: a duplicate of the descriptor, the slice, the failure.
+// PromiseWorker (rule 1 of environment.h): no exception escapes the completion.
+class FdWorker : public PromiseWorker {
  public:
-  FdWorker(Napi::Env env, int fd, int slice_ms)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)), slice_ms_(slice_ms) {
-    if (fd_ < 0) throw ErrnoError(env, errno, "dup");
-  }
-
   ~FdWorker() override {
     if (fd_ >= 0) close(fd_);
   }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
  protected:
-  void OnError(const Napi::Error&) override {
-    // A terminating environment cannot make the error: swallow, never throw out of here.
-    try {
-      deferred_.Reject(ErrnoError(Env(), errno_, syscall_).Value());
-    } catch (...) {
-    }
+  FdWorker(Napi::Env env, const char* name, const char* syscall, int fd, int slice_ms)
+      : PromiseWorker(env, name, syscall), fd_(fcntl(fd, F_DUPFD_CLOEXEC, 0)), slice_ms_(slice_ms) {
+    if (fd_ < 0) throw ErrnoError(env, errno, "dup");
   }
-
-  Napi::Promise::Deferred deferred_;
-  int fd_;
-  int slice_ms_;
-  int errno_ = 0;
-  const char* syscall_ = "";
 
   void Fail(int err, const char* syscall) {
     errno_ = err;
-    syscall_ = syscall;
-    SetError(syscall);
+    failed_ = syscall;
   }
+
+  // In Result(): a failed run rejects with its system error.
+  void ThrowIfFailed(Napi::Env env) const {
+    if (errno_ != 0) throw ErrnoError(env, errno_, failed_);
+  }
+
+  int fd_;
+  int slice_ms_;
+
+ private:
+  int errno_ = 0;
+  const char* failed_ = "";
 };
 
 // Sends what the socket takes within one slice: the descriptors go with the first byte,
-// so a caller that got a partial count sends the rest without them.
+// so a caller that got a partial count sends the rest without them. The descriptors to
+// send are duplicated here, on the JavaScript thread: a number closed and reused while the
+// work waits in the pool must not send another file.
 class SendWorker : public FdWorker {
  public:
-  SendWorker(Napi::Env env, int fd, Napi::Buffer<char> data, std::vector<int> fds, int slice_ms)
-      : FdWorker(env, fd, slice_ms), data_(data.Data(), data.Data() + data.Length()), fds_(std::move(fds)) {}
+  SendWorker(Napi::Env env, int fd, Napi::Buffer<char> data, const std::vector<int>& fds, int slice_ms)
+      : FdWorker(env, "sockctl:sendFds", "sendmsg", fd, slice_ms), data_(data.Data(), data.Data() + data.Length()) {
+    for (int each : fds) {
+      int copy = fcntl(each, F_DUPFD_CLOEXEC, 0);
+      if (copy < 0) {
+        int err = errno;
+        CloseAll(fds_);
+        fds_.clear();
+        throw ErrnoError(env, err, "sendmsg");
+      }
+      fds_.push_back(copy);
+    }
+  }
 
-  void Execute() override {
+  ~SendWorker() override { CloseAll(fds_); }
+
+ private:
+  void Run() override {
     int wait = WaitFor(fd_, POLLOUT, slice_ms_);
     if (wait == EAGAIN) return;  // 0 bytes: not writable yet
     if (wait != 0) return Fail(wait, "sendmsg");
@@ -216,14 +230,11 @@ class SendWorker : public FdWorker {
     sent_ = static_cast<size_t>(sent);
   }
 
-  void OnOK() override {
-    try {
-      deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(sent_)));
-    } catch (...) {
-    }
+  Napi::Value Result(Napi::Env env) override {
+    ThrowIfFailed(env);
+    return Napi::Number::New(env, static_cast<double>(sent_));
   }
 
- private:
   std::vector<char> data_;
   std::vector<int> fds_;
   size_t sent_ = 0;
@@ -232,17 +243,18 @@ class SendWorker : public FdWorker {
 class RecvWorker : public FdWorker {
  public:
   RecvWorker(Napi::Env env, int fd, size_t max_bytes, int max_fds, int slice_ms)
-      : FdWorker(env, fd, slice_ms), data_(max_bytes), max_fds_(max_fds) {}
+      : FdWorker(env, "sockctl:recvFds", "recvmsg", fd, slice_ms), data_(max_bytes), max_fds_(max_fds) {}
 
   ~RecvWorker() override { CloseAll(fds_); }  // only what was never handed to JavaScript
 
-  void Execute() override {
+ private:
+  void Run() override {
     for (;;) {
       int wait = WaitFor(fd_, POLLIN, slice_ms_);
       if (wait == EAGAIN) return;  // nothing yet: resolves null
       if (wait != 0) return Fail(wait, "recvmsg");
       iovec iov = {data_.data(), data_.size()};
-      // Room for max_fds and no more: the kernel discards the rest and says MSG_CTRUNC.
+      // Room for max_fds: the kernel discards the rest and says MSG_CTRUNC.
       std::vector<char> control(max_fds_ > 0 ? CMSG_SPACE(sizeof(int) * max_fds_) : 0);
       msghdr msg = {};
       msg.msg_iov = &iov;
@@ -269,7 +281,9 @@ class RecvWorker : public FdWorker {
           fds_.push_back(fd);
         }
       }
-      if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+      // CMSG_SPACE rounds up to a multiple of 8 bytes: room for 1 is room for 2, so the
+      // count is checked here too. More than asked for is a truncation, all of them closed.
+      if ((msg.msg_flags & MSG_CTRUNC) != 0 || fds_.size() > static_cast<size_t>(max_fds_)) {
         truncated_ = static_cast<int>(fds_.size());
         CloseAll(fds_);
         fds_.clear();
@@ -279,28 +293,23 @@ class RecvWorker : public FdWorker {
     }
   }
 
-  void OnOK() override {
-    try {
-      Napi::Env env = Env();
-      if (!received_) {
-        deferred_.Resolve(env.Null());
-        return;
-      }
-      Napi::Object result = Napi::Object::New(env);
-      result.Set("data", Napi::Buffer<char>::Copy(env, data_.data(), data_.size()));
-      Napi::Array fds = Napi::Array::New(env, fds_.size());
-      for (size_t i = 0; i < fds_.size(); i++) fds.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds_[i]));
-      result.Set("fds", fds);
-      // MSG_CTRUNC: how many had arrived (and were closed); -1 when not truncated.
-      result.Set("truncated", Napi::Number::New(env, truncated_));
-      deferred_.Resolve(result);
-      fds_.clear();  // JavaScript owns them now
-    } catch (...) {
-      // fds_ stay in the list: the destructor closes them.
-    }
+  Napi::Value Result(Napi::Env env) override {
+    ThrowIfFailed(env);
+    if (!received_) return env.Null();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("data", Napi::Buffer<char>::Copy(env, data_.data(), data_.size()));
+    Napi::Array fds = Napi::Array::New(env, fds_.size());
+    for (size_t i = 0; i < fds_.size(); i++) fds.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds_[i]));
+    result.Set("fds", fds);
+    // MSG_CTRUNC: how many had arrived (and were closed); -1 when not truncated.
+    result.Set("truncated", Napi::Number::New(env, truncated_));
+    // Rule 2: owned by this environment from here (closed at its end if JavaScript never
+    // takes them); until here the destructor closes them on any failure.
+    for (int fd : fds_) Own(env, fd);
+    fds_.clear();
+    return result;
   }
 
- private:
   std::vector<char> data_;
   int max_fds_;
   std::vector<int> fds_;
@@ -329,10 +338,7 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     if (!(d >= 0 && d <= 2147483647.0) || static_cast<double>(static_cast<int>(d)) != d) throw ArgTypeError(env, "fds", "an array of descriptors");
     fds.push_back(static_cast<int>(d));
   }
-  auto* worker = new SendWorker(env, fd, data, std::move(fds), SliceArg(info, 3));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return PromiseWorker::Start<SendWorker>(env, fd, data, fds, SliceArg(info, 3));
 }
 
 // recvFds(fd, maxBytes, maxFds, sliceMs) -> Promise<{ data, fds, truncated } | null when nothing came>
@@ -343,10 +349,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   int max_fds = IntArg(info, 2, "maxFds");
   if (max_bytes < 1 || static_cast<size_t>(max_bytes) > kMaxBytes) throw ErrnoError(env, EMSGSIZE, "recvmsg");
   if (max_fds < 0 || max_fds > kMaxFds) throw ErrnoError(env, EINVAL, "recvmsg");
-  auto* worker = new RecvWorker(env, fd, static_cast<size_t>(max_bytes), max_fds, SliceArg(info, 3));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return PromiseWorker::Start<RecvWorker>(env, fd, static_cast<size_t>(max_bytes), max_fds, SliceArg(info, 3));
 }
 
 }  // namespace

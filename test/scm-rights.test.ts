@@ -7,7 +7,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createListener, FdChannel, listen } from '../lib/index';
+import { createListener, FdChannel, listen, listenUnix, socket } from '../lib/index';
 import { binding } from '../lib/core/binding';
 import { spawnFdPeer, type FdPeer } from './helpers/fdpeer';
 import { closeTracked, httpGet, portOf, readAll, track, tryConnect } from './helpers/listen';
@@ -102,6 +102,27 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
       expect.objectContaining({ code: 'EMSGSIZE', syscall: 'recvmsg', message: 'recvmsg EMSGSIZE (MSG_CTRUNC: the control message was truncated (2 descriptors arrived and were closed))' }),
     );
     expect(openDescriptorCount()).toBe(before);
+  });
+
+  it('room for 1 is room for 2 in the kernel (CMSG_SPACE rounds up): 2 sent to maxDescriptors 1 is EMSGSIZE too, both closed', async () => {
+    const path = join(dir, 'two.sock');
+    const accepted = new Promise<FdChannel>((resolve) => track(FdChannel.serve(listenUnix(path), resolve)));
+    const client = await FdChannel.connect(path);
+    const server = await accepted;
+    const [a, b] = [socket('ipv4', 'tcp'), socket('ipv4', 'tcp')];
+    try {
+      const before = openDescriptorCount();
+      await client.send('two', [a, b]);
+      await expect(server.receive({ maxDescriptors: 1 })).rejects.toThrow(
+        expect.objectContaining({ code: 'EMSGSIZE', message: expect.stringContaining('(2 descriptors arrived and were closed)') }),
+      );
+      expect(openDescriptorCount()).toBe(before);
+    } finally {
+      a.close();
+      b.close();
+      client.close();
+      server.close();
+    }
   });
 
   it('the raw binding: no room at all for descriptors gives MSG_CTRUNC with 0 arrived', async () => {

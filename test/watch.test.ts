@@ -336,11 +336,11 @@ describe.skipIf(!isLinux)('the tracepoint unavailable: a clear reason, never a s
       expect(() => openInstance(toQuery({}), [root])).toThrow(expect.objectContaining({ code: 'ENOEVENT', message: expect.stringContaining('no sock:inet_sock_set_state tracepoint') }));
       expect(readdirSync(join(root, 'instances'))).toEqual([]);
       const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-      mkdirSync(join(root, 'instances', `sockctl-${dead}-3`));
-      mkdirSync(join(root, 'instances', `sockctl-${process.pid}-99`)); // this process's own: kept
+      mkdirSync(join(root, 'instances', `sockctl-${dead}-0-3`));
+      mkdirSync(join(root, 'instances', `sockctl-${process.pid}-0-99`)); // this process's own: kept
       mkdirSync(join(root, 'instances', 'someone-else'));
-      expect(removeStaleInstances(root)).toEqual([`sockctl-${dead}-3`]);
-      expect(readdirSync(join(root, 'instances')).sort()).toEqual([`sockctl-${process.pid}-99`, 'someone-else']);
+      expect(removeStaleInstances(root)).toEqual([`sockctl-${dead}-0-3`]);
+      expect(readdirSync(join(root, 'instances')).sort()).toEqual([`sockctl-${process.pid}-0-99`, 'someone-else']);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -370,4 +370,26 @@ describe.skipIf(!isLinux)('the tracepoint unavailable: a clear reason, never a s
       expect(result.named).toMatchObject({ code: 'EACCES', syscall: 'tracefs' });
     },
   );
+});
+
+describe.skipIf(!tracing)('tracefs instances across worker_threads', () => {
+  it('a watch in a worker while one is open on the main thread gets an instance of its own (names carry the thread)', async () => {
+    ensureBuilt();
+    const { Worker } = await import('node:worker_threads');
+    const main = watchStates({ port: 1 }, { source: 'tracepoint' });
+    try {
+      const worker = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         const { watchStates } = require(workerData);
+         try { const w = watchStates({ port: 1 }, { source: 'tracepoint' }); parentPort.postMessage(w.source); w.close(); }
+         catch (e) { parentPort.postMessage('error ' + e.code + ' ' + e.message); }`,
+        { eval: true, workerData: DIST_INDEX },
+      );
+      const [answer] = (await once(worker, 'message')) as [string];
+      await worker.terminate();
+      expect(answer).toBe('tracepoint');
+    } finally {
+      main.close();
+    }
+  });
 });

@@ -128,6 +128,10 @@ export function checkConnectOptions(options: unknown): CheckedConnectOptions {
   const { port, host, localAddress, localPort, reuseAddr, reusePort, bindAddressNoPort, ipv6Only, sockopts, timeoutMs, signal, allowHalfOpen } =
     o;
   if (host !== undefined && typeof host !== 'string') throw invalidArgType('options.host', 'of type string', host);
+  // getaddrinfo would stop at a NUL: '127.0.0.1\0anything' must not mean 127.0.0.1 (as listen refuses it).
+  if (typeof host === 'string' && host.includes('\0')) {
+    throw invalidArgValue('options.host', host, 'must be an IP address or a host name without null bytes');
+  }
   return {
     port: checkPort(port),
     host: host === undefined || host === '' ? 'localhost' : host,

@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatesQuery } from './filter';
+import { threadId } from 'node:worker_threads';
 
 export const TRACEFS_ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const PREFIX = 'sockctl-';
@@ -76,7 +77,8 @@ export function removeStaleInstances(root: string): string[] {
     return removed;
   }
   for (const name of names) {
-    const match = /^sockctl-(\d+)-\d+$/.exec(name);
+    // pid-thread-count, or pid-count as earlier versions named them.
+    const match = /^sockctl-(\d+)-\d+(?:-\d+)?$/.exec(name);
     if (!match || Number(match[1]) === process.pid || alive(Number(match[1]))) continue;
     try {
       rmdirSync(join(root, 'instances', name));
@@ -121,7 +123,8 @@ export function openInstance(query: StatesQuery, roots: readonly string[] = TRAC
   if (process.platform !== 'linux') throw new TracepointUnavailable(`tracefs is Linux only, not on ${process.platform}`, 'ENOTSUP');
   const root = findRoot(roots);
   removeStaleInstances(root);
-  const dir = join(root, 'instances', `${PREFIX}${process.pid}-${counter++}`);
+  // pid, thread and a count: every worker_thread has its own copy of this module's counter.
+  const dir = join(root, 'instances', `${PREFIX}${process.pid}-${threadId}-${counter++}`);
   try {
     mkdirSync(dir);
   } catch (error) {
