@@ -238,6 +238,7 @@ describe.skipIf(!isLinux)('connect(options): bad input, with Node\'s codes and m
     ['port out of range', { port: 65536 }, 'RangeError', 'ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received type number (65536).'],
     ['port not numeric', { port: 'x' }, 'RangeError', 'ERR_SOCKET_BAD_PORT', "Port should be >= 0 and < 65536. Received type string ('x')."],
     ['host a number', { port: 80, host: 5 }, 'TypeError', 'ERR_INVALID_ARG_TYPE', 'The "options.host" property must be of type string. Received type number (5)'],
+    ['host with a NUL (getaddrinfo would stop there)', { port: 80, host: '127.0.0.1\0evil' }, 'TypeError', 'ERR_INVALID_ARG_VALUE', "The property 'options.host' must be an IP address or a host name without null bytes. Received '127.0.0.1\\x00evil'"],
     ['localAddress a name', { port: 80, localAddress: 'localhost' }, 'TypeError', 'ERR_INVALID_IP_ADDRESS', 'Invalid IP address: localhost'],
     ['localPort a string', { port: 80, localPort: '1' }, 'TypeError', 'ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received type string ('1')`],
     ['localPort out of range', { port: 80, localPort: 70000 }, 'RangeError', 'ERR_SOCKET_BAD_PORT', 'options.localPort should be >= 0 and < 65536. Received type number (70000).'],
