@@ -395,7 +395,12 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
     request.cookie[1] = static_cast<uint32_t>(value >> 32);
   }
   std::vector<DiagRow> rows;
-  DumpFailure failure = Lookup(request, &rows);
+  DumpFailure failure;
+  try {
+    failure = Lookup(request, &rows);
+  } catch (const std::bad_alloc&) {  // as the sync dump: ENOMEM, never std::terminate
+    failure = {ENOMEM, "sock_diag"};
+  }
   if (failure.error != 0) throw ErrnoError(env, failure.error, failure.syscall);
   return ToArrayBuffer(env, rows);
 }

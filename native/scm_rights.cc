@@ -96,6 +96,8 @@ Napi::Value UnixListen(const Napi::CallbackInfo& info) {
   if (failed != nullptr) {
     int saved = errno;
     close(fd);
+    // Bound but not listening: the file it made would make the next bind EADDRINUSE.
+    if (std::strcmp(failed, "chmod") == 0 || std::strcmp(failed, "listen") == 0) unlink(un.sun_path);
     throw ErrnoError(env, saved, failed);
   }
   return Napi::Number::New(env, fd);
