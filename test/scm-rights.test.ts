@@ -7,7 +7,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createListener, FdChannel, listen, listenUnix, socket } from '../lib/index';
+import { createListener, FdChannel, listen, listenUnix, setOption, socket } from '../lib/index';
 import { binding } from '../lib/core/binding';
 import { spawnFdPeer, type FdPeer } from './helpers/fdpeer';
 import { closeTracked, httpGet, portOf, readAll, track, tryConnect } from './helpers/listen';
@@ -120,6 +120,25 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
     } finally {
       a.close();
       b.close();
+      client.close();
+      server.close();
+    }
+  });
+
+  it('concurrent send()s on a small send buffer arrive whole and in order: frames written in pieces never interleave', async () => {
+    const path = join(dir, 'order.sock');
+    const accepted = new Promise<FdChannel>((resolve) => track(FdChannel.serve(listenUnix(path), resolve)));
+    const client = await FdChannel.connect(path);
+    const server = await accepted;
+    try {
+      setOption(client.fd, 'SO_SNDBUF', 4096); // a 60,000-byte frame takes many writes
+      const messages = ['a', 'b', 'c'].map((letter) => letter.repeat(60_000));
+      const sending = Promise.all(messages.map((m) => client.send(m)));
+      const received: string[] = [];
+      for (let i = 0; i < messages.length; i++) received.push((await server.receive()).message.toString());
+      await sending;
+      expect(received.map((m) => `${m[0]}${m.length}${new Set(m).size}`)).toEqual(['a600001', 'b600001', 'c600001']);
+    } finally {
       client.close();
       server.close();
     }

@@ -75,6 +75,8 @@ export class FdChannel {
   readonly #fd: OwnedDescriptor;
   readonly #reader = new FrameReader((fd) => binding.close(fd));
   readonly #frames: Frame[] = [];
+  // Sends one after another: a frame's bytes may take several writes, never interleaved.
+  #sending: Promise<void> = Promise.resolve();
   #ended = false;
   #busy = false;
 
@@ -141,15 +143,23 @@ export class FdChannel {
     if (descriptors.length > MAX_FRAME_FDS) throw invalidArgValue('descriptors', `<${descriptors.length} descriptors>`, `must hold at most ${MAX_FRAME_FDS}`);
     const fds = descriptors.map((d) => fdOf(d));
     const { timeoutMs, signal } = checkWait(options, 'options');
-    let rest = encodeFrame(payload, fds.length);
-    let withFds = fds;
-    while (rest.length > 0) {
-      const sent = await untilDone('sendmsg', timeoutMs, signal, async (slice) => {
-        const n = await binding.sendFds(this.#fd.fd, rest, withFds, slice);
-        return n === 0 ? null : n;
-      });
-      rest = rest.subarray(sent);
-      withFds = []; // they went with the first byte
+    const previous = this.#sending;
+    let done!: () => void;
+    this.#sending = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      let rest = encodeFrame(payload, fds.length);
+      let withFds = fds;
+      while (rest.length > 0) {
+        const sent = await untilDone('sendmsg', timeoutMs, signal, async (slice) => {
+          const n = await binding.sendFds(this.#fd.fd, rest, withFds, slice);
+          return n === 0 ? null : n;
+        });
+        rest = rest.subarray(sent);
+        withFds = []; // they went with the first byte
+      }
+    } finally {
+      done();
     }
   }
 
