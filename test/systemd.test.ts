@@ -205,12 +205,13 @@ describe.skipIf(!isLinux)('listenFds(): faults in what the supervisor passed', (
     }
   });
 
-  it('unsetEnvironment: false leaves the variables for the program to read', async () => {
+  it('unsetEnvironment: false leaves the variables for the program to read; a second listenFds() is EBUSY, never a second owner', async () => {
     const listener = await createListener({ host: '127.0.0.1' });
     try {
       const report = await runWith([listener.fd], { LISTEN_FDS: '1', KEEP_ENV: '1' });
       expect(report.after).toMatchObject({ fds: '1' });
       expect(report.got).toHaveLength(1);
+      expect(report.second).toBe('EBUSY');
     } finally {
       listener.close();
     }

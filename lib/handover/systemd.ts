@@ -60,6 +60,10 @@ function parseCount(text: string, variable: string): number {
   return Number(text);
 }
 
+// Set once descriptors were handed out: a second listenFds() (the variables kept with
+// unsetEnvironment: false) would make a second owner of the same descriptors.
+let taken = false;
+
 function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
   const pidText = env.LISTEN_PID;
   const fdsText = env.LISTEN_FDS;
@@ -89,6 +93,10 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
       });
     }
   }
+  if (taken && infos.length > 0) {
+    throw errnoException(osConstants.errno.EBUSY, 'listenFds', { reason: 'an earlier listenFds() took these descriptors already: use what it returned' });
+  }
+  taken ||= infos.length > 0;
   // All checked: only now are they taken, close-on-exec as sd_listen_fds sets them.
   return infos.map((info, i) => {
     const fd = LISTEN_FDS_START + i;
