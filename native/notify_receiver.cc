@@ -109,7 +109,11 @@ bool Deliver(Receiver* r, const ucred& cred, const char* data, size_t length) {
 
 void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
   auto* r = static_cast<Receiver*>(poll->data);
-  if (status < 0) return;
+  // An error on the descriptor would wake a level-triggered poll at every turn of the loop.
+  if (status < 0) {
+    uv_poll_stop(poll);
+    return;
+  }
   // Bounded per wake-up, so that a flood cannot starve the loop; the rest comes next turn.
   for (int n = 0; n < 64; n++) {
     char data[kMessageMax + 1];
