@@ -7,14 +7,15 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { runLab, waitForState, watchStates, type TcpStateChange } from '../lib/index';
 import { toQuery } from '../lib/states/filter';
 import { openInstance, removeStaleInstances, TracepointUnavailable } from '../lib/states/tracefs';
 import { DIST_INDEX, ensureBuilt } from './helpers/dist';
 import { connectedPair, isLinux, openDescriptorCount, type Pair } from './helpers/net';
 import { ssDetailedRows } from './helpers/ss';
+import { readableCopy } from './helpers/readable-copy';
 import { noTracingReason, ownInstances, tracing } from './helpers/tracefs';
 
 const pairs: Pair[] = [];
@@ -346,23 +347,21 @@ describe.skipIf(!isLinux)('the tracepoint unavailable: a clear reason, never a s
     }
   });
 
-  // A child of another uid must read the checkout (it may sit in a 0700 directory).
-  const readable = (() => {
-    for (let dir = dirname(DIST_INDEX); dir !== '/'; dir = dirname(dir)) if ((statSync(dir).mode & 0o005) !== 0o005) return false;
-    return true;
-  })();
-  it.skipIf(process.getuid?.() !== 0 || !tracing || !readable)(
+  it.skipIf(process.getuid?.() !== 0 || !tracing)(
     "not permitted (root-only: a child as uid 65534): 'auto' polls and says why; 'tracepoint' fails with EACCES",
     () => {
       ensureBuilt();
+      // The child loads a world-readable copy: the checkout may sit in a 0700 directory.
+      const copy = readableCopy();
+      onTestFinished(copy.remove);
       const script = `
-        const { watchStates } = require(${JSON.stringify(DIST_INDEX)});
+        const { watchStates } = require(${JSON.stringify(copy.dist)});
         const w = watchStates({ port: 1 });
         let named;
         try { watchStates({ port: 1 }, { source: 'tracepoint' }).close(); } catch (e) { named = { code: e.code, syscall: e.syscall, message: e.message }; }
         console.log(JSON.stringify({ source: w.source, fallback: w.fallback, named }));
         w.close();`;
-      const run = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000 });
+      const run = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000, cwd: '/' });
       expect(run.stderr).toBe('');
       const result = JSON.parse(run.stdout) as { source: string; fallback: string; named: { code: string; syscall: string; message: string } };
       expect(result.source).toBe('poll');

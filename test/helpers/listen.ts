@@ -1,14 +1,12 @@
 // Clients and child processes for the listener tests.
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { ssRows, type SsRow } from './ss';
 
-import { DIST_INDEX, ROOT, ensureBuilt } from './dist';
+import { DIST_INDEX, ensureBuilt } from './dist';
+import { readableCopy } from './readable-copy';
 
 // Child processes load the built package: dist/ is brought up to date with lib/ first.
 ensureBuilt();
@@ -67,31 +65,20 @@ export function listenRows(port: number): SsRow[] {
   return ssRows(port).filter((row) => row.state === 'LISTEN' && row.localPort === port);
 }
 
-let readableCopy: string | undefined;
-
-/** a+rX, as chmod -R would: a checkout made under umask 077 has 0600 files. */
-function openUp(path: string): void {
-  const stat = statSync(path);
-  chmodSync(path, stat.mode | (stat.isDirectory() || stat.mode & 0o100 ? 0o555 : 0o444));
-  if (stat.isDirectory()) for (const entry of readdirSync(path)) openUp(join(path, entry));
-}
+let readableCopyDist: string | undefined;
 
 /**
- * What a child of another uid needs to load the package, copied once per test file to a
- * directory every uid can read (mode 0755 under the temp dir): the checkout itself may be
- * in a 0700 directory (a fresh clone in mktemp -d, or under /root). Returns its dist/index.js.
+ * What a child of another uid needs to load the package (readableCopy), copied once per
+ * test file and removed at exit: the checkout itself may be in a 0700 directory. Returns
+ * its dist/index.js.
  */
 export function readableDist(): string {
-  if (readableCopy === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'sockctl-readable-'));
-    for (const part of ['package.json', 'dist', 'build/Release/sockctl.node', 'prebuilds', 'node_modules/node-gyp-build']) {
-      if (existsSync(join(ROOT, part))) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
-    }
-    openUp(dir); // mkdtemp makes it 0700
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    readableCopy = join(dir, 'dist', 'index.js');
+  if (readableCopyDist === undefined) {
+    const copy = readableCopy();
+    process.once('exit', copy.remove);
+    readableCopyDist = copy.dist;
   }
-  return readableCopy;
+  return readableCopyDist as string;
 }
 
 /**
