@@ -413,7 +413,8 @@ Napi::Value DiagRowsFromMessages(const Napi::CallbackInfo& info) {
   std::vector<DiagRow> rows;
 #ifdef __linux__
   std::vector<uint64_t> storage(input.Length() / sizeof(uint64_t) + 1);  // aligned for nlmsghdr
-  std::memcpy(storage.data(), input.Data(), input.Length());
+  // An empty Buffer's data may be null: memcpy must not be given it (UBSan's finding).
+  if (input.Length() > 0) std::memcpy(storage.data(), input.Data(), input.Length());
   int left = static_cast<int>(input.Length());
   for (auto* message = reinterpret_cast<nlmsghdr*>(storage.data()); NLMSG_OK(message, left); message = NLMSG_NEXT(message, left)) {
     if (message->nlmsg_type != SOCK_DIAG_BY_FAMILY && message->nlmsg_type != TCPDIAG_GETSOCK) continue;

@@ -15,6 +15,14 @@
 #   are left out: build-config.test.ts runs no addon code, only g++ (slowed by the runtime
 #   it inherits), and http-restart.test.ts asserts request throughput; the native paths it
 #   takes (listen, restart) are run by listen.test.ts and time-wait.test.ts.
+#   oom.test.ts sets its own LD_PRELOAD (an operator new that fails), which takes the
+#   sanitizer runtimes' place: node then refuses to start. lab.test.ts, systemd.test.ts,
+#   examples.test.ts and watch.test.ts hold states with timers or start Node children
+#   against deadlines (the lab's scenarios, systemd-socket-activate's first connection, the
+#   poll source's view of a closing connection): under the instrumentation's slowdown they
+#   time out or see an extra intermediate state, no sanitizer report among them (seen
+#   here). Their native paths still run under the sanitizers through the fuzz campaign
+#   (every raw function, EventReader included), watch-tcpdump, states, notify and serve.
 # Usage: test/sanitize/run.sh [vitest arguments...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,7 +46,8 @@ LD_PRELOAD="$runtimes" \
   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:malloc_context_size=4:log_path=$work/reports/asan" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
   SOCKCTL_SKIP_SLOW=1 node node_modules/vitest/vitest.mjs run --testTimeout=60000 --hookTimeout=60000 \
-  --exclude test/build-config.test.ts --exclude test/http-restart.test.ts "$@" 2>&1 | tee "$work/suite.log" || status=$?
+  --exclude test/build-config.test.ts --exclude test/http-restart.test.ts --exclude test/oom.test.ts \
+  --exclude test/lab.test.ts --exclude test/systemd.test.ts --exclude test/examples.test.ts --exclude test/watch.test.ts "$@" 2>&1 | tee "$work/suite.log" || status=$?
 
 if compgen -G "$work/reports/*" >/dev/null || grep -qE 'runtime error:|ERROR: AddressSanitizer' "$work/suite.log"; then
   echo "== sanitizer reports:"
