@@ -259,7 +259,7 @@ describe('runLab, renderStateDiagram and ListeningDescriptor check their argumen
     await expectRefusal(() => renderStateDiagram(undefined as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "observed" argument must be of type object. Received undefined');
     await expectRefusal(() => renderStateDiagram({ states: 'LISTEN', transitions: [] } as never), TypeError, 'ERR_INVALID_ARG_TYPE', `The "observed.states" property must be an iterable of strings. Received type string ('LISTEN')`);
     await expectRefusal(() => renderStateDiagram({ states: [1], transitions: [] } as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "observed.states" property must be an iterable of strings. Received type number (1)');
-    await expectRefusal(() => renderStateDiagram({ states: [], transitions: [], colour: 'red' } as never), TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'observed.colour' is not a property of Observed (states, transitions, title). Received 'red'");
+    await expectRefusal(() => renderStateDiagram({ states: [], transitions: [], colour: 'red' } as never), TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'observed.colour' is not a property of Observed or of a LabReport (states, transitions, title, scenarios, missing). Received 'red'");
     await expectRefusal(() => renderStateDiagram({ states: [], transitions: [], title: 5 } as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "observed.title" property must be of type string. Received type number (5)');
     expect(renderStateDiagram({ states: new Set(['LISTEN'] as const), transitions: [] })).toContain('data-state="LISTEN"');
   });

@@ -29,6 +29,13 @@ describe('the TCP state diagram', () => {
     expect(svg).toContain('3 of 11 states and 2 of 20 transitions observed');
   });
 
+  it("draws runLab()'s report as it is (its scenarios and missing states are not drawn)", () => {
+    const report = { scenarios: [], states: ['ESTABLISHED', 'CLOSE_WAIT'], transitions: ['ESTABLISHED>CLOSE_WAIT'], missing: ['LISTEN'] };
+    const svg = renderStateDiagram(report as never);
+    expect(svg).toContain('class="state seen" data-state="CLOSE_WAIT"');
+    expect(svg).toContain('2 of 11 states and 1 of 20 transitions observed');
+  });
+
   it('counts only the transitions it draws: a jump over a state the polling missed is not counted', () => {
     const jumped = renderStateDiagram({ states: ['ESTABLISHED', 'TIME_WAIT'], transitions: ['FIN_WAIT_2>TIME_WAIT', 'ESTABLISHED>TIME_WAIT', 'FIN_WAIT_1>CLOSED'] });
     const drawn = [...jumped.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].map((m) => m[1]);

@@ -143,7 +143,9 @@ function strings(value: unknown, name: string): string[] {
 
 export function renderStateDiagram(observed: Observed): string {
   if (observed === undefined) throw invalidArgType('observed', 'of type object', observed);
-  const o = readOptions(observed, 'observed', ['states', 'transitions', 'title'], 'a property of Observed');
+  // A LabReport (runLab's result) is drawn as it is: its scenarios and missing states are
+  // known and not drawn; any other key is a mistake.
+  const o = readOptions(observed, 'observed', ['states', 'transitions', 'title', 'scenarios', 'missing'], 'a property of Observed or of a LabReport');
   const states = new Set<string>(strings(o.states, 'observed.states'));
   const transitions = new Set<string>(strings(o.transitions, 'observed.transitions'));
   const nodes = Object.keys(POSITIONS) as Node[];
