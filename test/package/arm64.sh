@@ -38,6 +38,11 @@ newest() { readelf -W -V "$1" | grep -o 'GLIBC_[0-9.]*' | sort -u -V | tail -n 1
 echo "newest glibc symbol: arm64 $(newest "$arm"), x64 $(newest "$x64")"
 [ "$(printf '%s\n%s\n' "$(newest "$arm")" "$(newest "$x64")" | sort -V | tail -n 1)" = "$(newest "$x64")" ] ||
   fail "needs $(newest "$arm"), newer than the x64 prebuild's $(newest "$x64")"
+# And neither needs more than glibc 2.28 (what the README promises: Debian 10, RHEL 8).
+for binary in "$arm" "$x64"; do
+  [ "$(printf '%s\n%s\n' "$(newest "$binary")" GLIBC_2.28 | sort -V | tail -n 1)" = GLIBC_2.28 ] ||
+    fail "$(basename "$(dirname "$binary")") needs $(newest "$binary"), newer than GLIBC_2.28"
+done
 for binary in "$arm" "$x64"; do
   [[ "$(file -b "$binary")" == *", stripped" ]] || fail "$(basename "$(dirname "$binary")") is not stripped"
   sections=$(readelf -S -W "$binary")
