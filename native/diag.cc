@@ -58,6 +58,17 @@ struct DumpFailure {
   const char* syscall = "";
 };
 
+// One connection named by its 4-tuple (and its cookie, or none): a request without
+// NLM_F_DUMP, answered with that socket (TIME_WAIT included) or ENOENT, which is no row.
+struct LookupRequest {
+  bool ipv6;
+  uint8_t local[16];
+  uint8_t remote[16];
+  uint16_t localPort;
+  uint16_t remotePort;
+  uint32_t cookie[2];  // INET_DIAG_NOCOOKIE in both words: any socket on the 4-tuple
+};
+
 #ifdef __linux__
 
 constexpr size_t kReceiveBytes = 64 * 1024;  // the kernel fills at most 32 KiB per read
@@ -209,17 +220,6 @@ DumpFailure Dump(const DumpRequest& request, std::vector<DiagRow>* rows) {
   return ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
 }
 
-// One connection named by its 4-tuple (and its cookie, or none): a request without
-// NLM_F_DUMP, answered with that socket (TIME_WAIT included) or ENOENT, which is no row.
-struct LookupRequest {
-  bool ipv6;
-  uint8_t local[16];
-  uint8_t remote[16];
-  uint16_t localPort;
-  uint16_t remotePort;
-  uint32_t cookie[2];  // INET_DIAG_NOCOOKIE in both words: any socket on the 4-tuple
-};
-
 DumpFailure Lookup(const LookupRequest& request, std::vector<DiagRow>* rows) {
   NetlinkSocket socket;
   if (socket.fd() < 0) return Fail(errno, "socket");
@@ -288,15 +288,6 @@ DumpFailure Dump(const DumpRequest&, std::vector<DiagRow>*) {
   failure.syscall = "sock_diag";
   return failure;
 }
-
-struct LookupRequest {
-  bool ipv6;
-  uint8_t local[16];
-  uint8_t remote[16];
-  uint16_t localPort;
-  uint16_t remotePort;
-  uint32_t cookie[2];
-};
 
 DumpFailure Lookup(const LookupRequest&, std::vector<DiagRow>*) {
   DumpFailure failure;
