@@ -19,6 +19,7 @@
         "native/events.cc",
         "native/listener.cc",
         "native/notify.cc",
+        "native/process.cc",
         "native/notify_receiver.cc",
         "native/options.cc",
         "native/reuseport_cbpf.cc",

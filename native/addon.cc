@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitListener(env, exports);
   sockctl::InitNotifyReceiver(env, exports);
   sockctl::InitOptions(env, exports);
+  sockctl::InitProcess(env, exports);
   sockctl::InitReuseportCbpf(env, exports);
   sockctl::InitSend(env, exports);
   sockctl::InitShutdown(env, exports);

@@ -13,6 +13,7 @@ void InitEvents(Napi::Env env, Napi::Object exports);
 void InitListener(Napi::Env env, Napi::Object exports);
 void InitNotifyReceiver(Napi::Env env, Napi::Object exports);
 void InitOptions(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 void InitReuseportCbpf(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitSend(Napi::Env env, Napi::Object exports);

@@ -1,8 +1,10 @@
 // sd_notify(3) without libsystemd: one datagram on an AF_UNIX SOCK_DGRAM socket (unix(7))
 // to NOTIFY_SOCKET, a path or an abstract '@name' (the address "\0name", its length
 // offsetof(sun_path) + 1 + strlen(name): sizeof(sockaddr_un) would name another socket).
-// socket(2) with SOCK_CLOEXEC, sendto(2) with MSG_NOSIGNAL | MSG_DONTWAIT: a receiver
-// whose queue is full gives EAGAIN instead of blocking the event loop.
+// socket(2) with SOCK_CLOEXEC, sendto(2) and send(2) with MSG_NOSIGNAL | MSG_DONTWAIT: a
+// receiver whose queue is full gives EAGAIN instead of blocking the event loop; connect(2)
+// makes poll(2) wait for room (lib/handover/notify.ts waits on the loop).
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "environment.h"
 #include "errors.h"
 #include "init.h"
 
@@ -33,33 +36,46 @@ struct Fd {
   }
 };
 
-Napi::Value Notify(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// NOTIFY_SOCKET as an address: a path, or '@name' for the abstract "\0name".
+socklen_t NotifyAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_un* un) {
   if (info.Length() < 1 || !info[0].IsString()) throw ArgTypeError(env, "address", "of type string");
-  Napi::Buffer<char> message = BufferArg(info, 1, "message");
   std::string address = info[0].As<Napi::String>().Utf8Value();
-
-  sockaddr_un un = {};
-  un.sun_family = AF_UNIX;
-  socklen_t length = 0;
-  if (address.size() < 2 || (address[0] != '/' && address[0] != '@') || address.size() > sizeof un.sun_path - 1 ||
+  *un = {};
+  un->sun_family = AF_UNIX;
+  if (address.size() < 2 || (address[0] != '/' && address[0] != '@') || address.size() > sizeof un->sun_path - 1 ||
       address.find('\0') != std::string::npos) {
     throw ErrnoError(env, EINVAL, "connect");
   }
-  std::memcpy(un.sun_path, address.data(), address.size());
+  std::memcpy(un->sun_path, address.data(), address.size());
   if (address[0] == '@') {
-    un.sun_path[0] = '\0';
-    length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
-  } else {
-    length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + 1);
+    un->sun_path[0] = '\0';
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
   }
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + 1);
+}
 
-#ifdef SOCK_CLOEXEC
-  Fd sock{socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+int OpenDatagram(Napi::Env env) {
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 #else
-  Fd sock{socket(AF_UNIX, SOCK_DGRAM, 0)};
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0)) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    fd = -1;
+  }
 #endif
-  if (sock.fd < 0) throw ErrnoError(env, errno, "socket");
+  if (fd < 0) throw ErrnoError(env, errno, "socket");
+  return fd;
+}
+
+Napi::Value Notify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  sockaddr_un un;
+  socklen_t length = NotifyAddress(env, info, &un);
+  Napi::Buffer<char> message = BufferArg(info, 1, "message");
+  Fd sock{OpenDatagram(env)};
   ssize_t sent;
   do {
     sent = sendto(sock.fd, message.Data(), message.Length(), kNotifyFlags, reinterpret_cast<sockaddr*>(&un), length);
@@ -68,10 +84,45 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(sent));
 }
 
+// notifyConnect(address): a datagram socket connect()ed to NOTIFY_SOCKET, owned by this
+// environment. Connected, it reports POLLOUT only while the receiver's queue has room
+// (an unconnected one always does, and then gets EAGAIN), so a wait on the loop works.
+Napi::Value NotifyConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  sockaddr_un un;
+  socklen_t length = NotifyAddress(env, info, &un);
+  Fd sock{OpenDatagram(env)};
+  int result;
+  do {
+    result = connect(sock.fd, reinterpret_cast<sockaddr*>(&un), length);
+  } while (result != 0 && errno == EINTR);
+  if (result != 0) throw ErrnoError(env, errno, "connect");
+  int fd = sock.fd;
+  sock.fd = -1;
+  Own(env, fd);
+  return Napi::Number::New(env, fd);
+}
+
+// notifySend(fd, message): bytes sent, or -1 while the receiver's queue is full (EAGAIN).
+Napi::Value NotifySend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  Napi::Buffer<char> message = BufferArg(info, 1, "message");
+  ssize_t sent;
+  do {
+    sent = send(fd, message.Data(), message.Length(), kNotifyFlags);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Napi::Number::New(env, -1);
+  if (sent < 0) throw ErrnoError(env, errno, "send");
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
 }  // namespace
 
 void InitNotify(Napi::Env env, Napi::Object exports) {
   exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
+  exports.Set("notifyConnect", Napi::Function::New(env, NotifyConnect, "notifyConnect"));
+  exports.Set("notifySend", Napi::Function::New(env, NotifySend, "notifySend"));
 }
 
 }  // namespace sockctl

@@ -81,7 +81,7 @@ describe.skipIf(!isLinux)('notify(state): sd_notify to NOTIFY_SOCKET', () => {
     const before = openDescriptorCount();
     process.env.NOTIFY_SOCKET = '/nonexistent/sockctl-notify';
     await expect(notify('READY=1')).rejects.toThrow(
-      expect.objectContaining({ code: 'ENOENT', errno: -2, syscall: 'sendto', address: '/nonexistent/sockctl-notify', message: 'sendto ENOENT /nonexistent/sockctl-notify (NOTIFY_SOCKET, sending "READY=1")' }),
+      expect.objectContaining({ code: 'ENOENT', errno: -2, syscall: 'connect', address: '/nonexistent/sockctl-notify', message: 'connect ENOENT /nonexistent/sockctl-notify (NOTIFY_SOCKET, sending "READY=1")' }),
     );
     process.env.NOTIFY_SOCKET = `@sockctl-nobody-${process.pid}`;
     await expect(notify('READY=1')).rejects.toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
@@ -92,5 +92,71 @@ describe.skipIf(!isLinux)('notify(state): sd_notify to NOTIFY_SOCKET', () => {
       expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'The "state" argument must be of type string. Received type number (1)' }),
     );
     await expect(notify('')).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  it('a full receiver queue (a receiver that reads nothing yet): notify waits for room instead of EAGAIN; bounded by timeoutMs and signal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-notify-'));
+    // python3 fills its own queue from another socket until EAGAIN, then reads nothing
+    // until told to (a line on stdin), then prints every datagram.
+    const script = `
+import socket, sys, json
+r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+r.bind(sys.argv[1])
+w = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+w.setblocking(False)
+n = 0
+try:
+    while n < 10000:
+        w.sendto(b"FILL", sys.argv[1])
+        n += 1
+except BlockingIOError:
+    pass
+print(json.dumps({"filled": n}), flush=True)
+for line in sys.stdin:
+    r.setblocking(False)
+    got = []
+    try:
+        while True:
+            got.append(r.recv(4096).decode())
+    except BlockingIOError:
+        pass
+    print(json.dumps(got), flush=True)
+`;
+    const path = join(dir, 'notify');
+    const child = spawn('python3', ['-c', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    receiver = child;
+    try {
+      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      const { filled } = JSON.parse((await lines.next()).value as string) as { filled: number };
+      expect(filled).toBeGreaterThan(0);
+      expect(filled).toBeLessThan(10000);
+      process.env.NOTIFY_SOCKET = path;
+      const before = openDescriptorCount();
+      // Bounded: nothing is read, so the deadline comes.
+      await expect(notify('READY=1', { timeoutMs: 200 })).rejects.toThrow(expect.objectContaining({ code: 'ETIMEDOUT', address: path }));
+      const controller = new AbortController();
+      const aborted = notify('READY=1', { signal: controller.signal });
+      controller.abort();
+      await expect(aborted).rejects.toThrow(expect.objectContaining({ name: 'AbortError', code: 'ABORT_ERR' }));
+      expect(openDescriptorCount()).toBe(before);
+      // Waiting: the receiver reads its queue, then the datagram goes.
+      let sent = false;
+      const waiting = notify('READY=1\nSTATUS=waited').then((v) => (sent = v));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(sent).toBe(false);
+      child.stdin!.write('read\n');
+      const first = JSON.parse((await lines.next()).value as string) as string[];
+      expect(first.length).toBeGreaterThan(0);
+      await waiting;
+      expect(sent).toBe(true);
+      child.stdin!.write('read\n');
+      const second = JSON.parse((await lines.next()).value as string) as string[];
+      expect([...first, ...second].filter((d) => d !== 'FILL')).toEqual(['READY=1\nSTATUS=waited']);
+      expect(openDescriptorCount()).toBe(before);
+      await expect(notify('READY=1', { bogus: 1 } as never)).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+      await expect(notify('READY=1', { timeoutMs: -1 })).rejects.toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -133,6 +133,14 @@ export interface NativeBinding {
   getCloexec(fd: number): boolean;
   /** native/notify.cc: one datagram to a path or '@abstract' name; bytes sent. */
   notify(address: string, message: Buffer): number;
+  /** A datagram socket connect()ed to NOTIFY_SOCKET, owned by this environment: POLLOUT only while the receiver has room. */
+  notifyConnect(address: string): number;
+  /** Bytes sent on notifyConnect's socket, or -1 while the receiver's queue is full (EAGAIN). */
+  notifySend(fd: number, message: Buffer): number;
+  /** native/process.cc: prctl(PR_SET_CHILD_SUBREAPER, 1); ENOTSUP off Linux. */
+  setChildSubreaper(): void;
+  /** waitpid(pid, WNOHANG): null while it has not exited, else how it ended (`signal` a number). */
+  reapChild(pid: number): { code: number | null; signal: number | null } | null;
   /** native/scm_rights.cc: AF_UNIX stream sockets, close-on-exec and non-blocking. */
   unixListen(path: string, backlog: number): number;
   unixConnect(path: string): number;

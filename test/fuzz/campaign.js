@@ -547,6 +547,11 @@ const RAW = {
     pick([Buffer.from('READY=1'), Buffer.alloc(0), Buffer.alloc(300_000), new Uint8Array(3), 'READY=1', anyValue()]),
   ],
   unixListen: () => [pathValue(), pick([0, 1, 16, -1, NaN, 2 ** 31, anyValue()])],
+  notifyConnect: () => [chance(0.85) ? pick([tmpPath(), live.file, live.dir, '@', '', 'x', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]) : anyValue()],
+  notifySend: () => [fdValue(), pick([Buffer.from('READY=1'), Buffer.alloc(0), new Uint8Array(3), 'READY=1', anyValue()])],
+  setChildSubreaper: () => [],
+  // Never a pid of a child of this process's: its exit status is libuv's to read.
+  reapChild: () => [pick([0, -1, 1, NaN, 2 ** 31, 1.5, process.pid, anyValue()])],
   unixConnect: () => {
     if (chance(0.4)) {
       const p = tmpPath();
