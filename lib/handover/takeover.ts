@@ -13,12 +13,14 @@
 //   new → old  hello { protocol: { min, max } }      old → new  hello { protocol } | refused
 //   old → new  listeners { names } + their descriptors
 //   new → old  ready                                  old → new  done (its copies closed)
-// The new version then renames its own socket over `path`, for the next one. Until
+// The new version then renames its own socket over `path` (made in a private 0700 directory
+// beside it, never at a name another user could plant a link at), for the next one. Until
 // `ready` the old version has closed nothing: a new version that dies, or is not ready
 // within readyTimeoutMs, leaves it serving as before. One takeover at a time: a second
 // one meanwhile is refused (EBUSY). The old version closes its copies, never shuts them
 // down: shutdown(2) acts on the socket itself, the one the new version now serves on.
-import { lstatSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { checkListening } from '../core/describe';
@@ -101,6 +103,7 @@ function checkOptions(options: unknown) {
   }
   if (typeof o.path !== 'string') throw invalidArgType('options.path', 'of type string', o.path);
   if (o.path.length === 0 || o.path.includes('\0')) throw invalidArgValue('options.path', o.path, 'must be a non-empty path without NUL');
+  checkDirectory(o.path);
   const given = { ...validateObject(o.listeners, 'options.listeners') };
   const listeners = new Map<string, ListenOptions>();
   for (const [name, value] of Object.entries(given)) {
@@ -113,6 +116,37 @@ function checkOptions(options: unknown) {
   const ms = (key: string, fallback: number) => (o[key] === undefined ? fallback : validateInteger(o[key], `options.${key}`, 0, INT32_MAX));
   const settings: Settings = { path: o.path, timeoutMs: ms('timeoutMs', 5000), readyTimeoutMs: ms('readyTimeoutMs', 30_000), drainTimeoutMs: ms('drainTimeoutMs', 30_000) };
   return { settings, listeners, signal: checkSignal(o.signal) };
+}
+
+/**
+ * The path's directory must not let another user replace what we put there: writable by
+ * others is refused unless sticky (then only the owner of an entry may rename or remove it).
+ */
+function checkDirectory(path: string): void {
+  const directory = dirname(path);
+  let mode: number;
+  try {
+    mode = statSync(directory).mode;
+  } catch (error) {
+    throw errnoException(-(error as SystemError).errno, 'stat', { address: directory, reason: 'the takeover path\'s directory' });
+  }
+  if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) {
+    throw errnoException(osConstants.errno.EPERM, 'takeover', {
+      address: path,
+      reason: `${directory} is writable by other users and not sticky: put the takeover path in a private directory`,
+    });
+  }
+}
+
+/** Removes the socket file at `path` only if it is still the one `identity` names (ours). */
+function unlinkOwn(path: string, identity: { dev: number; ino: number } | null): void {
+  if (identity === null) return;
+  try {
+    const now = lstatSync(path);
+    if (now.isSocket() && now.dev === identity.dev && now.ino === identity.ino) unlinkSync(path);
+  } catch {
+    // gone already
+  }
 }
 
 /** Connects to the running version at `path`, or null when there is none (no file, or a stale one). */
@@ -156,6 +190,8 @@ export class Takeover {
   readonly #slots: Map<string, Slot>;
   #previous: FdChannel | null;
   #offer: net.Server | null = null;
+  /** The socket file this version put at `path`, to remove it only while it is still that one. */
+  #offered: { dev: number; ino: number } | null = null;
   #replaced: Promise<DrainResult[]>;
   #resolveReplaced!: (results: DrainResult[]) => void;
   #rejectReplaced!: (error: Error) => void;
@@ -207,9 +243,17 @@ export class Takeover {
     for (const key of Object.keys(o)) if (key !== 'signal') throw invalidArgValue(`options.${key}`, o[key], 'is not an option of ready (signal)');
     const signal = checkSignal(o.signal);
     if (this.#state !== 'serving') throw invalidState(`ready() once, after takeover(); the takeover is ${this.#state}`);
-    const temporary = `${this.path}.${process.pid}.new`;
-    rmSync(temporary, { force: true });
-    const offer = listenUnix(temporary);
+    // Made in a directory of our own beside the path (0700, a name nobody can guess), then
+    // renamed over the path: no name another user could plant a link at is ever used.
+    const privateDir = mkdtempSync(join(dirname(this.path), '.sockctl-takeover-'));
+    const temporary = join(privateDir, 'offer.sock');
+    let offer;
+    try {
+      offer = listenUnix(temporary);
+    } catch (error) {
+      rmdirSync(privateDir);
+      throw error;
+    }
     try {
       const previous = this.#previous;
       if (previous !== null) {
@@ -223,12 +267,20 @@ export class Takeover {
         previous.close();
         this.#previous = null;
       }
+      const made = lstatSync(temporary);
       renameSync(temporary, this.path); // atomic: a next version finds this one, never no one
+      this.#offered = { dev: made.dev, ino: made.ino };
     } catch (error) {
       offer.close();
-      rmSync(temporary, { force: true });
+      try {
+        unlinkSync(temporary); // in our own 0700 directory: nobody else's file can be there
+      } catch {
+        // renamed already, or never made
+      }
+      rmdirSync(privateDir);
       throw error;
     }
+    rmdirSync(privateDir);
     const server = FdChannel.serve(offer, (channel) => void this.#handOver(channel));
     server.on('error', (error) => this.#fail(error));
     server.unref(); // the servers keep the process alive, not the offer
@@ -270,7 +322,7 @@ export class Takeover {
     this.#previous = null;
     this.#offer?.close();
     this.#offer = null;
-    if (offering) rmSync(this.path, { force: true });
+    if (offering) unlinkOwn(this.path, this.#offered); // ours only: never what replaced it
     for (const slot of this.#slots.values()) slot.descriptor?.close();
   }
 
