@@ -169,4 +169,58 @@ describe.skipIf(!isLinux)('drain(server): keep-alive safe', () => {
     expect(() => drain(server, { signal: 'x' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     await expect(drain(server, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
   });
+
+  it("keepAliveTimeout shorter than the drain: Node's keep-alive timer no longer closes the idle connection under the client; its next request is answered", async () => {
+    const server = await listen(app(), { host: '127.0.0.1' });
+    server.keepAliveTimeout = 200;
+    const client = await keepAliveClient(portOf(server));
+    client.send();
+    await client.next();
+    const drained = drain(server, { timeoutMs: 10_000 });
+    // Well past the keep-alive timeout: the old code had closed the connection by now.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(client.ended).toBeUndefined();
+    client.send();
+    expect(await client.next()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n/);
+    expect(await client.end).toBe('EOF');
+    expect(await drained).toEqual({ timedOut: false, destroyed: 0 });
+    expect(server.keepAliveTimeout).toBe(200); // put back
+  });
+
+  function upgrading(server: http.Server): http.Server {
+    // A WebSocket-like upgrade: 101, then the socket is the application's (Node forgets it).
+    server.on('upgrade', (_req, socket: net.Socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n'));
+    return server;
+  }
+
+  async function upgradedClient(port: number) {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
+    const [head] = (await once(socket, 'data')) as [Buffer];
+    expect(head.toString()).toMatch(/^HTTP\/1\.1 101 /);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    return { socket, closed };
+  }
+
+  it('an upgraded connection (101) is ended at timeoutMs: drain() resolves instead of waiting forever', async () => {
+    const server = await listen(upgrading(app()), { host: '127.0.0.1' });
+    const client = await upgradedClient(portOf(server));
+    const started = Date.now();
+    expect(await drain(server, { timeoutMs: 300 })).toEqual({ timedOut: true, destroyed: 1 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await client.closed;
+  });
+
+  it("a server listened by Node's own listen(), upgraded before drain(): drain() still resolves shortly after timeoutMs", async () => {
+    const server = upgrading(app());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = await upgradedClient(portOf(server));
+    const started = Date.now();
+    expect(await drain(server, { timeoutMs: 300 })).toMatchObject({ timedOut: true });
+    expect(Date.now() - started).toBeLessThan(5000);
+    client.socket.destroy();
+  });
 });

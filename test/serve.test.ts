@@ -2,10 +2,9 @@
 // python3's http.server as the children. Witnesses from outside the library: `ss` (the
 // listener's inode, the group's members), HTTP answers to Node clients, the child's own
 // /proc/self/fd as it starts, python3 as the sd_notify sender.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { steer, unsteer, GroupOrder } from '../lib/serve/steering';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux, openDescriptorCount } from './helpers/net';
 import { ssDetailedRows } from './helpers/ss';
+import { alive, get, listenInodes, load, pidsOf, running, Serve as BaseServe } from './helpers/serve';
 import { hasStrace } from './helpers/strace';
 
 const PYTHON_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'python-server.py');
@@ -23,131 +23,13 @@ const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
 
 let dir: string;
 let control: string;
-const running = new Set<Serve>();
 
-/** One `sockctl serve` process, its stderr lines collected. */
-class Serve {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  #waiters: (() => void)[] = [];
-
+/** `sockctl serve` with the fixtures' control file. */
+class Serve extends BaseServe {
   constructor(args: string[], extraFd = false) {
-    this.child = spawn(process.execPath, [CLI, 'serve', ...args], {
-      // Inherited descriptors without close-on-exec (pipes as fds 3-5): they must not reach the workers.
-      stdio: ['ignore', 'inherit', 'pipe', ...(extraFd ? (['pipe', 'pipe', 'pipe'] as const) : [])],
-      env: { ...process.env, SERVE_FIXTURE_CONTROL: control },
-    });
-    let buffered = '';
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      let end;
-      while ((end = buffered.indexOf('\n')) !== -1) {
-        this.lines.push(buffered.slice(0, end));
-        buffered = buffered.slice(end + 1);
-      }
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    this.child.once('exit', () => {
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    running.add(this);
-  }
-
-  /** The first line (from `from` on) matching; bounded. */
-  async line(pattern: RegExp, from = 0, timeoutMs = 15_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      for (const line of this.lines.slice(from)) {
-        const match = pattern.exec(line);
-        if (match) return match;
-      }
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no line matching ${pattern} (exit ${this.child.exitCode}):\n${this.lines.join('\n')}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.#waiters.push(() => (clearTimeout(timer), resolve()));
-      });
-    }
-  }
-
-  async port(): Promise<number> {
-    return Number((await this.line(/serving \S+=[^ ]*:(\d+)/))[1]);
-  }
-
-  signal(name: NodeJS.Signals): void {
-    this.child.kill(name);
-  }
-
-  async stop(): Promise<number | null> {
-    running.delete(this);
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = once(this.child, 'exit');
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    return this.child.exitCode;
+    super(args, extraFd, { SERVE_FIXTURE_CONTROL: control });
   }
 }
-
-function get(port: number, path = '/', agent: http.Agent | false = false): Promise<{ status: number; body: string; generation: number }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body, generation: Number(res.headers['x-generation']) }));
-      })
-      .on('error', reject);
-  });
-}
-
-/** Clients sending requests back to back until stopped, each on a new connection; every outcome kept. */
-function load(port: number, clients = 4) {
-  const tally = { ok: 0, failed: [] as string[], generations: new Set<number>() };
-  let on = true;
-  const loops = Array.from({ length: clients }, async () => {
-    for (let n = 0; on && n < 100_000; n++) {
-      try {
-        const res = await get(port);
-        if (res.status === 200) tally.ok++;
-        else tally.failed.push(`HTTP ${res.status}`);
-        tally.generations.add(res.generation);
-      } catch (error) {
-        tally.failed.push((error as NodeJS.ErrnoException).code ?? String(error));
-      }
-    }
-  });
-  return {
-    tally,
-    async stop() {
-      on = false;
-      await Promise.all(loops);
-      return tally;
-    },
-  };
-}
-
-/** A process that exists and is not a zombie waiting for init to reap it. */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function pidsOf(serve: Serve): number[] {
-  return serve.lines.flatMap((line) => [...line.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])));
-}
-
-const listenInodes = (port: number) =>
-  ssDetailedRows(port)
-    .filter((r) => r.tcpState === 'LISTEN' && r.localPort === port)
-    .map((r) => r.inode)
-    .sort();
 
 // Real process starts (python3, Node) on a machine that may be loaded: a minute per test at most.
 describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
@@ -462,14 +344,17 @@ describe.skipIf(!isLinux)('the NOTIFY_SOCKET receiver', () => {
     const { NotifyReceiver } = await import('../lib/serve/notify-receiver');
     const before = openDescriptorCount();
     const got: { pid: number; ready?: string; status?: string }[] = [];
-    const receiver = new NotifyReceiver((m) => got.push({ pid: m.pid, ready: m.fields.get('READY'), status: m.fields.get('STATUS') }));
+    const receiver = new NotifyReceiver(
+      () => 'any sender',
+      (_worker, m) => got.push({ pid: m.pid, ready: m.fields.get('READY'), status: m.fields.get('STATUS') }),
+    );
     const python = spawnSync(
       'python3',
       [
         '-c',
         `import os, socket, array
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.connect("\\0" + os.environ["NOTIFY_SOCKET"][1:])
+s.connect(os.environ["NOTIFY_SOCKET"])
 s.send(b"READY=1\\nSTATUS=up")
 r, w = os.pipe()
 s.sendmsg([b"FDSTORE=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]))])

@@ -6,13 +6,17 @@
 // retries or fails. Closing an idle connection is only safe once the client has been
 // told: so here every request from now on is answered with `Connection: close` (Node
 // then ends the connection after that response), in-flight ones included, and idle
-// connections are left for their next request, or for the client to close them. Only
-// at `timeoutMs` is what remains destroyed.
+// connections are left for their next request, or for the client to close them: their
+// keep-alive timers are stopped too, since Node's own would close them under the same
+// race. Only at `timeoutMs` is what remains destroyed. Upgraded connections (101, CONNECT)
+// leave Node's list: every connection a server accepts is tracked here as well (from
+// listen() on, or from drain() on), so that they too end at `timeoutMs`.
 import http from 'node:http';
 import net from 'node:net';
 import { abortError, invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
 import { validateInteger, validateObject, INT32_MAX } from '../core/validate';
 import { checkSignal, onAbort } from './abort';
+import { acceptedSockets, trackConnections } from '../listen/connections';
 
 export interface DrainOptions {
   /** After this, the connections still open are destroyed (default 30000; 0: at once). */
@@ -46,6 +50,9 @@ function openSockets(server: net.Server): net.Socket[] {
   return (list?.all() ?? []).map((parser) => parser.socket).filter((s): s is net.Socket => s != null && !s.destroyed);
 }
 
+/** After the timeout's destroys, how long 'close' may take before drain() resolves anyway. */
+const CLOSE_GRACE_MS = 1000;
+
 type WithResponse = net.Socket & { _httpMessage?: http.ServerResponse | null };
 
 function sayClose(res: http.ServerResponse): void {
@@ -77,20 +84,28 @@ export function drain(server: net.Server, options?: DrainOptions): Promise<Drain
   if (signal?.aborted) return Promise.reject(abortError(signal));
   if (!server.listening) return Promise.reject(serverNotRunning());
 
+  trackConnections(server);
   const onRequest = (_req: http.IncomingMessage, res: http.ServerResponse): void => sayClose(res);
   server.prependListener('request', onRequest);
   for (const socket of openSockets(server) as WithResponse[]) {
     if (socket._httpMessage) sayClose(socket._httpMessage);
+    socket.setTimeout(0); // Node's keep-alive timer: it would close an idle one under a client's request
   }
+  const httpServer = server as Partial<http.Server>;
+  const keepAliveTimeout = httpServer.keepAliveTimeout;
+  if (keepAliveTimeout !== undefined) httpServer.keepAliveTimeout = 0;
 
   const isHttp = connectionsSymbol(server, 'http.server.connections') !== undefined;
   return new Promise<DrainResult>((resolve, reject) => {
     let timedOut = false;
     let destroyed = 0;
+    let grace: NodeJS.Timeout | undefined;
     const finish = (): void => {
       clearTimeout(timer);
+      clearTimeout(grace);
       offAbort();
       server.off('request', onRequest);
+      if (keepAliveTimeout !== undefined) httpServer.keepAliveTimeout = keepAliveTimeout;
       // http.Server's own close() would stop this timer; net.Server's does not.
       const interval = connectionsSymbol(server, 'http.server.connectionsCheckingInterval');
       if (interval !== undefined) clearInterval((server as unknown as Record<symbol, NodeJS.Timeout | undefined>)[interval]);
@@ -104,12 +119,17 @@ export function drain(server: net.Server, options?: DrainOptions): Promise<Drain
         resolve({ timedOut, destroyed });
         return;
       }
-      for (const socket of openSockets(server)) {
+      const remaining = new Set([...openSockets(server), ...acceptedSockets(server)].filter((socket) => !socket.destroyed));
+      for (const socket of remaining) {
         destroyed++;
         socket.destroy(); // 'close' follows once the last one is gone
       }
+      // A connection accepted before anything tracked it (upgraded, so in no list) keeps
+      // 'close' from coming: resolve anyway, it must not keep a retiring process alive.
+      grace = setTimeout(closed, CLOSE_GRACE_MS);
     }, timeoutMs);
     const closed = (): void => {
+      server.off('close', closed);
       finish();
       resolve({ timedOut, destroyed });
     };

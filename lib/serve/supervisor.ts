@@ -10,19 +10,26 @@
 // - reuse-port 'recreate': each generation gets new sockets and the old ones close with the
 //   old generation (what nginx does; shown by the bench: the old queues are reset unless
 //   net.ipv4.tcp_migrate_req=1).
-import { createListener, type ListeningDescriptor } from '../listen/listener';
+import type { ListeningDescriptor } from '../listen/listener';
+import { abortError } from '../core/errors';
 import { binding } from '../core/binding';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { openListener, refuseForeignGroup, removeUnixPath, type ListenSpec } from './listeners';
 import { NotifyReceiver, type NotifyMessage } from './notify-receiver';
+import { Reaper } from './reaper';
 import { GroupOrder, steer, unsteer } from './steering';
 import { waitUntilIdle } from './leave-group';
-import { describeExit, Worker } from './worker';
+import { describeExit, findSetpriv, Worker } from './worker';
 import { readdirSync } from 'node:fs';
 
-export interface ListenSpec {
-  /** LISTEN_FDNAMES entry. */
-  name: string;
-  host: string;
-  port: number;
+export type { ListenSpec } from './listeners';
+
+/** What a log line is about, for `--log-format json` (each field only where it applies). */
+export interface LogFields {
+  event?: string;
+  generation?: number;
+  worker?: number;
+  workerPid?: number;
 }
 
 export interface SupervisorOptions {
@@ -33,9 +40,14 @@ export interface SupervisorOptions {
   drainTimeoutMs: number;
   /** Ready when still running after this long, for programs that never send READY=1. */
   readyAfterMs: number | undefined;
+  /** What stops a worker gracefully (default SIGTERM). */
+  stopSignal: NodeJS.Signals;
+  /** Old generations allowed to drain at once; past it the oldest drain is cut short (SIGKILL). */
+  maxDraining: number;
+  backoff?: BackoffOptions;
   command: string;
   args: readonly string[];
-  log: (line: string) => void;
+  log: (line: string, fields?: LogFields) => void;
 }
 
 interface Generation {
@@ -43,7 +55,12 @@ interface Generation {
   workers: Worker[];
   /** Per worker slot, one socket per --listen ('recreate' mode: this generation's own). */
   slots: ListeningDescriptor[][];
+  /** Per worker slot, the restart delays of a worker that keeps exiting. */
+  backoff: Backoff[];
 }
+
+/** How often a wait for READY=1 says what it waits for. */
+const WAITING_LOG_MS = 5000;
 
 /** A worker slot's listeners and, with reuse-port, their place in each group. */
 class Slots {
@@ -55,7 +72,7 @@ class Slots {
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
-    this.#ports = options.listen.map((spec) => spec.port);
+    this.#ports = options.listen.map((spec) => (spec.kind === 'unix' ? 0 : spec.port));
     this.groups = options.listen.map(() => new GroupOrder<ListeningDescriptor>());
   }
 
@@ -66,8 +83,10 @@ class Slots {
     const made: ListeningDescriptor[] = [];
     try {
       for (const [i, spec] of this.#options.listen.entries()) {
+        // A fixed port's group must be ours alone (orphans of a killed supervisor would join it).
+        if (reusePort && spec.kind === 'tcp' && this.groups[i]!.members.length === 0) await refuseForeignGroup(spec);
         // Port 0 is chosen by the kernel once; the group's next members bind the same one.
-        const listener = await createListener({ host: spec.host, port: this.#ports[i]!, reusePort });
+        const listener = await openListener(spec, this.#ports[i]!, reusePort);
         this.#ports[i] = listener.address.port;
         made.push(listener);
         this.groups[i]!.join(listener);
@@ -92,9 +111,15 @@ class Slots {
     }
   }
 
-  /** Every socket still held (stop, or a first generation that failed). */
+  /** Every socket still held (stop, or a first generation that failed); our UNIX socket files removed. */
   closeAll(): void {
-    for (const group of this.groups) for (const listener of group.members) listener.close();
+    for (const [i, group] of this.groups.entries()) {
+      const spec = this.#options.listen[i]!;
+      for (const listener of group.members) {
+        if (spec.kind === 'unix') removeUnixPath(spec.path, listener);
+        listener.close();
+      }
+    }
     for (const listener of this.#shared ?? []) listener.close();
     this.#shared = undefined;
   }
@@ -116,13 +141,18 @@ function closeInheritedOnExec(): void {
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #slots: Slots;
-  readonly #receiver: NotifyReceiver;
+  readonly #receiver: NotifyReceiver<Worker>;
+  readonly #reaper: Reaper;
+  readonly #setpriv = findSetpriv();
+  /** Every worker libuv spawned whose exit it has not reported yet. */
   readonly #byPid = new Map<number, Worker>();
-  /** Old generations still draining, and failed ones being stopped. */
-  readonly #leaving = new Set<Promise<unknown>>();
+  /** Old generations still draining (oldest first), and failed ones being stopped. */
+  readonly #draining: { gen: Generation; done: Promise<unknown> }[] = [];
   #current: Generation | undefined;
   #nextId = 1;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The reload waiting behind the running operation: later requests join it. */
+  #pendingReload: Promise<boolean> | undefined;
   #stopping = false;
   /** Worker slots: the count the next reload starts. */
   #count: number;
@@ -131,15 +161,28 @@ export class Supervisor {
     this.#options = options;
     this.#slots = slots;
     this.#count = options.workers;
-    this.#receiver = new NotifyReceiver((message) => this.#onNotify(message));
+    this.#receiver = new NotifyReceiver(
+      (pid) => this.#byPid.get(pid),
+      (worker, message) => this.#onNotify(worker, message),
+    );
+    this.#reaper = new Reaper(() => new Set(this.#byPid.keys()));
+    if (this.#setpriv === null && process.platform === 'linux') {
+      this.#log('setpriv (util-linux) was not found: workers will outlive a supervisor killed with SIGKILL', { event: 'warning' });
+    }
+    if (this.#reaper.subreaper !== true) this.#log(`not a child subreaper (${this.#reaper.subreaper}): orphans of workers go to init`, { event: 'warning' });
   }
 
-  /** Makes the listeners and starts the first generation; rejects if it is not ready. */
-  static async start(options: SupervisorOptions): Promise<Supervisor> {
+  /**
+   * Makes the listeners and starts the first generation; rejects if it is not ready, or
+   * with AbortError when `signal` aborts first (a SIGTERM during the start): then every
+   * worker is stopped before it rejects.
+   */
+  static async start(options: SupervisorOptions, signal?: AbortSignal): Promise<Supervisor> {
     closeInheritedOnExec();
     const supervisor = new Supervisor(options, new Slots(options));
     try {
-      const gen = await supervisor.#startGeneration();
+      if (signal?.aborted) throw abortError(signal);
+      const gen = await supervisor.#startGeneration(signal);
       supervisor.#current = gen;
     } catch (error) {
       await supervisor.stop();
@@ -148,7 +191,7 @@ export class Supervisor {
     return supervisor;
   }
 
-  /** The bound ports, in --listen order. */
+  /** The bound ports, in --listen order (0 for UNIX sockets). */
   get ports(): readonly number[] {
     return this.#slots.ports;
   }
@@ -157,16 +200,23 @@ export class Supervisor {
     return this.#count;
   }
 
-  #log(line: string): void {
-    this.#options.log(line);
+  /** Datagrams on NOTIFY_SOCKET from processes that are not workers (dropped). */
+  get notifyDropped(): number {
+    return this.#receiver.dropped;
   }
 
-  #onNotify(message: NotifyMessage): void {
-    const worker = this.#byPid.get(message.pid);
-    if (worker === undefined) return; // not one of ours (the pid comes from the kernel)
+  #log(line: string, fields?: LogFields): void {
+    this.#options.log(line, fields);
+  }
+
+  #workerFields(worker: Worker, event: string): LogFields {
+    return { event, generation: worker.generation, worker: worker.index, workerPid: worker.pid };
+  }
+
+  #onNotify(worker: Worker, message: NotifyMessage): void {
     if (message.fields.get('READY') === '1') worker.markReady();
     const status = message.fields.get('STATUS');
-    if (status !== undefined) this.#log(`${worker.describe()}: ${status}`);
+    if (status !== undefined) this.#log(`${worker.describe()}: ${status}`, this.#workerFields(worker, 'status'));
   }
 
   /** Serialises operations; a stop lets the running one finish its current wait. */
@@ -190,13 +240,16 @@ export class Supervisor {
       notifySocket: this.#receiver.address,
       generation: gen.id,
       index,
+      stopSignal: this.#options.stopSignal,
+      setpriv: this.#setpriv,
     });
     gen.workers[index] = worker;
     gen.slots[index] = [...listeners];
+    (gen.backoff[index] ??= new Backoff(this.#options.backoff ?? DEFAULT_BACKOFF)).started();
     if (worker.pid !== -1) this.#byPid.set(worker.pid, worker);
     void worker.exited.then((exit) => {
       this.#byPid.delete(worker.pid);
-      this.#onExit(gen, worker, describeExit(exit));
+      this.#onExit(gen, worker, describeExit(exit), exit.error !== undefined);
     });
     const readyAfter = this.#options.readyAfterMs;
     if (readyAfter !== undefined) {
@@ -206,77 +259,122 @@ export class Supervisor {
     return worker;
   }
 
-  /** A worker of the serving generation that dies is started again, on the same sockets. */
-  #onExit(gen: Generation, worker: Worker, how: string): void {
+  /** A worker of the serving generation that dies is started again, on the same sockets, after a growing delay. */
+  #onExit(gen: Generation, worker: Worker, how: string, notStarted: boolean): void {
     if (this.#stopping || gen !== this.#current || gen.workers[worker.index] !== worker) return;
-    this.#log(`${worker.describe()} ${how}; starting it again in 1 s`);
+    const delay = gen.backoff[worker.index]!.next();
+    const seconds = `${delay / 1000} s`;
+    const restarts = gen.backoff[worker.index]!.failures;
+    this.#log(
+      notStarted
+        ? `generation ${gen.id} worker ${worker.index} ${how}; trying again in ${seconds} (attempt ${restarts + 1})`
+        : `${worker.describe()} ${how}; starting it again in ${seconds} (restart ${restarts})`,
+      this.#workerFields(worker, 'exit'),
+    );
     setTimeout(() => {
       if (this.#stopping || gen !== this.#current || gen.workers[worker.index] !== worker) return;
-      this.#spawn(gen, worker.index, gen.slots[worker.index]!);
-    }, 1000).unref();
+      const next = this.#spawn(gen, worker.index, gen.slots[worker.index]!);
+      next.whenReady().then(
+        () => this.#log(`${next.describe()} ready (restart ${restarts})`, this.#workerFields(next, 'ready')),
+        () => {}, // its exit is logged by #onExit
+      );
+    }, delay).unref();
   }
 
-  async #waitReady(workers: readonly Worker[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const late = workers.filter((w) => !w.ready).map((w) => w.describe());
-        reject(new Error(`${late.join(', ')} not ready within ${this.#options.readyTimeoutMs} ms`));
-      }, this.#options.readyTimeoutMs);
+  async #waitReady(workers: readonly Worker[], signal?: AbortSignal): Promise<void> {
+    const timers: NodeJS.Timeout[] = [];
+    let offAbort = (): void => {};
+    const stopped = new Promise<never>((_, reject) => {
+      timers.push(
+        setTimeout(() => {
+          const late = workers.filter((w) => !w.ready).map((w) => w.describe());
+          reject(new Error(`${late.join(', ')} not ready within ${this.#options.readyTimeoutMs} ms`));
+        }, this.#options.readyTimeoutMs),
+      );
+      if (signal !== undefined) {
+        const onAbort = (): void => reject(abortError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        offAbort = () => signal.removeEventListener('abort', onAbort);
+      }
     });
+    // A wait that goes on says for what, and how to serve a program that never says it.
+    if (this.#options.readyAfterMs === undefined) {
+      timers.push(
+        setInterval(() => {
+          for (const w of workers.filter((w) => !w.ready && w.exit === undefined)) {
+            this.#log(`waiting for READY=1 from ${w.describe()}; programs that never send it: --ready-after MS`, this.#workerFields(w, 'waiting'));
+          }
+        }, Math.min(WAITING_LOG_MS, this.#options.readyTimeoutMs)),
+      );
+    }
     try {
-      await Promise.race([Promise.all(workers.map((w) => w.whenReady())), timeout]);
+      await Promise.race([Promise.all(workers.map((w) => w.whenReady())), stopped]);
     } finally {
-      clearTimeout(timer);
+      for (const timer of timers) clearTimeout(timer);
+      offAbort();
     }
   }
 
-  async #startGeneration(): Promise<Generation> {
-    const gen: Generation = { id: this.#nextId++, workers: [], slots: [] };
+  async #startGeneration(signal?: AbortSignal): Promise<Generation> {
+    const gen: Generation = { id: this.#nextId++, workers: [], slots: [], backoff: [] };
     try {
       for (let i = 0; i < this.#count; i++) this.#spawn(gen, i, await this.#listenersFor(gen, i));
-      await this.#waitReady(gen.workers);
+      await this.#waitReady(gen.workers, signal);
     } catch (error) {
       this.#retire(gen, false);
       throw error;
     }
     const pids = gen.workers.map((w) => w.pid).join(' ');
-    this.#log(`generation ${gen.id}: ${gen.workers.length} worker(s) ready (pid ${pids})`);
+    this.#log(`generation ${gen.id}: ${gen.workers.length} worker(s) ready (pid ${pids})`, { event: 'ready', generation: gen.id });
     return gen;
   }
 
-  /** SIGTERM to every worker of `gen`; 'recreate' mode closes its sockets once they are gone. */
+  /** The stop signal to every worker of `gen`; 'recreate' mode closes its sockets once they are gone. */
   #retire(gen: Generation, log: boolean): Promise<unknown> {
-    if (log) this.#log(`generation ${gen.id}: draining`);
+    if (log) this.#log(`generation ${gen.id}: draining`, { event: 'draining', generation: gen.id });
     const done = Promise.all(gen.workers.map((w) => w.stop(this.#options.drainTimeoutMs))).then(() => {
       if (this.#options.reusePort === 'recreate') for (const listeners of gen.slots) this.#slots.close(listeners);
     });
     // Our copies close now, as nginx's do: the old workers' copies keep each socket open
     // while they drain; the groups' order changes once they are gone.
     if (this.#options.reusePort === 'recreate') for (const listeners of gen.slots) for (const l of listeners) l.close();
-    this.#leaving.add(done);
-    void done.finally(() => this.#leaving.delete(done));
+    const entry = { gen, done };
+    this.#draining.push(entry);
+    void done.finally(() => this.#draining.splice(this.#draining.indexOf(entry), 1));
+    // Slow clients must not pile generations up: past the limit the oldest drain ends now.
+    const over = this.#draining.length - this.#options.maxDraining;
+    for (const old of this.#draining.slice(0, Math.max(0, over))) {
+      this.#log(`generation ${old.gen.id}: drain cut short (more than ${this.#options.maxDraining} generation(s) draining)`, { event: 'drain-cut', generation: old.gen.id });
+      for (const w of old.gen.workers) w.kill();
+    }
     return done;
   }
 
-  /** SIGHUP: a new generation on the same sockets; the old one drains once it is ready. */
+  /**
+   * SIGHUP: a new generation on the same sockets; the old one drains once it is ready.
+   * Requests while one runs are coalesced: at most one more waits behind it, and every
+   * request made meanwhile gets that one's result.
+   */
   reload(): Promise<boolean> {
-    return this.#enqueue(async () => {
+    if (this.#pendingReload !== undefined) return this.#pendingReload;
+    const reload = this.#enqueue(async () => {
+      this.#pendingReload = undefined;
       if (this.#stopping) return false;
       const old = this.#current!;
       let gen: Generation;
       try {
         gen = await this.#startGeneration();
       } catch (error) {
-        this.#log(`reload failed: ${(error as Error).message}; generation ${old.id} keeps serving`);
+        this.#log(`reload failed: ${(error as Error).message}; generation ${old.id} keeps serving`, { event: 'reload-failed', generation: old.id });
         return false;
       }
       this.#current = gen;
       void this.#retire(old, true);
       return true;
     });
+    this.#pendingReload = reload;
+    return reload;
   }
-
   /** SIGTTIN: one worker more. */
   scaleUp(): Promise<boolean> {
     return this.#enqueue(async () => {
@@ -301,7 +399,7 @@ export class Supervisor {
         const worker = this.#spawn(gen, index, listeners);
         await this.#waitReady([worker]);
       } catch (error) {
-        this.#log(`scale up failed: ${(error as Error).message}; ${this.#count} worker(s) keep serving`);
+        this.#log(`scale up failed: ${(error as Error).message}; ${this.#count} worker(s) keep serving`, { event: 'scale-failed' });
         const worker = gen.workers[index];
         gen.workers.length = index;
         gen.slots.length = index;
@@ -363,7 +461,8 @@ export class Supervisor {
         return false;
       }
       try {
-        await waitUntilIdle(leaving, this.#options.drainTimeoutMs);
+        // TCP_INFO tells a TCP listener's queue; a UDP socket's is not known (what it holds is lost).
+        await waitUntilIdle(leaving.filter((_, j) => this.#options.listen[j]!.kind === 'tcp'), this.#options.drainTimeoutMs);
       } catch (error) {
         this.#log(`scale down failed: ${(error as Error).message}; keeping ${worker.describe()} and its listeners`);
         this.#unsteerAll(gen);
@@ -385,12 +484,14 @@ export class Supervisor {
     });
   }
 
-  /** SIGTERM/SIGINT: every worker of every generation stopped, then the sockets closed. */
+  /** SIGTERM/SIGINT: every worker of every generation stopped, their orphans too, then the sockets closed. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     const all = [...this.#byPid.values()];
-    await Promise.all([...all.map((w) => w.stop(this.#options.drainTimeoutMs)), ...this.#leaving]);
+    await Promise.all([...all.map((w) => w.stop(this.#options.drainTimeoutMs)), ...this.#draining.map((d) => d.done)]);
+    await this.#reaper.stopOrphans(Math.min(this.#options.drainTimeoutMs, 5000));
+    this.#reaper.close();
     this.#slots.closeAll();
     this.#receiver.close();
   }

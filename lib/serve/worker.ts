@@ -3,7 +3,16 @@
 // its own pid, and NOTIFY_SOCKET. Node's spawn cannot know the pid before the child
 // exists, so the child is `sh`, which sets LISTEN_PID=$$ and execs the command in place:
 // same pid. Every other descriptor of ours is close-on-exec, so these are all it gets.
+//
+// A supervisor killed with SIGKILL must not leave its workers serving on the port: on
+// Linux `setpriv --pdeathsig SIG` (util-linux) runs first and sets PR_SET_PDEATHSIG, which
+// survives the execs that follow, and `sh` then checks that its parent is still the
+// supervisor: one that died before the prctl has already re-parented the child, which
+// exits (125) instead of serving. The signal follows the thread that forked, and Node
+// spawns from its main thread. Same pid throughout, so libuv's exit tracking still holds.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 export interface WorkerSpec {
   command: string;
@@ -14,6 +23,10 @@ export interface WorkerSpec {
   notifySocket: string;
   generation: number;
   index: number;
+  /** What stops it gracefully (default SIGTERM; lighttpd: SIGINT, nginx: SIGQUIT). */
+  stopSignal: NodeJS.Signals;
+  /** setpriv's path, for PR_SET_PDEATHSIG; null where there is none (not Linux). */
+  setpriv: string | null;
 }
 
 export interface WorkerExit {
@@ -24,6 +37,23 @@ export interface WorkerExit {
 }
 
 const EXEC_WITH_OWN_PID = 'LISTEN_PID=$$ exec "$0" "$@"';
+// $1 is the supervisor's pid: a child whose parent is already someone else exits.
+const CHECK_PARENT_THEN_EXEC = `[ "$PPID" = "$1" ] || exit 125; shift; ${EXEC_WITH_OWN_PID}`;
+
+/** setpriv (util-linux) on PATH, where PR_SET_PDEATHSIG exists (Linux); else null. */
+export function findSetpriv(): string | null {
+  if (process.platform !== 'linux') return null;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).concat(['/usr/bin', '/bin'])) {
+    if (dir !== '' && existsSync(join(dir, 'setpriv'))) return join(dir, 'setpriv');
+  }
+  return null;
+}
+
+function commandLine(spec: WorkerSpec): [string, string[]] {
+  if (spec.setpriv === null) return ['/bin/sh', ['-c', EXEC_WITH_OWN_PID, spec.command, ...spec.args]];
+  const signal = spec.stopSignal.replace(/^SIG/, '');
+  return [spec.setpriv, ['--pdeathsig', signal, '/bin/sh', '-c', CHECK_PARENT_THEN_EXEC, spec.command, String(process.pid), ...spec.args]];
+}
 
 // The supervisor's own activation variables (if it was started that way) are not its children's.
 const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'];
@@ -39,6 +69,7 @@ export class Worker {
   #onReady: (() => void) | undefined;
   #whenReady: Promise<void> | undefined;
   readonly #child: ChildProcess;
+  readonly #stopSignal: NodeJS.Signals;
 
   constructor(spec: WorkerSpec) {
     this.generation = spec.generation;
@@ -55,7 +86,9 @@ export class Worker {
     // detached: a session of its own, so a terminal's Ctrl-C reaches the supervisor only,
     // which then stops the children in order (SIGTERM, drain, SIGKILL), and so that the
     // SIGKILL can reach whatever the child started (its process group).
-    this.#child = spawn('/bin/sh', ['-c', EXEC_WITH_OWN_PID, spec.command, ...spec.args], {
+    this.#stopSignal = spec.stopSignal;
+    const [file, argv] = commandLine(spec);
+    this.#child = spawn(file, argv, {
       stdio: ['ignore', 'inherit', 'inherit', ...spec.fds],
       env,
       detached: true,
@@ -108,16 +141,21 @@ export class Worker {
     }
   }
 
-  /** SIGTERM (the app drains), then SIGKILL to its process group after `drainTimeoutMs`. */
+  /** The stop signal (the app drains), then SIGKILL to its process group after `drainTimeoutMs`. */
   async stop(drainTimeoutMs: number): Promise<WorkerExit> {
     if (this.#exit !== undefined) return this.#exit;
-    this.signal('SIGTERM');
+    this.signal(this.#stopSignal);
     const timer = setTimeout(() => this.#killGroup(), drainTimeoutMs);
     try {
       return await this.exited;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Cut short: SIGKILL to its process group now. */
+  kill(): void {
+    this.#killGroup();
   }
 
   #killGroup(): void {
