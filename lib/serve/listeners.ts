@@ -127,7 +127,8 @@ async function openUdp(spec: UdpListenSpec, port: number, reusePort: boolean): P
 export async function openListener(spec: ListenSpec, port: number, reusePort: boolean): Promise<ListeningDescriptor> {
   if (spec.kind === 'unix') {
     const listener = await openUnix(spec);
-    unixInodes.set(listener, binding.describeSocket(listener.fd).inode);
+    // The file's inode (not the socket's): what stop checks before it removes the path.
+    unixInodes.set(listener, lstatSync(spec.path).ino);
     return listener;
   }
   if (spec.kind === 'udp') return openUdp(spec, port, reusePort);
