@@ -1,0 +1,44 @@
+// wrk (Debian's), the outside load generator: run until stopped (SIGINT makes it print its
+// summary), and its counts read from that summary.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+
+export const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+
+export interface WrkSummary {
+  requests: number;
+  /** connect + read + write + timeout, as wrk's "Socket errors" line says (0 when absent). */
+  socketErrors: number;
+  nonSuccess: number;
+  text: string;
+}
+
+export function parseWrk(text: string): WrkSummary {
+  const requests = /(\d+) requests in/.exec(text);
+  if (requests === null) throw new Error(`wrk printed no summary:\n${text}`);
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  return {
+    requests: Number(requests[1]),
+    socketErrors: errors === null ? 0 : errors.slice(1).reduce((sum, n) => sum + Number(n), 0),
+    nonSuccess: non === null ? 0 : Number(non[1]),
+    text,
+  };
+}
+
+/** wrk against `url` for at most `maxSeconds`; stop() ends it early (SIGINT) and reads its summary. */
+export function startWrk(url: string, options: { connections?: number; close?: boolean; maxSeconds?: number } = {}) {
+  const args = ['-t2', `-c${options.connections ?? 8}`, `-d${options.maxSeconds ?? 60}s`, ...(options.close ? ['-H', 'Connection: close'] : []), url];
+  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  const exited = once(child, 'exit');
+  return {
+    async stop(): Promise<WrkSummary> {
+      if (child.exitCode === null) child.kill('SIGINT');
+      await exited;
+      return parseWrk(text);
+    },
+  };
+}
