@@ -49,7 +49,7 @@ export { connect, type ConnectError } from './connect/connect';
 export { type ConnectOptions, type ConnectSockopts } from './connect/options';
 export { type SocketInfo } from './core/describe';
 export { listenFds, SystemdDescriptor, LISTEN_FDS_START, type ListenFdsOptions } from './handover/systemd';
-export { notify } from './handover/notify';
+export { notify, type NotifyOptions } from './handover/notify';
 export { drain, type DrainOptions, type DrainResult } from './handover/drain';
 export { FdChannel, listenUnix, type ChannelWaitOptions, type PeerCredentials, type ReceivedMessage, type ReceiveOptions } from './handover/scm-rights';
 export { takeover, Takeover, TAKEOVER_PROTOCOL, type TakeoverOptions, type TakeoverState } from './handover/takeover';

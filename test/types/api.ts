@@ -2,7 +2,7 @@
 // runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
 // the line below it ever type-checks.
 import net from 'node:net';
-import { constants, getOption, listen, restart, setOption, waitForState, type ListenOptions, type RestartOptions } from '../../dist/index';
+import { constants, getOption, listen, notify, restart, setOption, waitForState, type ListenOptions, type NotifyOptions, type RestartOptions } from '../../dist/index';
 
 declare const server: net.Server;
 
@@ -51,3 +51,10 @@ void waitForState({ port: 1 }, 'LISTEN', { timeoutMs: 10, signal: AbortSignal.ti
 void waitForState({ port: 1 }, 'LISTEN', { timeout: 50 });
 
 export const used = [withPort, listenOptions, idle, reuse, info, eagain, state, rtt, rttNumber];
+
+// notify: a state, and a bounded wait for room in the receiver's queue.
+void notify('READY=1', { timeoutMs: 1000, signal: AbortSignal.timeout(5) });
+const notifyOptions: NotifyOptions = { timeoutMs: 0 };
+void notifyOptions;
+// @ts-expect-error unknown keys are refused at runtime, and by the type
+void notify('READY=1', { timeout: 5 });
