@@ -1,13 +1,13 @@
 // `sockctl serve`: holds the listeners and runs a command on them by the systemd protocol;
 // SIGHUP reloads with nothing dropped, SIGTTIN/SIGTTOU add or remove a worker (as
-// gunicorn), SIGTERM/SIGINT stop everything. The supervision itself is lib/serve/.
+// gunicorn), SIGTERM/SIGINT stop everything. A thin layer over serve() (lib/serve/serve.ts):
+// the command line, signals, the pid file and the log format.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { integer, UsageError } from './usage';
-import { OPTIONS as SOCKET_OPTIONS } from '../core/options';
-import { describeListener } from '../serve/listeners';
-import { Supervisor, type ListenSpec, type LogFields, type SupervisorOptions } from '../serve/supervisor';
+import { serve, type ServeHandle, type ServeLogEntry, type ServeOptions } from '../serve/serve';
+import { parseListen } from '../serve/spec';
 
 const HELP = `Usage: sockctl serve [options] -- COMMAND [ARG...]
 
@@ -33,10 +33,13 @@ Options:
                        NAME=unix:/PATH    a UNIX stream socket (a stale socket file is
                                           replaced, any other file refused; removed at stop)
                        NAME=udp:HOST:PORT a UDP socket
+                       NAME               a socket the service manager passed (LISTEN_FDS)
                      each followed by ,backlog=N  ,mode=0660 (unix)  or ,OPTION=VALUE, any
                      pre-bind socket option by its C name (TCP_NODELAY=1, SO_RCVBUF=262144,
                      TCP_DEFER_ACCEPT=5: accepted sockets inherit them). NAME goes in
-                     LISTEN_FDNAMES (default 'unknown')
+                     LISTEN_FDNAMES (default 'unknown'). Started with LISTEN_FDS (a systemd
+                     socket unit, systemd-socket-activate) and no --listen: every socket
+                     passed, in order, with its name
   --workers N        N children on the same sockets (default 1)
   --reuse-port       one SO_REUSEPORT socket per worker instead of shared ones; worker i of
                      the next generation gets worker i's socket
@@ -55,7 +58,13 @@ Options:
                      line: time, pid, msg, and where they apply event, generation, worker,
                      workerPid)
   --pid-file PATH    sockctl's pid, written at start, removed at stop
+  --control PATH     a UNIX socket (0600; same uid or root) for sockctl reload --control
+                     PATH (waits, prints the reload's receipt) and sockctl status
   -h, --help         this text
+
+Under a service manager (NOTIFY_SOCKET set for sockctl itself) it speaks Type=notify-reload:
+READY=1, RELOADING=1 with MONOTONIC_USEC, READY=1 again when a reload ends (a failed one
+too: see sockctl reload for the truth), STATUS=, STOPPING=1, WATCHDOG=1.
 
 Workers are started with PR_SET_PDEATHSIG (the stop signal) and sockctl is a child
 subreaper (or PID 1): if sockctl is killed, its workers stop; what workers leave behind is
@@ -81,72 +90,9 @@ const OPTIONS = {
   'max-draining': { type: 'string' },
   'log-format': { type: 'string' },
   'pid-file': { type: 'string' },
+  control: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** `OPTION=VALUE` of a --listen spec, checked later as listen() checks sockopts. */
-function socketOption(name: string, text: string, spec: string): [string, boolean | number] {
-  const option = (SOCKET_OPTIONS as Record<string, { kind: string; readOnly?: boolean }>)[name];
-  if (option === undefined || option.readOnly || (option.kind !== 'bool' && option.kind !== 'int')) {
-    throw new UsageError(`--listen ${spec}: '${name}' is not a writable socket option that takes a flag or a number`);
-  }
-  if (option.kind === 'bool') {
-    if (!/^(1|0|true|false|yes|no|on|off)$/.test(text)) throw new UsageError(`--listen ${spec}: ${name} takes 1 or 0, not '${text}'`);
-    return [name, /^(1|true|yes|on)$/.test(text)];
-  }
-  if (!/^-?\d+$/.test(text)) throw new UsageError(`--listen ${spec}: ${name} takes an integer, not '${text}'`);
-  return [name, Number(text)];
-}
-
-/**
- * `[NAME=]HOST:PORT`, `NAME=unix:/PATH` or `NAME=udp:HOST:PORT`, then `,key=value` options;
- * a name as systemd's FileDescriptorName= allows (LISTEN_FDNAMES is ':'-separated).
- */
-export function parseListen(text: string): ListenSpec {
-  const [address = '', ...extras] = text.split(',');
-  const equals = address.indexOf('=');
-  const named = equals !== -1 && !address.slice(0, equals).includes(':') && !address.startsWith('[');
-  const name = named ? address.slice(0, equals) : 'unknown';
-  const where = named ? address.slice(equals + 1) : address;
-  if (!/^[\x21-\x7e]{1,255}$/.test(name) || name.includes(':') || name.includes(',')) {
-    throw new UsageError(`--listen: the name '${name}' must be 1 to 255 printable ASCII characters without ':' or ','`);
-  }
-  const options = new Map<string, string>();
-  for (const extra of extras) {
-    const at = extra.indexOf('=');
-    if (at <= 0) throw new UsageError(`--listen ${text}: '${extra}' must be key=value`);
-    if (options.has(extra.slice(0, at))) throw new UsageError(`--listen ${text}: '${extra.slice(0, at)}' is given twice`);
-    options.set(extra.slice(0, at), extra.slice(at + 1));
-  }
-  const backlogText = options.get('backlog');
-  options.delete('backlog');
-  const backlog = integer(backlogText, 'listen backlog', 1, 2 ** 31 - 1);
-  if (where.startsWith('unix:')) {
-    const path = where.slice(5);
-    if (!path.startsWith('/') || path.includes('\0') || Buffer.byteLength(path) > 107) {
-      throw new UsageError(`--listen ${text}: a UNIX socket needs an absolute path of at most 107 bytes`);
-    }
-    const modeText = options.get('mode');
-    options.delete('mode');
-    if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText)) throw new UsageError(`--listen ${text}: mode must be octal, as 0660`);
-    if (options.size > 0) throw new UsageError(`--listen ${text}: a UNIX socket takes backlog= and mode= only`);
-    return { kind: 'unix', name, path, ...(backlog !== undefined && { backlog }), ...(modeText !== undefined && { mode: parseInt(modeText, 8) }) };
-  }
-  const udp = where.startsWith('udp:');
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(udp ? where.slice(4) : where);
-  const port = match === null ? NaN : Number(match[3]);
-  if (match === null || !(port >= 0 && port <= 65535)) {
-    throw new UsageError(`--listen must be [NAME=]HOST:PORT, NAME=unix:/PATH or NAME=udp:HOST:PORT (IPv6 as [::1]:8080), with a port from 0 to 65535, not '${text}'`);
-  }
-  if (options.has('mode')) throw new UsageError(`--listen ${text}: mode= is for UNIX sockets`);
-  const sockopts = Object.fromEntries([...options].map(([key, value]) => socketOption(key, value, text)));
-  const host = match[1] ?? match[2]!;
-  if (udp) {
-    if (backlog !== undefined) throw new UsageError(`--listen ${text}: a UDP socket has no backlog`);
-    return { kind: 'udp', name, host, port, sockopts };
-  }
-  return { kind: 'tcp', name, host, port, sockopts, ...(backlog !== undefined && { backlog }) };
-}
 
 function stopSignal(text: string | undefined): NodeJS.Signals {
   if (text === undefined) return 'SIGTERM';
@@ -159,15 +105,14 @@ function stopSignal(text: string | undefined): NodeJS.Signals {
 
 type Format = 'text' | 'json';
 
-function logger(format: Format): (line: string, fields?: LogFields) => void {
-  return (line, fields) => {
-    const time = new Date().toISOString();
-    process.stderr.write(format === 'json' ? `${JSON.stringify({ time, pid: process.pid, msg: line, ...fields })}\n` : `${time} sockctl serve: ${line}\n`);
-  };
+function printer(format: Format): (entry: ServeLogEntry) => void {
+  return ({ time, msg, ...fields }) =>
+    process.stderr.write(format === 'json' ? `${JSON.stringify({ time, pid: process.pid, msg, ...fields })}\n` : `${time} sockctl serve: ${msg}\n`);
 }
 
 interface Parsed {
-  options: SupervisorOptions;
+  options: ServeOptions;
+  print: (entry: ServeLogEntry) => void;
   pidFile: string | undefined;
 }
 
@@ -185,27 +130,40 @@ function parse(args: string[]): Parsed | 'help' {
   if (values.help) return 'help';
   const command = separator === -1 ? [] : args.slice(separator + 1);
   if (command.length === 0) throw new UsageError('no command: put it after --');
-  const listen = (values.listen ?? []).map(parseListen);
-  if (listen.length === 0) throw new UsageError('--listen is needed at least once');
+  let listen;
+  try {
+    listen = values.listen?.map(parseListen);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const inherit = process.env.LISTEN_FDS !== undefined;
+  if (listen === undefined && !inherit) throw new UsageError('--listen is needed at least once (or sockets from the service manager: LISTEN_FDS)');
   if (values['recreate-listeners'] && !values['reuse-port']) throw new UsageError('--recreate-listeners goes with --reuse-port');
-  if (values['reuse-port'] && listen.some((spec) => spec.kind === 'unix')) throw new UsageError('--reuse-port is for TCP and UDP listeners: a UNIX socket path is shared');
+  if (values['reuse-port'] && listen?.some((spec) => spec.kind === 'unix' || spec.kind === 'inherited')) {
+    throw new UsageError('--reuse-port is for TCP and UDP listeners: a UNIX socket path, or a socket from the manager, is shared');
+  }
   const format = values['log-format'] ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, not '${format}'`);
   const ms = (option: 'ready-timeout' | 'drain-timeout' | 'ready-after') => integer(values[option], option, 0, 2 ** 31 - 1);
+  const print = printer(format);
   return {
     options: {
-      listen,
+      ...(listen !== undefined && { listen }),
+      command,
       workers: integer(values.workers, 'workers', 1, 1024) ?? 1,
-      reusePort: values['reuse-port'] ? (values['recreate-listeners'] ? 'recreate' : 'keep') : false,
+      reusePort: values['reuse-port'] ?? false,
+      recreateListeners: values['recreate-listeners'] ?? false,
       readyTimeoutMs: ms('ready-timeout') ?? 30_000,
       drainTimeoutMs: ms('drain-timeout') ?? 30_000,
-      readyAfterMs: ms('ready-after'),
+      ...(ms('ready-after') !== undefined && { readyAfterMs: ms('ready-after') }),
       stopSignal: stopSignal(values['stop-signal']),
       maxDraining: integer(values['max-draining'], 'max-draining', 1, 1024) ?? 3,
-      command: command[0]!,
-      args: command.slice(1),
-      log: logger(format),
+      ...(values.control !== undefined && { control: values.control }),
+      manager: true,
+      inherit,
+      onLog: print,
     },
+    print,
     pidFile: values['pid-file'],
   };
 }
@@ -244,20 +202,25 @@ export async function runServe(args: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const { options, pidFile } = parsed;
+  const { options, print, pidFile } = parsed;
+  const log = (msg: string, event: string) => print({ time: new Date().toISOString(), msg, event });
   // SIGTERM or SIGINT during the start stops it at once; other signals wait for it.
   const starting = new AbortController();
   let stopRequested: (() => void) | undefined;
-  let supervisor: Supervisor | undefined;
+  let handle: ServeHandle | undefined;
+  let target = options.workers ?? 1;
   const onSignal = (signal: (typeof SIGNALS)[number]) => {
     if (signal === 'SIGTERM' || signal === 'SIGINT') {
-      if (supervisor === undefined) starting.abort();
+      if (handle === undefined) starting.abort();
       else stopRequested?.();
-    } else if (supervisor === undefined) {
-      options.log(`${signal} ignored: the first generation is still starting`, { event: 'signal-ignored' });
-    } else if (signal === 'SIGHUP') void supervisor.reload();
-    else if (signal === 'SIGTTIN') void supervisor.scaleUp();
-    else void supervisor.scaleDown();
+    } else if (handle === undefined) {
+      log(`${signal} ignored: the first generation is still starting`, 'signal-ignored');
+    } else if (signal === 'SIGHUP') void handle.reload();
+    else {
+      target = Math.max(1, Math.min(1024, target + (signal === 'SIGTTIN' ? 1 : -1)));
+      if (signal === 'SIGTTOU' && handle.status().workers.length <= 1) log('scale down refused: 1 worker is the least', 'scale-refused');
+      else void handle.scale(target).then((reached) => (target = reached));
+    }
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   try {
@@ -269,25 +232,29 @@ export async function runServe(args: string[]): Promise<number> {
         return 2;
       }
     }
-    options.log(`starting, pid ${process.pid}`, { event: 'start' });
+    log(`starting, pid ${process.pid}`, 'start');
     try {
-      supervisor = await Supervisor.start(options, starting.signal);
+      handle = await serve({ ...options, signal: starting.signal });
     } catch (error) {
       if (starting.signal.aborted) {
-        options.log('stopped during the start', { event: 'stopped' });
+        log('stopped during the start', 'stopped');
         return 0;
       }
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ERR_INVALID_ARG_VALUE') {
+        process.stderr.write(`sockctl serve: ${(error as Error).message}\nsee sockctl serve --help\n`);
+        return 2;
+      }
       const system = typeof (error as { syscall?: unknown }).syscall === 'string';
-      options.log(`${system ? '' : 'start failed: '}${(error as Error).message}`, { event: 'start-failed' });
+      log(`${system ? '' : 'start failed: '}${(error as Error).message}`, 'start-failed');
       return system ? 2 : 1;
     }
-    const listening = options.listen.map((spec, i) => describeListener(spec, supervisor!.ports[i]));
-    options.log(`serving ${listening.join(' ')}`, { event: 'serving' });
+    log(`serving ${handle.sockets.join(' ')}`, 'serving');
     const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
     await stopped;
-    options.log('stopping', { event: 'stopping' });
-    await supervisor.stop();
-    options.log('stopped', { event: 'stopped' });
+    log('stopping', 'stopping');
+    await handle.stop();
+    log('stopped', 'stopped');
     return 0;
   } finally {
     for (const signal of SIGNALS) process.removeListener(signal, onSignal);

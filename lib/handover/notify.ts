@@ -52,6 +52,12 @@ export async function notify(state: string, options?: NotifyOptions): Promise<bo
   if (signal?.aborted) throw abortError(signal);
   const address = process.env.NOTIFY_SOCKET;
   if (address === undefined || address === '') return false;
+  await notifyAt(address, state, timeoutMs, signal);
+  return true;
+}
+
+/** sd_notify to `address` itself (sockctl serve's own manager): checked arguments, as notify() leaves them. */
+export async function notifyAt(address: string, state: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const message = Buffer.from(state, 'utf8');
   const named = (error: unknown): unknown =>
     isSystemError(error)
@@ -68,7 +74,6 @@ export async function notify(state: string, options?: NotifyOptions): Promise<bo
     while (binding.notifySend(fd, message) < 0) {
       await whenWritable(fd, Math.max(0, deadline - Date.now()), signal);
     }
-    return true;
   } catch (error) {
     throw named(error);
   } finally {

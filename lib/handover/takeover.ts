@@ -19,11 +19,12 @@
 // within readyTimeoutMs, leaves it serving as before. One takeover at a time: a second
 // one meanwhile is refused (EBUSY). The old version closes its copies, never shuts them
 // down: shutdown(2) acts on the socket itself, the one the new version now serves on.
-import { lstatSync, mkdtempSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdtempSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { checkListening } from '../core/describe';
+import { checkPrivateDirectory, unlinkOwn } from '../core/paths';
 import { abortError, errnoException, illegalConstructor, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { fdOf } from '../core/target';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
@@ -103,7 +104,7 @@ function checkOptions(options: unknown) {
   }
   if (typeof o.path !== 'string') throw invalidArgType('options.path', 'of type string', o.path);
   if (o.path.length === 0 || o.path.includes('\0')) throw invalidArgValue('options.path', o.path, 'must be a non-empty path without NUL');
-  checkDirectory(o.path);
+  checkPrivateDirectory(o.path, 'takeover');
   const given = { ...validateObject(o.listeners, 'options.listeners') };
   const listeners = new Map<string, ListenOptions>();
   for (const [name, value] of Object.entries(given)) {
@@ -116,37 +117,6 @@ function checkOptions(options: unknown) {
   const ms = (key: string, fallback: number) => (o[key] === undefined ? fallback : validateInteger(o[key], `options.${key}`, 0, INT32_MAX));
   const settings: Settings = { path: o.path, timeoutMs: ms('timeoutMs', 5000), readyTimeoutMs: ms('readyTimeoutMs', 30_000), drainTimeoutMs: ms('drainTimeoutMs', 30_000) };
   return { settings, listeners, signal: checkSignal(o.signal) };
-}
-
-/**
- * The path's directory must not let another user replace what we put there: writable by
- * others is refused unless sticky (then only the owner of an entry may rename or remove it).
- */
-function checkDirectory(path: string): void {
-  const directory = dirname(path);
-  let mode: number;
-  try {
-    mode = statSync(directory).mode;
-  } catch (error) {
-    throw errnoException(-(error as SystemError).errno, 'stat', { address: directory, reason: 'the takeover path\'s directory' });
-  }
-  if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) {
-    throw errnoException(osConstants.errno.EPERM, 'takeover', {
-      address: path,
-      reason: `${directory} is writable by other users and not sticky: put the takeover path in a private directory`,
-    });
-  }
-}
-
-/** Removes the socket file at `path` only if it is still the one `identity` names (ours). */
-function unlinkOwn(path: string, identity: { dev: number; ino: number } | null): void {
-  if (identity === null) return;
-  try {
-    const now = lstatSync(path);
-    if (now.isSocket() && now.dev === identity.dev && now.ino === identity.ino) unlinkSync(path);
-  } catch {
-    // gone already
-  }
 }
 
 /** Connects to the running version at `path`, or null when there is none (no file, or a stale one). */

@@ -8,6 +8,7 @@ import { binding } from '../core/binding';
 import { transferOwnership } from '../core/descriptor';
 import { socket } from '../core/socket';
 import { errnoException, isSystemError } from '../core/errors';
+import { unlinkOwn } from '../core/paths';
 import { prepareOption, applyOption, type PreparedOption } from '../core/options';
 import { createListener, ListeningDescriptor } from '../listen/listener';
 import type { ListenSockopts } from '../listen/options';
@@ -43,11 +44,26 @@ export interface UdpListenSpec {
   sockopts?: ListenSockopts;
 }
 
-export type ListenSpec = TcpListenSpec | UnixListenSpec | UdpListenSpec;
+/** A socket the service manager passed (LISTEN_FDS), picked by its LISTEN_FDNAMES name. */
+export interface InheritedListenSpec {
+  kind: 'inherited';
+  name: string;
+  /** Filled in when the manager's sockets are read (listenFds()). */
+  listener?: ListeningDescriptor;
+}
+
+export type ListenSpec = TcpListenSpec | UnixListenSpec | UdpListenSpec | InheritedListenSpec;
 
 /** How a spec reads in logs: `http=127.0.0.1:8080`, `api=unix:/run/app.sock`, `dns=udp:[::1]:53`. */
-export function describeListener(spec: ListenSpec, port = spec.kind === 'unix' ? 0 : spec.port): string {
+export function describeListener(spec: ListenSpec, port = spec.kind === 'unix' || spec.kind === 'inherited' ? 0 : spec.port): string {
   if (spec.kind === 'unix') return `${spec.name}=unix:${spec.path}`;
+  if (spec.kind === 'inherited') {
+    const address = spec.listener?.address;
+    if (address === undefined) return `${spec.name}=(from the service manager)`;
+    if (address.family === 'unix') return `${spec.name}=unix:${address.address} (from the service manager)`;
+    const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+    return `${spec.name}=${host}:${address.port} (from the service manager)`;
+  }
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
   return `${spec.name}=${spec.kind === 'udp' ? 'udp:' : ''}${host}:${port}`;
 }
@@ -77,24 +93,19 @@ async function openUnix(spec: UnixListenSpec): Promise<ListeningDescriptor> {
     if (spec.mode !== undefined) chmodSync(spec.path, spec.mode);
   } catch (error) {
     listener.close();
-    removeUnixPath(spec.path, listener);
+    unlinkSync(spec.path); // just bound by us, in the moment since
     throw error;
   }
   return listener;
 }
 
 /** Removes the socket file of `listener` at `path`, and only while it is still that socket. */
-export function removeUnixPath(path: string, listener: { inode?: number } | ListeningDescriptor): void {
-  const inode = listener instanceof ListeningDescriptor ? unixInodes.get(listener) : listener.inode;
-  try {
-    const now = lstatSync(path);
-    if (now.isSocket() && (inode === undefined || now.ino === inode)) unlinkSync(path);
-  } catch {
-    // gone already
-  }
+export function removeUnixPath(path: string, listener: ListeningDescriptor): void {
+  unlinkOwn(path, unixFiles.get(listener) ?? null);
 }
 
-const unixInodes = new WeakMap<ListeningDescriptor, number>();
+/** The socket file each UNIX listener made (device and inode), to remove only that one. */
+const unixFiles = new WeakMap<ListeningDescriptor, { dev: number; ino: number }>();
 
 function prepared(sockopts: ListenSockopts | undefined, name: string): PreparedOption[] {
   return Object.entries(sockopts ?? {}).map(([option, value]) => prepareOption(option, value, `--listen ${name} ${option}`));
@@ -125,10 +136,15 @@ async function openUdp(spec: UdpListenSpec, port: number, reusePort: boolean): P
 
 /** One socket for `spec`; `port` is the group's (a kernel-chosen port, once known). */
 export async function openListener(spec: ListenSpec, port: number, reusePort: boolean): Promise<ListeningDescriptor> {
+  if (spec.kind === 'inherited') {
+    if (spec.listener === undefined) throw errnoException(osConstants.errno.EBADF, 'listen', { reason: `no socket named '${spec.name}' was passed by the service manager` });
+    return spec.listener;
+  }
   if (spec.kind === 'unix') {
     const listener = await openUnix(spec);
-    // The file's inode (not the socket's): what stop checks before it removes the path.
-    unixInodes.set(listener, lstatSync(spec.path).ino);
+    // The file's identity (not the socket's inode): what stop checks before it removes the path.
+    const made = lstatSync(spec.path);
+    unixFiles.set(listener, { dev: made.dev, ino: made.ino });
     return listener;
   }
   if (spec.kind === 'udp') return openUdp(spec, port, reusePort);

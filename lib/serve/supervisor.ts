@@ -19,6 +19,8 @@ import { NotifyReceiver, type NotifyMessage } from './notify-receiver';
 import { Reaper } from './reaper';
 import { GroupOrder, steer, unsteer } from './steering';
 import { waitUntilIdle } from './leave-group';
+import { listenDrops } from './kernel-counters';
+import { getOption } from '../core/options';
 import { describeExit, findSetpriv, Worker } from './worker';
 import { readdirSync } from 'node:fs';
 
@@ -45,6 +47,8 @@ export interface SupervisorOptions {
   /** Old generations allowed to drain at once; past it the oldest drain is cut short (SIGKILL). */
   maxDraining: number;
   backoff?: BackoffOptions;
+  /** Told when a reload ends, ready or failed (before the old generation has drained). */
+  onReloaded?: (outcome: { ok: boolean; generation: number; error?: string }) => void;
   command: string;
   args: readonly string[];
   log: (line: string, fields?: LogFields) => void;
@@ -57,6 +61,43 @@ interface Generation {
   slots: ListeningDescriptor[][];
   /** Per worker slot, the restart delays of a worker that keeps exiting. */
   backoff: Backoff[];
+}
+
+/** What a reload did, as the kernel counts it; every request a reload covered gets it. */
+export interface ReloadReceipt {
+  ok: boolean;
+  /** The generation serving afterwards: the new one, or the old one when the reload failed. */
+  generation: number;
+  /** Its workers' pids. */
+  pids: number[];
+  /** From the start of the reload to READY=1 from every new worker (null when it failed). */
+  readyMs: number | null;
+  /** From then to the old generation's last exit (null when it failed). */
+  drainMs: number | null;
+  lost: {
+    /**
+     * Connections still queued (TCP_INFO's tcpi_unacked, read right before the close) in
+     * listeners this reload closed: --recreate-listeners only; shared and kept listeners
+     * are never closed by a reload.
+     */
+    queued: number;
+    /** TcpExt ListenDrops during the reload: packets, for the whole network namespace (null: unknown). */
+    listenDrops: number | null;
+  };
+  /** Why it failed: the old generation keeps serving. */
+  error?: string;
+}
+
+/** What `sockctl status` shows. */
+export interface ServeStatus {
+  pid: number;
+  generation: number;
+  workers: { index: number; pid: number; generation: number; readySince: string | null; restarts: number }[];
+  /** Old generations still draining. */
+  draining: number[];
+  listeners: { name: string; address: string; port: number; inode: number; recvQ: number | null }[];
+  /** NOTIFY_SOCKET datagrams from processes that are not workers, dropped. */
+  notifyDropped: number;
 }
 
 /** How often a wait for READY=1 says what it waits for. */
@@ -72,7 +113,7 @@ class Slots {
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
-    this.#ports = options.listen.map((spec) => (spec.kind === 'unix' ? 0 : spec.port));
+    this.#ports = options.listen.map((spec) => (spec.kind === 'tcp' || spec.kind === 'udp' ? spec.port : 0));
     this.groups = options.listen.map(() => new GroupOrder<ListeningDescriptor>());
   }
 
@@ -152,7 +193,7 @@ export class Supervisor {
   #nextId = 1;
   #queue: Promise<unknown> = Promise.resolve();
   /** The reload waiting behind the running operation: later requests join it. */
-  #pendingReload: Promise<boolean> | undefined;
+  #pendingReload: Promise<ReloadReceipt> | undefined;
   #stopping = false;
   /** Worker slots: the count the next reload starts. */
   #count: number;
@@ -198,6 +239,11 @@ export class Supervisor {
 
   get workers(): number {
     return this.#count;
+  }
+
+  /** A reload waits behind the running operation. */
+  get reloadPending(): boolean {
+    return this.#pendingReload !== undefined;
   }
 
   /** Datagrams on NOTIFY_SOCKET from processes that are not workers (dropped). */
@@ -329,15 +375,25 @@ export class Supervisor {
     return gen;
   }
 
-  /** The stop signal to every worker of `gen`; 'recreate' mode closes its sockets once they are gone. */
-  #retire(gen: Generation, log: boolean): Promise<unknown> {
+  /**
+   * The stop signal to every worker of `gen`. 'recreate' mode closes its sockets once they
+   * are gone, and resolves with how many connections were still queued in them (lost).
+   */
+  #retire(gen: Generation, log: boolean): Promise<number> {
     if (log) this.#log(`generation ${gen.id}: draining`, { event: 'draining', generation: gen.id });
     const done = Promise.all(gen.workers.map((w) => w.stop(this.#options.drainTimeoutMs))).then(() => {
-      if (this.#options.reusePort === 'recreate') for (const listeners of gen.slots) this.#slots.close(listeners);
+      if (this.#options.reusePort !== 'recreate') return 0;
+      // Read right before the close: what the close resets (a lower bound: more may come).
+      let queued = 0;
+      for (const listeners of gen.slots) {
+        for (const [j, listener] of listeners.entries()) {
+          if (this.#options.listen[j]!.kind === 'tcp' && !listener.closed) queued += getOption(listener, 'TCP_INFO').unacked ?? 0;
+        }
+        this.#slots.close(listeners);
+      }
+      if (queued > 0) this.#log(`generation ${gen.id}: ${queued} queued connection(s) reset with its listeners`, { event: 'lost', generation: gen.id });
+      return queued;
     });
-    // Our copies close now, as nginx's do: the old workers' copies keep each socket open
-    // while they drain; the groups' order changes once they are gone.
-    if (this.#options.reusePort === 'recreate') for (const listeners of gen.slots) for (const l of listeners) l.close();
     const entry = { gen, done };
     this.#draining.push(entry);
     void done.finally(() => this.#draining.splice(this.#draining.indexOf(entry), 1));
@@ -353,28 +409,97 @@ export class Supervisor {
   /**
    * SIGHUP: a new generation on the same sockets; the old one drains once it is ready.
    * Requests while one runs are coalesced: at most one more waits behind it, and every
-   * request made meanwhile gets that one's result.
+   * request made meanwhile gets that one's receipt, which comes once the old generation
+   * has drained (or at once, when the reload failed).
    */
-  reload(): Promise<boolean> {
+  reload(): Promise<ReloadReceipt> {
     if (this.#pendingReload !== undefined) return this.#pendingReload;
     const reload = this.#enqueue(async () => {
       this.#pendingReload = undefined;
-      if (this.#stopping) return false;
+      const started = Date.now();
+      const dropsBefore = listenDrops();
       const old = this.#current!;
+      const failed = (error: string): ReloadReceipt => ({
+        ok: false,
+        generation: old.id,
+        pids: old.workers.map((w) => w.pid),
+        readyMs: null,
+        drainMs: null,
+        lost: { queued: 0, listenDrops: null },
+        error,
+      });
+      if (this.#stopping) return () => Promise.resolve(failed('sockctl serve is stopping'));
       let gen: Generation;
       try {
         gen = await this.#startGeneration();
       } catch (error) {
-        this.#log(`reload failed: ${(error as Error).message}; generation ${old.id} keeps serving`, { event: 'reload-failed', generation: old.id });
-        return false;
+        const reason = `${(error as Error).message}; generation ${old.id} keeps serving`;
+        this.#log(`reload failed: ${reason}`, { event: 'reload-failed', generation: old.id });
+        this.#options.onReloaded?.({ ok: false, generation: old.id, error: reason });
+        return () => Promise.resolve(failed(reason));
       }
       this.#current = gen;
-      void this.#retire(old, true);
-      return true;
-    });
+      const ready = Date.now();
+      const retired = this.#retire(old, true);
+      this.#options.onReloaded?.({ ok: true, generation: gen.id });
+      // The operation ends here (the next one may start); the receipt waits for the drain.
+      return async (): Promise<ReloadReceipt> => {
+        const queued = await retired;
+        const dropsAfter = listenDrops();
+        return {
+          ok: true,
+          generation: gen.id,
+          pids: gen.workers.map((w) => w.pid),
+          readyMs: ready - started,
+          drainMs: Date.now() - ready,
+          lost: { queued, listenDrops: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore },
+        };
+      };
+    }).then((receipt) => receipt());
     this.#pendingReload = reload;
     return reload;
   }
+
+  /** Generation, workers, listeners (inode and accept queue as the kernel has them now). */
+  status(): ServeStatus {
+    const gen = this.#current;
+    return {
+      pid: process.pid,
+      generation: gen?.id ?? 0,
+      workers: (gen?.workers ?? []).map((w) => ({
+        index: w.index,
+        pid: w.pid,
+        generation: w.generation,
+        readySince: w.readyAt === undefined ? null : new Date(w.readyAt).toISOString(),
+        restarts: gen!.backoff[w.index]?.failures ?? 0,
+      })),
+      draining: this.#draining.map((d) => d.gen.id),
+      listeners: (gen?.slots ?? []).flatMap((listeners) =>
+        listeners.map((listener, j) => {
+          const spec = this.#options.listen[j]!;
+          const open = !listener.closed;
+          return {
+            name: spec.name,
+            address: listener.address.address,
+            port: listener.address.port,
+            inode: open ? binding.describeSocket(listener.fd).inode : 0,
+            recvQ: open && spec.kind === 'tcp' ? (getOption(listener, 'TCP_INFO').unacked ?? null) : null,
+          };
+        }),
+      ).filter((row, i, rows) => rows.findIndex((other) => other.inode === row.inode) === i),
+      notifyDropped: this.#receiver.dropped,
+    };
+  }
+
+  /** Scales to `count` workers, one at a time; resolves with the count reached. */
+  async scale(count: number): Promise<number> {
+    while (!this.#stopping && this.#count !== count) {
+      const changed = count > this.#count ? await this.scaleUp() : await this.scaleDown();
+      if (!changed) break;
+    }
+    return this.#count;
+  }
+
   /** SIGTTIN: one worker more. */
   scaleUp(): Promise<boolean> {
     return this.#enqueue(async () => {

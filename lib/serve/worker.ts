@@ -56,7 +56,7 @@ function commandLine(spec: WorkerSpec): [string, string[]] {
 }
 
 // The supervisor's own activation variables (if it was started that way) are not its children's.
-const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'];
+const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
 
 export class Worker {
   readonly generation: number;
@@ -66,6 +66,8 @@ export class Worker {
   readonly exited: Promise<WorkerExit>;
   #exit: WorkerExit | undefined;
   #ready = false;
+  /** When READY=1 came (Date.now()), for status. */
+  readyAt: number | undefined;
   #onReady: (() => void) | undefined;
   #whenReady: Promise<void> | undefined;
   readonly #child: ChildProcess;
@@ -118,6 +120,7 @@ export class Worker {
   markReady(): void {
     if (this.#ready || this.#exit !== undefined) return;
     this.#ready = true;
+    this.readyAt = Date.now();
     this.#onReady?.();
   }
 

@@ -1,0 +1,272 @@
+// serve(options): the supervisor behind `sockctl serve`, as a library. It holds the
+// listeners and runs `command` on them by the systemd protocol; reload() starts a new
+// generation and resolves with the reload's receipt, scale(n) and stop() do what SIGTTIN,
+// SIGTTOU and SIGTERM do to the command. With `manager`, it speaks to its own service
+// manager (Type=notify-reload); with `control`, `sockctl reload|status --control PATH` reach it.
+//
+//   const s = await serve({ listen: ['http=127.0.0.1:8080'], command: ['node', 'app.js'], workers: 2 });
+//   const receipt = await s.reload();   // { ok, generation, pids, readyMs, drainMs, lost }
+//   await s.stop();
+import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
+import { abortError, invalidArgType, invalidArgValue } from '../core/errors';
+import { readOptions, validateBoolean, validateInteger, validateString, INT32_MAX } from '../core/validate';
+import { checkSignal } from '../handover/abort';
+import { listenFds } from '../handover/systemd';
+import { ListeningDescriptor } from '../listen/listener';
+import { ControlServer, type ControlRequest } from './control';
+import { describeListener, type ListenSpec } from './listeners';
+import { Manager } from './manager';
+import { parseListen } from './spec';
+import { Supervisor, type LogFields, type ReloadReceipt, type ServeStatus, type SupervisorOptions } from './supervisor';
+
+export type { ListenSpec, ReloadReceipt, ServeStatus, LogFields };
+
+export interface ServeOptions {
+  /**
+   * The sockets, as `--listen` takes them ('http=127.0.0.1:8080,TCP_NODELAY=1',
+   * 'api=unix:/run/app.sock,mode=0660', 'dns=udp:127.0.0.1:5353', or a bare name for a
+   * socket the service manager passed) or as objects. Absent with `inherit`: every socket
+   * the manager passed, in order.
+   */
+  listen?: readonly (string | ListenSpec)[];
+  /** The program and its arguments. */
+  command: readonly string[];
+  /** Workers per generation (default 1). */
+  workers?: number;
+  /** One SO_REUSEPORT socket per worker (default false). */
+  reusePort?: boolean;
+  /** With reusePort: new sockets each generation (nginx's way; loses what is queued in the old). */
+  recreateListeners?: boolean;
+  /** A generation must be ready within this (default 30000). */
+  readyTimeoutMs?: number;
+  /** A stopped worker has this long to exit before SIGKILL (default 30000). */
+  drainTimeoutMs?: number;
+  /** Ready when still running after this long (programs that never send READY=1). */
+  readyAfterMs?: number;
+  /** What stops a worker gracefully (default 'SIGTERM'). */
+  stopSignal?: NodeJS.Signals;
+  /** Old generations draining at once (default 3); past it the oldest drain is cut short. */
+  maxDraining?: number;
+  /** A UNIX socket path for `sockctl reload|status --control PATH` (0600, same uid or root). */
+  control?: string;
+  /** Speak sd_notify to this process's own NOTIFY_SOCKET: READY, RELOADING, STOPPING, STATUS, WATCHDOG (default false). */
+  manager?: boolean;
+  /** Take the sockets this process was passed by the systemd protocol (LISTEN_FDS; default false). */
+  inherit?: boolean;
+  /** Each log line as it happens (also emitted as 'log' on the handle). */
+  onLog?: (entry: ServeLogEntry) => void;
+  /** Aborts the first start: every worker is stopped and serve() rejects with AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface ServeLogEntry extends LogFields {
+  /** ISO 8601. */
+  time: string;
+  msg: string;
+}
+
+const KEYS = [
+  'listen',
+  'command',
+  'workers',
+  'reusePort',
+  'recreateListeners',
+  'readyTimeoutMs',
+  'drainTimeoutMs',
+  'readyAfterMs',
+  'stopSignal',
+  'maxDraining',
+  'control',
+  'manager',
+  'inherit',
+  'onLog',
+  'signal',
+] as const;
+
+function checkSpecs(value: unknown, inherited: Map<string, ListeningDescriptor> | null): ListenSpec[] {
+  let specs: ListenSpec[];
+  if (value === undefined) {
+    if (inherited === null || inherited.size === 0) throw invalidArgValue('options.listen', value, 'must name at least one socket (or inherit the manager\'s)');
+    specs = [...inherited.keys()].map((name) => ({ kind: 'inherited', name }));
+  } else {
+    if (!Array.isArray(value) || value.length === 0) throw invalidArgType('options.listen', 'a non-empty array', value);
+    specs = [...(value as unknown[])].map((item, i) => {
+      if (typeof item === 'string') return parseListen(item);
+      if (typeof item !== 'object' || item === null) throw invalidArgType(`options.listen[${i}]`, 'a string or a ListenSpec', item);
+      const spec = { ...(item as ListenSpec) };
+      if (!['tcp', 'unix', 'udp', 'inherited'].includes(spec.kind)) throw invalidArgValue(`options.listen[${i}].kind`, spec.kind, "must be 'tcp', 'unix', 'udp' or 'inherited'");
+      return spec;
+    });
+  }
+  for (const spec of specs) {
+    if (spec.kind !== 'inherited') continue;
+    const listener = inherited?.get(spec.name);
+    if (listener === undefined) {
+      throw invalidArgValue('options.listen', spec.name, `names no socket the service manager passed (${[...(inherited?.keys() ?? [])].join(', ') || 'none'})`);
+    }
+    spec.listener = listener;
+  }
+  return specs;
+}
+
+/** The manager's sockets (LISTEN_FDS), by name; the first of a name wins, as sd_listen_fds_with_names users take it. */
+function inheritSockets(): Map<string, ListeningDescriptor> {
+  const byName = new Map<string, ListeningDescriptor>();
+  for (const descriptor of listenFds()) {
+    if (!descriptor.listening && descriptor.type === 'stream') {
+      descriptor.close();
+      continue;
+    }
+    const family = descriptor.family === 'ipv6' ? 'IPv6' : descriptor.family === 'ipv4' ? 'IPv4' : 'unix';
+    const address = { address: descriptor.address, family, port: descriptor.port ?? 0 };
+    if (byName.has(descriptor.name)) {
+      descriptor.close();
+      continue;
+    }
+    byName.set(descriptor.name, new ListeningDescriptor(descriptor.release(), address, 511));
+  }
+  return byName;
+}
+
+export class ServeHandle extends EventEmitter {
+  readonly #supervisor: Supervisor;
+  readonly #manager: Manager | null;
+  readonly #control: ControlServer | null;
+  readonly #specs: readonly ListenSpec[];
+  #stopped: Promise<void> | undefined;
+
+  /** @internal serve() makes it. */
+  constructor(supervisor: Supervisor, manager: Manager | null, control: ControlServer | null, specs: readonly ListenSpec[]) {
+    super();
+    this.#supervisor = supervisor;
+    this.#manager = manager;
+    this.#control = control;
+    this.#specs = specs;
+  }
+
+  /** The bound ports, in `listen` order (0 for UNIX sockets). */
+  get ports(): readonly number[] {
+    return this.#supervisor.ports;
+  }
+
+  /** Each socket as bound: 'http=127.0.0.1:8080', 'api=unix:/run/app.sock'. */
+  get sockets(): string[] {
+    return this.#specs.map((spec, i) => describeListener(spec, this.ports[i]));
+  }
+
+  /**
+   * A new generation on the same sockets. Resolves with its receipt once the old
+   * generation has drained (ok: false, the old generation serving on, when it failed).
+   * Reloads asked for while one runs are coalesced.
+   */
+  reload(): Promise<ReloadReceipt> {
+    void this.#manager?.reloading();
+    return this.#supervisor.reload();
+  }
+
+  /** Scales to `workers` workers, one at a time; resolves with the count reached. */
+  scale(workers: number): Promise<number> {
+    validateInteger(workers, 'workers', 1, 1024);
+    return this.#supervisor.scale(workers);
+  }
+
+  status(): ServeStatus {
+    return this.#supervisor.status();
+  }
+
+  /** Stops every worker (the stop signal, then SIGKILL after drainTimeoutMs) and closes the sockets. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#control?.close();
+      await this.#manager?.stopping();
+      await this.#supervisor.stop();
+      this.#manager?.close();
+    })();
+    return this.#stopped;
+  }
+
+  /** @internal a control request */
+  async answer(request: ControlRequest): Promise<unknown> {
+    if (request.command === 'status') return this.status();
+    if (request.command === 'scale') return { workers: await this.scale(request.workers) };
+    return this.reload();
+  }
+}
+
+/** Starts the supervisor; resolves once the first generation is ready. */
+export async function serve(options: ServeOptions): Promise<ServeHandle> {
+  const o = readOptions(options, 'options', KEYS, 'an option of serve');
+  if (!Array.isArray(o.command) || o.command.length === 0 || !o.command.every((part) => typeof part === 'string')) {
+    throw invalidArgType('options.command', 'a non-empty array of strings', o.command);
+  }
+  const command = [...(o.command as string[])];
+  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
+  const ms = (key: 'readyTimeoutMs' | 'drainTimeoutMs' | 'readyAfterMs', fallback?: number) => (o[key] === undefined ? fallback : validateInteger(o[key], `options.${key}`, 0, INT32_MAX));
+  const stopSignal = o.stopSignal === undefined ? 'SIGTERM' : validateString(o.stopSignal, 'options.stopSignal');
+  if (!Object.hasOwn(osConstants.signals, stopSignal) || stopSignal === 'SIGKILL' || stopSignal === 'SIGSTOP') {
+    throw invalidArgValue('options.stopSignal', stopSignal, 'must be a signal that can be caught, as SIGTERM, SIGINT or SIGQUIT');
+  }
+  const control = o.control === undefined ? undefined : validateString(o.control, 'options.control');
+  if (o.onLog !== undefined && typeof o.onLog !== 'function') throw invalidArgType('options.onLog', 'of type function', o.onLog);
+  const onLog = o.onLog as ((entry: ServeLogEntry) => void) | undefined;
+  const signal = checkSignal(o.signal);
+  const reusePort = flag('reusePort');
+  if (flag('recreateListeners') && !reusePort) throw invalidArgValue('options.recreateListeners', true, 'goes with reusePort');
+  const inherited = flag('inherit') && process.env.LISTEN_FDS !== undefined ? inheritSockets() : null;
+  const specs = checkSpecs(o.listen, inherited);
+  if (reusePort && specs.some((spec) => spec.kind === 'unix' || spec.kind === 'inherited')) {
+    throw invalidArgValue('options.reusePort', true, 'is for TCP and UDP listeners sockctl makes: a UNIX socket path, or a socket from the manager, is shared');
+  }
+  if (signal?.aborted) throw abortError(signal);
+
+  let handle: ServeHandle | undefined;
+  const log = (msg: string, fields?: LogFields): void => {
+    const entry: ServeLogEntry = { time: new Date().toISOString(), msg, ...fields };
+    onLog?.(entry);
+    handle?.emit('log', entry);
+  };
+  const manager = flag('manager') ? Manager.fromEnvironment(process.env, (error) => log(`the service manager's NOTIFY_SOCKET: ${error.message}`, { event: 'warning' })) : null;
+  let supervisor: Supervisor | undefined;
+  const supervisorOptions: SupervisorOptions = {
+    listen: specs,
+    workers: o.workers === undefined ? 1 : validateInteger(o.workers, 'options.workers', 1, 1024),
+    reusePort: reusePort ? (flag('recreateListeners') ? 'recreate' : 'keep') : false,
+    readyTimeoutMs: ms('readyTimeoutMs', 30_000)!,
+    drainTimeoutMs: ms('drainTimeoutMs', 30_000)!,
+    readyAfterMs: ms('readyAfterMs'),
+    stopSignal: stopSignal as NodeJS.Signals,
+    maxDraining: o.maxDraining === undefined ? 3 : validateInteger(o.maxDraining, 'options.maxDraining', 1, 1024),
+    command: command[0]!,
+    args: command.slice(1),
+    log,
+    onReloaded: (outcome) => {
+      const status = outcome.ok
+        ? `generation ${outcome.generation} ready, ${supervisor?.workers ?? 0} worker(s)`
+        : `reload failed: ${outcome.error}`;
+      // READY=1 ends systemd's reload (a failed one too: the protocol has no word for failure).
+      if (supervisor?.reloadPending) void manager?.status(status);
+      else void manager?.ready(status);
+    },
+  };
+  try {
+    supervisor = await Supervisor.start(supervisorOptions, signal);
+  } catch (error) {
+    manager?.close();
+    for (const listener of inherited?.values() ?? []) listener.close();
+    throw error;
+  }
+  let controlServer: ControlServer | null = null;
+  if (control !== undefined) {
+    try {
+      controlServer = await ControlServer.open(control, (request) => handle!.answer(request));
+    } catch (error) {
+      await supervisor.stop();
+      manager?.close();
+      throw error;
+    }
+  }
+  handle = new ServeHandle(supervisor, manager, controlServer, specs);
+  void manager?.ready(`generation 1 ready, ${supervisor.workers} worker(s)`);
+  return handle;
+}
