@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runLabCommand } from './lab';
+import { runReload, runStatus } from './control';
 import { runServe } from './serve';
 import { runStates } from './states';
 
@@ -13,7 +14,9 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   lab: { summary: 'every state of the TCP diagram reproduced on loopback, as the kernel reports it', run: runLabCommand },
+  reload: { summary: 'reload a sockctl serve --control PATH and wait for its receipt (exit 1 when it failed)', run: runReload },
   serve: { summary: 'run a server on sockets held here (systemd protocol); SIGHUP reloads with nothing dropped', run: runServe },
+  status: { summary: 'the generation, workers and listeners of a sockctl serve --control PATH', run: runStatus },
   states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
 };
 
