@@ -338,6 +338,9 @@ describe.skipIf(!isLinux)('connect() in a worker', () => {
         { eval: true, workerData: { index: DIST_INDEX, port } },
       );
       await once(worker, 'message');
+      // The connect is pending in the kernel before the worker ends: ss sees its SYN-SENT (this
+      // worker's only: the ones before were closed at their end).
+      await waitForSs(port, (rows) => rows.filter((r) => r.state === 'SYN-SENT').length === 1, 5_000);
       await worker.terminate();
     }
     // What each worker owned is closed at its end (the per-environment registry), the pending

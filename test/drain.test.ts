@@ -2,6 +2,7 @@
 // already in the server's kernel buffer when the server stops. Node's close() destroys
 // the "idle" connection and the kernel answers the unread request with RST; drain()
 // answers it, with Connection: close. The client is a raw socket: nothing retries.
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -90,15 +91,23 @@ describe.skipIf(!isLinux)('drain(server): keep-alive safe', () => {
   it('a request in flight when drain() starts gets Connection: close, and drain() waits for it', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const server = await listen(track(http.createServer((_, res) => void held.then(() => res.end('late')))), { host: '127.0.0.1' });
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    const server = await listen(track(http.createServer((_, res) => (arrived(), void held.then(() => res.end('late'))))), { host: '127.0.0.1' });
     const client = await keepAliveClient(portOf(server));
     client.send();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await inHandler; // the request is in flight: its handler runs (the event, not a sleep)
     let done = false;
     const drained = drain(server).then((result) => ((done = true), result));
     // The port is closed to new connections at once.
     await expect(new Promise((resolve, reject) => net.connect(portOf(server) || 1, '127.0.0.1').on('connect', resolve).on('error', reject))).rejects.toThrow();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // drain() has acted (the refusal above came after it) and still waits for the request:
+    // ss, run as a child (the loop turns meanwhile), shows the connection still there and no listener.
+    const port = client.socket.remotePort!;
+    const rows = await new Promise<string>((resolve, reject) =>
+      execFile('ss', ['-tanH', `( sport = :${port} )`], (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
+    expect(rows.split('\n').filter(Boolean).map((row) => row.split(/\s+/)[0])).toEqual(['ESTAB']);
     expect(done).toBe(false);
     release();
     expect(await client.next()).toMatch(/Connection: close\r\n[^]*late$/);
@@ -121,13 +130,17 @@ describe.skipIf(!isLinux)('drain(server): keep-alive safe', () => {
       sent++;
       client.send();
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Every client has had 3 answers before the drain starts (counted, bounded at 10 s).
+    for (const deadline = Date.now() + 10_000; !clients.every((c) => c.responses.length >= 3); ) {
+      expect(Date.now(), 'each client answered 3 times within 10 s').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const result = await drain(server, { timeoutMs: 5000 });
     const ends = await Promise.all(clients.map((client) => client.end));
     expect(result).toEqual({ timedOut: false, destroyed: 0 });
     expect(ends).toEqual(clients.map(() => 'EOF'));
     expect(clients.reduce((sum, client) => sum + client.responses.length, 0)).toBe(sent);
-    expect(sent).toBeGreaterThan(8);
+    expect(sent).toBeGreaterThanOrEqual(3 * 8);
   });
 
   it('an idle connection that never sends again is destroyed only at timeoutMs', async () => {
@@ -145,9 +158,10 @@ describe.skipIf(!isLinux)('drain(server): keep-alive safe', () => {
   it('a net.Server: stops accepting, resolves when its connections end (timedOut when they do not)', async () => {
     const server = track(net.createServer((socket) => socket.on('data', () => socket.end())));
     await listen(server, { host: '127.0.0.1' });
+    const accepted = once(server, 'connection');
     const socket = net.connect(portOf(server), '127.0.0.1');
     await once(socket, 'connect');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await accepted; // the server has it (not a guess that 20 ms is enough to accept)
     expect(await drain(server, { timeoutMs: 100 })).toEqual({ timedOut: true, destroyed: 0 });
     socket.destroy();
   });

@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants, fdOf, getOption, OPTIONS, setOption, socket, type OptionName, type OwnedDescriptor } from '../lib/index';
 import { connectedPair, isLinux, type Pair } from './helpers/net';
+import { execFileSync } from 'node:child_process';
 import { pythonGetsockopt } from './helpers/python';
 import { ssState } from './helpers/ss';
 
@@ -61,6 +62,38 @@ const WRITABLE: Partial<Record<OptionName, RoundTrip>> = {
   IPV6_V6ONLY: flag('unbound6'),
 };
 
+const PYTHON_READER = `
+import re, socket, struct, sys
+name = sys.argv[1]
+s = socket.socket(fileno=3)
+level = {"SO": socket.SOL_SOCKET, "TCP": socket.IPPROTO_TCP, "IP": socket.IPPROTO_IP, "IPV6": socket.IPPROTO_IPV6}[name.split("_")[0]]
+number = getattr(socket, name, None)
+if number is None:
+    for header in ("/usr/include/netinet/tcp.h", "/usr/include/linux/tcp.h", "/usr/include/netinet/in.h", "/usr/include/linux/in.h"):
+        try:
+            found = re.search(r"^#\\s*define\\s+" + name + r"\\s+(\\d+)", open(header).read(), re.M)
+        except OSError:
+            continue
+        if found:
+            number = int(found.group(1))
+            break
+if name == "SO_LINGER":
+    onoff, linger = struct.unpack("ii", s.getsockopt(level, number, 8))
+    print(f"linger {onoff} {linger}")
+else:
+    print(f"int {s.getsockopt(level, number)} {number}")
+s.detach()
+`;
+
+/** What python3 reads for `name` on `fd`, in the library's terms (flags as booleans). */
+function pythonReads(fd: number, name: OptionName): unknown {
+  const out = execFileSync('python3', ['-c', PYTHON_READER, name], { stdio: ['ignore', 'pipe', 'inherit', fd], encoding: 'utf8' });
+  const [kind, a, b] = out.trim().split(' ');
+  if (kind === 'linger') return { onoff: Number(a) !== 0, linger: Number(b) };
+  const flagOption = (WRITABLE[name]?.values ?? []).every((v) => typeof v.set === 'boolean');
+  return flagOption ? Number(a) !== 0 : Number(a);
+}
+
 describe.skipIf(!isLinux)('socket options round-trip through the kernel', () => {
   let pair: Pair;
   let unbound: OwnedDescriptor;
@@ -82,11 +115,15 @@ describe.skipIf(!isLinux)('socket options round-trip through the kernel', () => 
     expect(Object.keys(WRITABLE).sort()).toEqual(writable.sort());
   });
 
+  // An outside reader for each value: python3's getsockopt on the same socket (inherited as
+  // fd 3), by python's own constants (the C header's where python has none), so an option
+  // number the library got wrong reads back a different option.
   for (const [name, trip] of Object.entries(WRITABLE) as [OptionName, RoundTrip][]) {
-    it(`${name} on a ${trip.on} socket`, () => {
+    it(`${name} on a ${trip.on} socket (and python3 reads the same)`, () => {
       for (const { set, expect: expected = set } of trip.values) {
         setOption(targetOf(trip.on), name as never, set as never);
         expect(getOption(targetOf(trip.on), name)).toEqual(expected);
+        expect({ name, set, python: pythonReads(fdOf(targetOf(trip.on)), name) }).toEqual({ name, set, python: expected });
       }
     });
   }

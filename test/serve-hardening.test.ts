@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux } from './helpers/net';
-import { alive, get, running, Serve } from './helpers/serve';
+import { alive, get, running, Serve, until } from './helpers/serve';
 
 const PROBE = join(ROOT, 'test', 'fixtures', 'serve', 'probe-worker.py');
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
@@ -22,13 +22,6 @@ const hasUnshare = spawnSync('unshare', ['--help']).status === 0;
 
 let dir: string;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 50 ms until it is true or `timeoutMs` passes; returns its last answer. */
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await sleep(50);
-  return check();
-}
 
 /** /proc/PID/stat: state and parent pid. */
 function stat(pid: number): { state: string; ppid: number } | null {

@@ -3,7 +3,7 @@
 // and with two sockets. The program reports what it got; /proc/self/fdinfo (the kernel)
 // says whether close-on-exec is set. Faults in the variables run in child processes
 // spawned with exactly the descriptors they should have.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, closeSync, existsSync } from 'node:fs';
 import http from 'node:http';
@@ -14,8 +14,14 @@ import { createListener, listen, socket, SystemdDescriptor } from '../lib/index'
 import { DIST_INDEX } from './helpers/dist';
 import { closeTracked, httpGet, listenRows, portOf, track } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
+import { strictCi } from './helpers/ci';
 
 const FIXTURE = join(__dirname, 'fixtures', 'activated.js');
+// gdb, attached to the fixture as root, clears FD_CLOEXEC before listenFds() runs (Node has
+// set it at start-up): then only the library can have set it again. Under CI it must work.
+const clearsCloexec = strictCi || (process.getuid?.() === 0 && spawnSync('gdb', ['--version'], { stdio: 'ignore' }).status === 0);
+const CLEAR_CLOEXEC = clearsCloexec ? '1' : '';
+
 const hasActivate = (() => {
   try {
     execFileSync('systemd-socket-activate', ['--version'], { stdio: 'ignore' });
@@ -67,8 +73,10 @@ async function activate(args: string[], ports: number[]): Promise<ChildProcess> 
 describe.skipIf(!isLinux || !hasActivate)('systemd-socket-activate starts a Node program that serves with listenFds()', () => {
   it('one socket with --fdname: started at the first connection, LISTEN_PID its own pid, the name, close-on-exec, the variables unset', async () => {
     const port = await freePort();
-    const activator = await activate(['-l', `127.0.0.1:${port}`, '--fdname=web'], [port]);
+    const activator = await activate(['-l', `127.0.0.1:${port}`, '--fdname=web', '-E', `CLEAR_CLOEXEC=${CLEAR_CLOEXEC}`], [port]);
     const report = await getJson(port);
+    // Cleared first (where gdb can): the library set it.
+    expect(report.cloexecBefore).toEqual(clearsCloexec ? [false] : null);
     // systemd-socket-activate 252 execs in place: the program's pid is the activator's.
     expect(report.pid).toBe(activator.pid);
     expect(report.before).toEqual({ pid: String(activator.pid), fds: '1', names: 'web' });
@@ -136,7 +144,8 @@ describe.skipIf(!isLinux)('listenFds(): faults in what the supervisor passed', (
     const listener = await createListener({ host: '127.0.0.1' });
     const udp = socket('ipv4', 'udp');
     try {
-      const report = await runWith([listener.fd, udp.fd], { LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:dns' });
+      const report = await runWith([listener.fd, udp.fd], { LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:dns', CLEAR_CLOEXEC });
+      expect(report.cloexecBefore).toEqual(clearsCloexec ? [false, false] : null);
       expect(report.got.map((d: Record<string, unknown>) => [d.name, d.type, d.listening, d.cloexec])).toEqual([
         ['web', 'stream', true, true],
         ['dns', 'datagram', false, true],

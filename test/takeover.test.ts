@@ -102,7 +102,17 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
       }),
     );
     expect(openDescriptorCount()).toBe(before);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2800 - (Date.now() - started))));
+    // v1 gives up at 2.5 s and says so on the channel (ETIMEDOUT), which the stuck version
+    // never reads: waited for in ss (its unix socket's Recv-Q), bounded, not slept on.
+    const refusalQueued = () =>
+      execFileSync('ss', ['-xpH'], { encoding: 'utf8' })
+        .split('\n')
+        .some((line) => line.includes(`pid=${stuck.child.pid},`) && Number(line.trim().split(/\s+/)[2]) > 0);
+    while (!refusalQueued()) {
+      expect(Date.now() - started, 'v1 said nothing to the stuck version within 15 s').toBeLessThan(15_000);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2400); // not before its readyTimeoutMs
     await stuck.stop(); // (it held a copy and could have served too; v1 never stopped)
     for (let i = 0; i < 5; i++) expect(await httpGet(port)).toBe('v1');
     const v4 = startVersion({ TAKEOVER_PATH: path, VERSION: 'v4' });

@@ -17,6 +17,7 @@ import { connectedPair, isLinux, openDescriptorCount, type Pair } from './helper
 import { ssDetailedRows } from './helpers/ss';
 import { readableCopy } from './helpers/readable-copy';
 import { noTracingReason, ownInstances, tracing } from './helpers/tracefs';
+import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
 
 const pairs: Pair[] = [];
 afterEach(async () => {
@@ -110,7 +111,8 @@ describe.skipIf(!isLinux)("watchStates, source 'poll': dump diffs prompted by de
   });
 });
 
-describe.skipIf(!isLinux || !tracing)(`watchStates, source 'tracepoint' (root and tracefs: ${noTracingReason || 'available'})`, () => {
+describe.skipIf(!isLinux || skipUnlessAvailable(tracing))(`watchStates, source 'tracepoint' (root and tracefs: ${noTracingReason || 'available'})`, () => {
+  requireUnderCi(tracing, () => `the tracepoint: ${noTracingReason}`);
   it('every transition of both ends, FIN_WAIT_1 included, TIME_WAIT confirmed by a lookup with the cookie ss prints', async () => {
     const server = net.createServer((c) => c.on('end', () => c.end()));
     server.listen(0, '127.0.0.1');
@@ -191,7 +193,8 @@ describe.skipIf(!isLinux || !tracing)(`watchStates, source 'tracepoint' (root an
         c.on('error', () => {});
         await once(c, 'close');
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The 50 connections' events reach the watch: wait for the first one it had no room for.
+      for (const deadline = Date.now() + 5000; watch.dropped === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(watch.queued).toBeLessThanOrEqual(20);
       expect(watch.dropped).toBeGreaterThan(0);
       // Reading again resumes the source: a new connection is seen.
@@ -284,7 +287,8 @@ describe.skipIf(!isLinux || !tracing)(`watchStates, source 'tracepoint' (root an
     const p = await pair();
     const clientPort = p.client.localPort!;
     const waiting = waitForState({ localPort: clientPort, remotePort: p.port }, 'FIN_WAIT_1');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Its tracefs instance is there before waitForState returns: the watch is armed.
+    expect(ownInstances()).toHaveLength(1);
     activeClose(p);
     expect(await waiting).toMatchObject([{ state: 'FIN_WAIT_1', localPort: clientPort, remotePort: p.port }]);
   });
@@ -347,9 +351,10 @@ describe.skipIf(!isLinux)('the tracepoint unavailable: a clear reason, never a s
     }
   });
 
-  it.skipIf(process.getuid?.() !== 0 || !tracing)(
+  it.skipIf(process.getuid?.() !== 0 || skipUnlessAvailable(tracing))(
     "not permitted (root-only: a child as uid 65534): 'auto' polls and says why; 'tracepoint' fails with EACCES",
     () => {
+      expect(tracing, `the tracepoint, for root: ${noTracingReason}`).toBe(true);
       ensureBuilt();
       // The child loads a world-readable copy: the checkout may sit in a 0700 directory.
       const copy = readableCopy();
@@ -371,7 +376,8 @@ describe.skipIf(!isLinux)('the tracepoint unavailable: a clear reason, never a s
   );
 });
 
-describe.skipIf(!tracing)('tracefs instances across worker_threads', () => {
+describe.skipIf(!isLinux || skipUnlessAvailable(tracing))(`tracefs instances across worker_threads (root and tracefs: ${noTracingReason || 'available'})`, () => {
+  requireUnderCi(tracing, () => `the tracepoint: ${noTracingReason}`);
   it('a watch in a worker while one is open on the main thread gets an instance of its own (names carry the thread)', async () => {
     ensureBuilt();
     const { Worker } = await import('node:worker_threads');

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 const SCRIPT = `
 import json, socket, sys
 s = socket.socket(fileno=3)
-levels = {"SO": socket.SOL_SOCKET, "TCP": socket.IPPROTO_TCP, "IPV6": socket.IPPROTO_IPV6}
+levels = {"SO": socket.SOL_SOCKET, "TCP": socket.IPPROTO_TCP, "IP": socket.IPPROTO_IP, "IPV6": socket.IPPROTO_IPV6}
 out = {name: s.getsockopt(levels[name.split("_")[0]], getattr(socket, name)) for name in sys.argv[1:]}
 s.detach()
 print(json.dumps(out))

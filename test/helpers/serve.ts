@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import http from 'node:http';
 import { CLI } from './dist';
 import { ssDetailedRows } from './ss';
@@ -89,13 +90,23 @@ export function get(port: number, path = '/', agent: http.Agent | false = false)
   });
 }
 
+/** Polls `ready` every 10 ms until it holds or `timeoutMs` passes; says which. */
+export async function until(ready: () => boolean, timeoutMs = 15_000): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; !ready(); ) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
 /** Clients sending requests back to back until stopped, each on a new connection; every outcome kept. */
 export function load(port: number, clients = 4) {
-  const tally = { ok: 0, failed: [] as string[], generations: new Set<number>() };
+  const tally = { attempts: 0, ok: 0, failed: [] as string[], generations: new Set<number>() };
   let on = true;
   const loops = Array.from({ length: clients }, async () => {
     for (let n = 0; on && n < 100_000; n++) {
       try {
+        tally.attempts++;
         const res = await get(port);
         if (res.status === 200) tally.ok++;
         else tally.failed.push(`HTTP ${res.status}`);
@@ -107,6 +118,11 @@ export function load(port: number, clients = 4) {
   });
   return {
     tally,
+    /** Until `count` more requests than now have been answered or failed (bounded): attempts, not a rate. */
+    async more(count: number, timeoutMs = 15_000): Promise<void> {
+      const target = tally.ok + tally.failed.length + count;
+      expect(await until(() => tally.ok + tally.failed.length >= target, timeoutMs), `${count} more requests within ${timeoutMs} ms`).toBe(true);
+    },
     async stop() {
       on = false;
       await Promise.all(loops);
@@ -124,8 +140,10 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Every pid serve's lines name: "(pid N)" and a generation's "(pid N M ...)", each once. */
 export function pidsOf(serve: Serve): number[] {
-  return serve.lines.flatMap((line) => [...line.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])));
+  const pids = serve.lines.flatMap((line) => [...line.matchAll(/\(pid (\d+(?: \d+)*)\)/g)].flatMap((m) => m[1]!.split(' ').map(Number)));
+  return [...new Set(pids)];
 }
 
 export const listenInodes = (port: number) =>

@@ -5,8 +5,13 @@
 # script; the normal build is restored afterwards, on every path.
 # - ASan writes each report to a file (log_path): found even when it came from a child
 #   process whose output a test kept to itself.
-# - UBSan (built -fno-sanitize-recover) ends the process at the first report, which goes to
-#   stderr whatever log_path says (gcc 12's runtimes), so the suite's output is searched too.
+# - UBSan (built -fno-sanitize-recover) ends the process at the first report. gcc 12's
+#   libubsan, loaded next to libasan, ignores UBSAN_OPTIONS' log_path and writes to stderr,
+#   where a test that keeps a child's stderr to itself (and does not check its exit status)
+#   would hide it: test/sanitize/ubsan-report-path.c, preloaded after the runtimes, points
+#   libubsan's own report path at the reports directory, so every process's report is a
+#   file there too. log_path is set as well (for runtimes that honour it), and the suite's
+#   output is still searched. Any file in the reports directory fails this script.
 # - detect_leaks=0: node itself does not free everything at exit, so LeakSanitizer would
 #   report node's allocations, not the addon's. Overflows, use-after-free, double free and
 #   undefined behaviour are all still reported. malloc_context_size=4: shorter allocation
@@ -40,11 +45,13 @@ restore() {
 trap restore EXIT
 
 quiet npm run build:asan
-runtimes="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+gcc -shared -fPIC -O2 test/sanitize/ubsan-report-path.c -o "$work/ubsan-report-path.so" -ldl
+runtimes="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so):$work/ubsan-report-path.so"
 status=0
 LD_PRELOAD="$runtimes" \
   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:malloc_context_size=4:log_path=$work/reports/asan" \
-  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$work/reports/ubsan" \
+  UBSAN_REPORT_PATH="$work/reports/ubsan" \
   SOCKCTL_SKIP_SLOW=1 node node_modules/vitest/vitest.mjs run --testTimeout=60000 --hookTimeout=60000 \
   --exclude test/build-config.test.ts --exclude test/http-restart.test.ts --exclude test/oom.test.ts \
   --exclude test/lab.test.ts --exclude test/systemd.test.ts --exclude test/examples.test.ts --exclude test/watch.test.ts "$@" 2>&1 | tee "$work/suite.log" || status=$?
