@@ -11,6 +11,7 @@ import dgram from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnlessAvailable } from './helpers/ci';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux } from './helpers/net';
 import { alive, get, running, Serve, until } from './helpers/serve';
@@ -124,7 +125,7 @@ print(sent, flush=True)`,
     expect(address.startsWith('/')).toBe(true); // a path, not an abstract name anyone can list
   });
 
-  it.skipIf(!isRoot)('another uid (65534) cannot send to NOTIFY_SOCKET at all (EACCES: a 0700 directory)', async () => {
+  it.skipIf(skipUnlessAvailable(isRoot))('another uid (65534) cannot send to NOTIFY_SOCKET at all (EACCES: a 0700 directory)', async () => {
     const serve = new Serve(['--listen', '127.0.0.1:0', '--', 'python3', PROBE]);
     await serve.port();
     const [worker] = readyPids(serve, 1);
@@ -200,7 +201,7 @@ print(sent, flush=True)`,
     expect(await until(() => stat(daemon!) === null)).toBe(true);
   });
 
-  it.skipIf(!isRoot || !hasUnshare)('as PID 1 of a PID namespace: 4 generations of workers leaving orphans, no zombie left', async () => {
+  it.skipIf(skipUnlessAvailable(isRoot && hasUnshare))('as PID 1 of a PID namespace: 4 generations of workers leaving orphans, no zombie left', async () => {
     const script = `(sleep 0.1 &); (sleep 0.1 &); exec python3 ${PROBE}`;
     const serve = new Serve(['--listen', '127.0.0.1:0', '--', 'sh', '-c', script], false, {}, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, CLI]);
     await serve.port();
