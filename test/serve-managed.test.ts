@@ -285,3 +285,72 @@ print("done", flush=True)`,
     }
   });
 });
+
+describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR2)', { timeout: 120_000 }, () => {
+  let dir2: string;
+  const extra = new Set<number>();
+  beforeAll(() => {
+    ensureBuilt();
+    dir2 = mkdtempSync(join(tmpdir(), 'sockctl-usr2-'));
+  });
+  afterEach(async () => {
+    for (const pid of extra) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    for (const pid of extra) await until(() => !alive(pid), 20_000);
+    extra.clear();
+    await Promise.all([...running].map((s) => s.stop()));
+  });
+  afterAll(() => rmSync(dir2, { recursive: true, force: true }));
+
+  /** The first line from `from` on matching `pattern`, waiting past the first process's exit (its successor writes to the same pipe). */
+  async function lineOf(serve: Serve, pattern: RegExp, from: number): Promise<RegExpExecArray> {
+    let match: RegExpExecArray | null = null;
+    const found = await until(() => serve.lines.slice(from).some((line) => (match = pattern.exec(line)) !== null), 60_000);
+    expect(found, `a line matching ${pattern}:\n${serve.lines.slice(from).join('\n')}`).toBe(true);
+    return match!;
+  }
+
+  it.skipIf(skipUnlessAvailable(hasWrk))('3 replacements under wrk with Connection: close: 0 socket errors, 0 non-2xx, the same listening inode; status answers from the new pid', async () => {
+    const control = join(dir2, 'control.sock');
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', '--control', control, '--', process.execPath, NODE_SERVER]);
+    const port = await serve.port();
+    const inode = listenInodes(port);
+    const wrk = startWrk(`http://127.0.0.1:${port}/`, { close: true });
+    let pid = serve.child.pid!;
+    for (let i = 0; i < 3; i++) {
+      const from = serve.lines.length;
+      process.kill(pid, 'SIGUSR2');
+      const next = Number((await lineOf(serve, /replaced by pid (\d+)/, from))[1]);
+      extra.add(next);
+      expect(await until(() => !alive(pid), 30_000)).toBe(true);
+      extra.delete(pid);
+      pid = next;
+      const status = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--control', control, '--json'], { encoding: 'utf8' }).stdout) as { pid: number };
+      expect(status.pid).toBe(pid);
+      expect(listenInodes(port)).toEqual(inode);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const summary = await wrk.stop();
+    expect({ socketErrors: summary.socketErrors, nonSuccess: summary.nonSuccess }).toEqual({ socketErrors: 0, nonSuccess: 0 });
+    expect(summary.requests).toBeGreaterThan(100);
+    expect(serve.child.exitCode).toBe(0);
+  });
+
+  it('a new supervisor whose generation fails: the old one says so and serves on', async () => {
+    const mode = join(dir2, 'mode');
+    writeFileSync(mode, 'normal');
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { SERVE_FIXTURE_CONTROL: mode });
+    const port = await serve.port();
+    writeFileSync(mode, 'crash');
+    const from = serve.lines.length;
+    serve.signal('SIGUSR2');
+    await lineOf(serve, /replacement failed: .*; this supervisor \(pid \d+\) keeps serving/, from);
+    expect(serve.child.exitCode).toBe(null);
+    expect((await get(port)).generation).toBe(1);
+  });
+});

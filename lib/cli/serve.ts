@@ -25,6 +25,11 @@ Signals:
   SIGTTIN / SIGTTOU  one worker more / one fewer (the last one)
   SIGTERM / SIGINT   stop every worker (--stop-signal, then SIGKILL after --drain-timeout),
                      exit; also during the first start
+  SIGUSR2            replace sockctl itself: a new sockctl serve with the same command line
+                     (a newly installed sockctl or Node is picked up) takes the sockets and
+                     the control socket over and starts its generation; then this one drains
+                     its workers and exits 0. If the new one fails, this one serves on.
+                     Refused as PID 1, and with --reuse-port
 
 Options:
   --listen SPEC      a listening socket (repeatable), in LISTEN_FDS order:
@@ -187,7 +192,7 @@ function removePidFile(path: string): void {
   }
 }
 
-const SIGNALS = ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGTERM', 'SIGINT'] as const;
+const SIGNALS = ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGTERM', 'SIGINT', 'SIGUSR2'] as const;
 
 export async function runServe(args: string[]): Promise<number> {
   let parsed: Parsed | 'help';
@@ -209,6 +214,26 @@ export async function runServe(args: string[]): Promise<number> {
   let stopRequested: (() => void) | undefined;
   let handle: ServeHandle | undefined;
   let target = options.workers ?? 1;
+  // SIGUSR2: a new sockctl serve with this command line takes over; once it is ready this
+  // one has retired its workers, and exits 0. One at a time.
+  let replacing = false;
+  const replace = (current: ServeHandle): void => {
+    if (replacing) return log('SIGUSR2 ignored: a replacement is already under way', 'signal-ignored');
+    replacing = true;
+    log('replacing this supervisor: starting a new one with the same command line', 'replacing');
+    current
+      .replace([process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)])
+      .then(
+        (pid) => {
+          log(`replaced by pid ${pid}; its generation serves, ours has drained`, 'replaced');
+          replaced = true;
+          stopRequested?.();
+        },
+        (error: Error) => log(`replacement failed: ${error.message}; this supervisor (pid ${process.pid}) keeps serving`, 'replace-failed'),
+      )
+      .finally(() => (replacing = false));
+  };
+  let replaced = false;
   const onSignal = (signal: (typeof SIGNALS)[number]) => {
     if (signal === 'SIGTERM' || signal === 'SIGINT') {
       if (handle === undefined) starting.abort();
@@ -216,6 +241,7 @@ export async function runServe(args: string[]): Promise<number> {
     } else if (handle === undefined) {
       log(`${signal} ignored: the first generation is still starting`, 'signal-ignored');
     } else if (signal === 'SIGHUP') void handle.reload();
+    else if (signal === 'SIGUSR2') replace(handle);
     else {
       target = Math.max(1, Math.min(1024, target + (signal === 'SIGTTIN' ? 1 : -1)));
       if (signal === 'SIGTTOU' && handle.status().workers.length <= 1) log('scale down refused: 1 worker is the least', 'scale-refused');
@@ -234,7 +260,9 @@ export async function runServe(args: string[]): Promise<number> {
     }
     log(`starting, pid ${process.pid}`, 'start');
     try {
-      handle = await serve({ ...options, signal: starting.signal });
+      const takeOverFrom = process.env.SOCKCTL_UPGRADE;
+      delete process.env.SOCKCTL_UPGRADE;
+      handle = await serve({ ...options, ...(takeOverFrom !== undefined && { takeOverFrom }), signal: starting.signal });
     } catch (error) {
       if (starting.signal.aborted) {
         log('stopped during the start', 'stopped');
@@ -252,6 +280,7 @@ export async function runServe(args: string[]): Promise<number> {
     log(`serving ${handle.sockets.join(' ')}`, 'serving');
     const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
     await stopped;
+    if (replaced) return 0;
     log('stopping', 'stopping');
     await handle.stop();
     log('stopped', 'stopped');

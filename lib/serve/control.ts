@@ -7,8 +7,8 @@ import net from 'node:net';
 import { binding } from '../core/binding';
 import { checkPrivateDirectory } from '../core/paths';
 import { fdOf } from '../core/target';
-import type { ListeningDescriptor } from '../listen/listener';
-import { openListener, removeUnixPath } from './listeners';
+import { ListeningDescriptor } from '../listen/listener';
+import { openListener, rememberUnixFile, removeUnixPath } from './listeners';
 
 export type ControlRequest = { command: 'reload' } | { command: 'status' } | { command: 'scale'; workers: number };
 
@@ -38,10 +38,14 @@ export class ControlServer {
     this.#listener = listener;
   }
 
-  /** Listens at `path` (a stale socket file there is replaced; a live one or another file is refused). */
-  static async open(path: string, handler: ControlHandler): Promise<ControlServer> {
+  /**
+   * Listens at `path` (a stale socket file there is replaced; a live one or another file is
+   * refused), or on `existing`, the socket a replaced supervisor handed over.
+   */
+  static async open(path: string, handler: ControlHandler, existing?: ListeningDescriptor): Promise<ControlServer> {
     checkPrivateDirectory(path, 'control');
-    const listener = await openListener({ kind: 'unix', name: 'control', path, mode: 0o600, backlog: 16 }, 0, false);
+    const listener = existing ?? (await openListener({ kind: 'unix', name: 'control', path, mode: 0o600, backlog: 16 }, 0, false));
+    if (existing !== undefined) rememberUnixFile(path, existing);
     const uid = process.geteuid?.() ?? 0;
     const server = net.createServer((socket) => {
       const peer = binding.peerCredentials(fdOf(socket));
@@ -77,9 +81,16 @@ export class ControlServer {
     return new ControlServer(path, server, listener);
   }
 
-  close(): void {
+  /** A duplicate of the listening socket, for the next supervisor. */
+  duplicate(): ListeningDescriptor {
+    const fd = binding.dup(fdOf(this.#server));
+    return new ListeningDescriptor(fd, { address: this.path, family: 'unix', port: 0 }, 16);
+  }
+
+  /** Stops answering; the socket file is removed unless the next supervisor has it now. */
+  close(options: { handedOver?: boolean } = {}): void {
     this.#server.close();
-    removeUnixPath(this.path, this.#listener);
+    if (options.handedOver !== true) removeUnixPath(this.path, this.#listener);
   }
 }
 

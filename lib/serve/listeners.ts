@@ -16,6 +16,8 @@ import { resolveHost } from '../listen/options';
 import { addOwners, tcpStates } from '../states/list';
 
 export interface TcpListenSpec {
+  /** A socket that exists already (handed over by a replaced supervisor): used as it is. */
+  listener?: ListeningDescriptor;
   kind: 'tcp';
   /** LISTEN_FDNAMES entry. */
   name: string;
@@ -28,6 +30,8 @@ export interface TcpListenSpec {
 }
 
 export interface UnixListenSpec {
+  /** A socket that exists already (handed over by a replaced supervisor): used as it is. */
+  listener?: ListeningDescriptor;
   kind: 'unix';
   name: string;
   path: string;
@@ -37,6 +41,8 @@ export interface UnixListenSpec {
 }
 
 export interface UdpListenSpec {
+  /** A socket that exists already (handed over by a replaced supervisor): used as it is. */
+  listener?: ListeningDescriptor;
   kind: 'udp';
   name: string;
   host: string;
@@ -107,6 +113,12 @@ export function removeUnixPath(path: string, listener: ListeningDescriptor): voi
 /** The socket file each UNIX listener made (device and inode), to remove only that one. */
 const unixFiles = new WeakMap<ListeningDescriptor, { dev: number; ino: number }>();
 
+/** A UNIX listener handed over: the file at `path` now is its (removed at stop as if made here). */
+export function rememberUnixFile(path: string, listener: ListeningDescriptor): void {
+  const now = lstatSync(path, { throwIfNoEntry: false });
+  if (now?.isSocket()) unixFiles.set(listener, { dev: now.dev, ino: now.ino });
+}
+
 function prepared(sockopts: ListenSockopts | undefined, name: string): PreparedOption[] {
   return Object.entries(sockopts ?? {}).map(([option, value]) => prepareOption(option, value, `--listen ${name} ${option}`));
 }
@@ -136,6 +148,11 @@ async function openUdp(spec: UdpListenSpec, port: number, reusePort: boolean): P
 
 /** One socket for `spec`; `port` is the group's (a kernel-chosen port, once known). */
 export async function openListener(spec: ListenSpec, port: number, reusePort: boolean): Promise<ListeningDescriptor> {
+  if (spec.listener !== undefined) {
+    // Handed over by the supervisor before this one: used as it is.
+    if (spec.kind === 'unix') rememberUnixFile(spec.path, spec.listener);
+    return spec.listener;
+  }
   if (spec.kind === 'inherited') {
     if (spec.listener === undefined) throw errnoException(osConstants.errno.EBADF, 'listen', { reason: `no socket named '${spec.name}' was passed by the service manager` });
     return spec.listener;

@@ -17,6 +17,7 @@ import { ListeningDescriptor } from '../listen/listener';
 import { ControlServer, type ControlRequest } from './control';
 import { describeListener, type ListenSpec } from './listeners';
 import { Manager } from './manager';
+import { offerUpgrade, takeUpgrade, type TakenOver } from './upgrade';
 import { parseListen } from './spec';
 import { Supervisor, type LogFields, type ReloadReceipt, type ServeStatus, type SupervisorOptions } from './supervisor';
 
@@ -54,6 +55,12 @@ export interface ServeOptions {
   manager?: boolean;
   /** Take the sockets this process was passed by the systemd protocol (LISTEN_FDS; default false). */
   inherit?: boolean;
+  /**
+   * The path a supervisor being replaced offers its sockets at (SOCKCTL_UPGRADE, which
+   * `sockctl serve` reads): they are served instead of new ones, and the old supervisor
+   * is told once the first generation is ready.
+   */
+  takeOverFrom?: string;
   /** Each log line as it happens (also emitted as 'log' on the handle). */
   onLog?: (entry: ServeLogEntry) => void;
   /** Aborts the first start: every worker is stopped and serve() rejects with AbortError. */
@@ -80,6 +87,7 @@ const KEYS = [
   'control',
   'manager',
   'inherit',
+  'takeOverFrom',
   'onLog',
   'signal',
 ] as const;
@@ -135,10 +143,12 @@ export class ServeHandle extends EventEmitter {
   readonly #control: ControlServer | null;
   readonly #specs: readonly ListenSpec[];
   #stopped: Promise<void> | undefined;
+  readonly #readyTimeoutMs: number;
 
   /** @internal serve() makes it. */
-  constructor(supervisor: Supervisor, manager: Manager | null, control: ControlServer | null, specs: readonly ListenSpec[]) {
+  constructor(supervisor: Supervisor, manager: Manager | null, control: ControlServer | null, specs: readonly ListenSpec[], readyTimeoutMs: number) {
     super();
+    this.#readyTimeoutMs = readyTimeoutMs;
     this.#supervisor = supervisor;
     this.#manager = manager;
     this.#control = control;
@@ -186,6 +196,36 @@ export class ServeHandle extends EventEmitter {
     return this.#stopped;
   }
 
+  /**
+   * Replaces this supervisor with a new one started from `argv` (SIGUSR2): it takes the
+   * sockets and the control socket over, starts its generation, and once it is ready this
+   * one retires its workers and stops. Resolves with the new pid; rejects (this one serves
+   * on) when the new one fails.
+   */
+  async replace(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+    if (process.pid === 1) throw new Error('PID 1 cannot hand over and exit without ending its namespace: restart the container instead');
+    const specs = this.#specs;
+    const { pid, child } = await offerUpgrade({
+      names: specs.map((spec) => spec.name),
+      listeners: this.#supervisor.sharedListeners,
+      control: this.#control?.duplicate() ?? null,
+      argv,
+      env,
+      readyTimeoutMs: this.#readyTimeoutMs,
+    });
+    this.#supervisor.spare(pid);
+    child.unref();
+    await this.#manager?.handOver(pid);
+    this.#stopped ??= (async () => {
+      this.#control?.close({ handedOver: true });
+      await this.#supervisor.stop({ handedOver: true });
+      await this.#manager?.flush();
+      this.#manager?.close();
+    })();
+    await this.#stopped;
+    return pid;
+  }
+
   /** @internal a control request */
   async answer(request: ControlRequest): Promise<unknown> {
     if (request.command === 'status') return this.status();
@@ -219,6 +259,17 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     throw invalidArgValue('options.reusePort', true, 'is for TCP and UDP listeners sockctl makes: a UNIX socket path, or a socket from the manager, is shared');
   }
   if (signal?.aborted) throw abortError(signal);
+  const takeOverFrom = o.takeOverFrom === undefined ? undefined : validateString(o.takeOverFrom, 'options.takeOverFrom');
+  let taken: TakenOver | undefined;
+  if (takeOverFrom !== undefined) {
+    taken = await takeUpgrade(takeOverFrom);
+    if (taken.listeners.length !== specs.length) {
+      for (const listener of [...taken.listeners, ...(taken.control === null ? [] : [taken.control])]) listener.close();
+      await taken.fail(`${taken.listeners.length} sockets handed over for ${specs.length} --listen specs`);
+      throw invalidArgValue('options.listen', specs.length, `does not match the ${taken.listeners.length} sockets the supervisor being replaced handed over`);
+    }
+    specs.forEach((spec, i) => (spec.listener = taken!.listeners[i]));
+  }
 
   let handle: ServeHandle | undefined;
   const log = (msg: string, fields?: LogFields): void => {
@@ -254,19 +305,22 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
   } catch (error) {
     manager?.close();
     for (const listener of inherited?.values() ?? []) listener.close();
+    taken?.control?.close();
+    await taken?.fail((error as Error).message).catch(() => {});
     throw error;
   }
   let controlServer: ControlServer | null = null;
   if (control !== undefined) {
     try {
-      controlServer = await ControlServer.open(control, (request) => handle!.answer(request));
+      controlServer = await ControlServer.open(control, (request) => handle!.answer(request), taken?.control ?? undefined);
     } catch (error) {
       await supervisor.stop();
       manager?.close();
       throw error;
     }
   }
-  handle = new ServeHandle(supervisor, manager, controlServer, specs);
+  handle = new ServeHandle(supervisor, manager, controlServer, specs, supervisorOptions.readyTimeoutMs);
+  await taken?.ready();
   void manager?.ready(`generation 1 ready, ${supervisor.workers} worker(s)`);
   return handle;
 }

@@ -152,12 +152,12 @@ class Slots {
     }
   }
 
-  /** Every socket still held (stop, or a first generation that failed); our UNIX socket files removed. */
-  closeAll(): void {
+  /** Every socket still held (stop, or a first generation that failed); our UNIX socket files removed unless handed over. */
+  closeAll(handedOver = false): void {
     for (const [i, group] of this.groups.entries()) {
       const spec = this.#options.listen[i]!;
       for (const listener of group.members) {
-        if (spec.kind === 'unix') removeUnixPath(spec.path, listener);
+        if (spec.kind === 'unix' && !handedOver) removeUnixPath(spec.path, listener);
         listener.close();
       }
     }
@@ -187,6 +187,8 @@ export class Supervisor {
   readonly #setpriv = findSetpriv();
   /** Every worker libuv spawned whose exit it has not reported yet. */
   readonly #byPid = new Map<number, Worker>();
+  /** Children that are not workers and not orphans: the supervisor replacing this one. */
+  readonly #spared = new Set<number>();
   /** Old generations still draining (oldest first), and failed ones being stopped. */
   readonly #draining: { gen: Generation; done: Promise<unknown> }[] = [];
   #current: Generation | undefined;
@@ -206,7 +208,7 @@ export class Supervisor {
       (pid) => this.#byPid.get(pid),
       (worker, message) => this.#onNotify(worker, message),
     );
-    this.#reaper = new Reaper(() => new Set(this.#byPid.keys()));
+    this.#reaper = new Reaper(() => new Set([...this.#byPid.keys(), ...this.#spared]));
     if (this.#setpriv === null && process.platform === 'linux') {
       this.#log('setpriv (util-linux) was not found: workers will outlive a supervisor killed with SIGKILL', { event: 'warning' });
     }
@@ -609,15 +611,30 @@ export class Supervisor {
     });
   }
 
-  /** SIGTERM/SIGINT: every worker of every generation stopped, their orphans too, then the sockets closed. */
-  async stop(): Promise<void> {
+  /** A child of ours that is not a worker and must be left alone (the supervisor replacing this one). */
+  spare(pid: number): void {
+    this.#spared.add(pid);
+  }
+
+  /** The shared sockets, in --listen order, for the supervisor that replaces this one (not with --reuse-port). */
+  get sharedListeners(): readonly ListeningDescriptor[] {
+    if (this.#options.reusePort !== false) throw new Error('--reuse-port listeners are one per worker: replacing the supervisor is not supported with them yet');
+    return this.#current?.slots[0] ?? [];
+  }
+
+  /**
+   * SIGTERM/SIGINT: every worker of every generation stopped, their orphans too, then the
+   * sockets closed (our copies: with `handedOver`, the next supervisor's copies and UNIX
+   * socket files stay).
+   */
+  async stop(options: { handedOver?: boolean } = {}): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     const all = [...this.#byPid.values()];
     await Promise.all([...all.map((w) => w.stop(this.#options.drainTimeoutMs)), ...this.#draining.map((d) => d.done)]);
     await this.#reaper.stopOrphans(Math.min(this.#options.drainTimeoutMs, 5000));
     this.#reaper.close();
-    this.#slots.closeAll();
+    this.#slots.closeAll(options.handedOver === true);
     this.#receiver.close();
   }
 }

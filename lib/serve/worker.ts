@@ -56,7 +56,7 @@ function commandLine(spec: WorkerSpec): [string, string[]] {
 }
 
 // The supervisor's own activation variables (if it was started that way) are not its children's.
-const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
+const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'SOCKCTL_UPGRADE'];
 
 export class Worker {
   readonly generation: number;

@@ -17,7 +17,8 @@ export function portOf(endpoint: string): number {
 }
 
 function runSs(flags: string, port: number): string[] {
-  const out = execFileSync('ss', [flags, `( sport = :${port} or dport = :${port} )`], { encoding: 'utf8' });
+  // A port under load has thousands of TIME_WAIT rows: room for them (the default is 1 MiB).
+  const out = execFileSync('ss', [flags, `( sport = :${port} or dport = :${port} )`], { encoding: 'utf8', maxBuffer: 256 << 20 });
   return out.split('\n').filter((line) => line.trim() !== '');
 }
 
