@@ -9,7 +9,7 @@
 //   await s.stop();
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { abortError, invalidArgType, invalidArgValue } from '../core/errors';
+import { abortError, illegalConstructor, invalidArgType, invalidArgValue } from '../core/errors';
 import { readOptions, validateBoolean, validateInteger, validateString, INT32_MAX } from '../core/validate';
 import { checkSignal } from '../handover/abort';
 import { listenFds } from '../handover/systemd';
@@ -137,6 +137,9 @@ function inheritSockets(): Map<string, ListeningDescriptor> {
   return byName;
 }
 
+// Only serve() makes a ServeHandle: `new ServeHandle(...)` from outside is refused.
+const MAKE = Symbol('serve()');
+
 export class ServeHandle extends EventEmitter {
   readonly #supervisor: Supervisor;
   readonly #manager: Manager | null;
@@ -145,8 +148,9 @@ export class ServeHandle extends EventEmitter {
   #stopped: Promise<void> | undefined;
   readonly #readyTimeoutMs: number;
 
-  /** @internal serve() makes it. */
-  constructor(supervisor: Supervisor, manager: Manager | null, control: ControlServer | null, specs: readonly ListenSpec[], readyTimeoutMs: number) {
+  /** @internal serve() makes it; ERR_ILLEGAL_CONSTRUCTOR otherwise. */
+  constructor(token: symbol, supervisor: Supervisor, manager: Manager | null, control: ControlServer | null, specs: readonly ListenSpec[], readyTimeoutMs: number) {
+    if (token !== MAKE) throw illegalConstructor();
     super();
     this.#readyTimeoutMs = readyTimeoutMs;
     this.#supervisor = supervisor;
@@ -319,7 +323,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
       throw error;
     }
   }
-  handle = new ServeHandle(supervisor, manager, controlServer, specs, supervisorOptions.readyTimeoutMs);
+  handle = new ServeHandle(MAKE, supervisor, manager, controlServer, specs, supervisorOptions.readyTimeoutMs);
   await taken?.ready();
   void manager?.ready(`generation 1 ready, ${supervisor.workers} worker(s)`);
   return handle;

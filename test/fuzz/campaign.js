@@ -447,6 +447,27 @@ const PUBLIC = {
     ];
   },
   Takeover: () => [anyValue(), chance(0.5) ? new Map() : anyValue(), pick([null, anyValue()]), pick([[], anyValue()]), pick([null, 1, anyValue()])],
+  // Never a whole valid options object: a real supervisor would start and wait for READY=1.
+  serve: () => [
+    pick([
+      undefined,
+      null,
+      {},
+      { command: [] },
+      { listen: [], command: ['true'] },
+      { listen: ['bad spec=x'], command: ['true'] },
+      { listen: ['127.0.0.1:99999'], command: ['true'] },
+      { listen: ['127.0.0.1:0,TCP_BOGUS=1'], command: ['true'] },
+      { listen: ['127.0.0.1:0'], command: 'true' },
+      { listen: ['127.0.0.1:0'], command: ['true'], workers: pick([0, -1, 1.5, NaN, 'x', 2 ** 31]) },
+      { listen: ['127.0.0.1:0'], command: ['true'], stopSignal: pick(['SIGKILL', 'TERM', 5]) },
+      { listen: ['127.0.0.1:0'], command: ['true'], bogus: 1 },
+      { listen: [{ kind: 'sctp', name: 'x' }], command: ['true'] },
+      { listen: ['named'], command: ['true'] },
+      anyValue(),
+    ]),
+  ],
+  ServeHandle: () => [anyValue(), anyValue(), anyValue(), anyValue(), anyValue(), anyValue()],
   watchStates: () => watchArgs(),
   StateWatch: () => watchArgs(),
 };

@@ -2,7 +2,7 @@
 // runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
 // the line below it ever type-checks.
 import net from 'node:net';
-import { constants, getOption, listen, notify, restart, setOption, waitForState, type ListenOptions, type NotifyOptions, type RestartOptions } from '../../dist/index';
+import { constants, getOption, listen, notify, restart, serve, setOption, waitForState, type ListenOptions, type NotifyOptions, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
 
 declare const server: net.Server;
 
@@ -58,3 +58,19 @@ const notifyOptions: NotifyOptions = { timeoutMs: 0 };
 void notifyOptions;
 // @ts-expect-error unknown keys are refused at runtime, and by the type
 void notify('READY=1', { timeout: 5 });
+
+// serve: the supervisor as a library; the receipt and status are typed.
+async function supervise(): Promise<void> {
+  const s = await serve({ listen: ['http=127.0.0.1:0', { kind: 'unix', name: 'api', path: '/run/app.sock', mode: 0o660 }], command: ['node', 'app.js'], workers: 2 });
+  const receipt: ReloadReceipt = await s.reload();
+  const queued: number = receipt.lost.queued;
+  const status: ServeStatus = s.status();
+  const workers: number = await s.scale(status.workers.length + 1);
+  void [queued, workers];
+  await s.stop();
+  // @ts-expect-error the command is an array: the program, then its arguments
+  void serve({ listen: ['127.0.0.1:0'], command: 'node app.js' });
+  // @ts-expect-error unknown keys are refused at runtime, and by the type
+  void serve({ listen: ['127.0.0.1:0'], command: ['node'], worker: 2 });
+}
+void supervise;
