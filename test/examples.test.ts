@@ -27,6 +27,7 @@ const EXPECTED: Record<string, string[]> = {
   'takeover.js': ['v1 answers: v1', 'v1 exited: 0 | same port: true | v2 answers: v2'],
   'fd-passing.js': ['peer pid matches: true', 'served by the receiver on "web"'],
   'watch-states.js': ['TIME_WAIT seen, same socket as before: true'],
+  'serve-library.js': ['answers: 200', 'reload ok: true | generation: 2 | queued connections lost: 0', 'workers: 2'],
 };
 
 describe.skipIf(!isLinux)('README examples', () => {
