@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessAvailable } from './helpers/ci';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux } from './helpers/net';
-import { alive, get, running, Serve, until } from './helpers/serve';
+import { alive, get, load, running, Serve, until } from './helpers/serve';
 
 const PROBE = join(ROOT, 'test', 'fixtures', 'serve', 'probe-worker.py');
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
@@ -373,5 +373,37 @@ print(sent, flush=True)`,
     } finally {
       client.close();
     }
+  });
+});
+
+describe.skipIf(!isLinux)('sockctl serve --rolling', { timeout: 60_000 }, () => {
+  beforeAll(() => ensureBuilt());
+  afterEach(async () => {
+    await Promise.all([...running].map((s) => s.stop()));
+  });
+
+  it('slot by slot: new worker i ready, then old worker i drains, then the next slot; every request answered', async () => {
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '3', '--rolling', '--', process.execPath, NODE_SERVER]);
+    const port = await serve.port();
+    const clients = load(port, 3);
+    await clients.more(10);
+    const from = serve.lines.length;
+    serve.signal('SIGHUP');
+    await serve.line(/generation 2: 3 worker\(s\) ready/, from);
+    const steps = serve.lines.slice(from).filter((line) => / ready; generation 1 worker \d \(pid \d+\) draining/.test(line));
+    expect(steps.map((line) => /generation 2 worker (\d)/.exec(line)![1])).toEqual(['0', '1', '2']);
+    // One start at a time: each new worker's start (/proc, in clock ticks) comes a Node
+    // start-up after the previous one's (which had to say READY=1 first); without --rolling
+    // all three start within a tick or two of each other.
+    const ticks = steps.map((line) => {
+      const pid = /generation 2 worker \d \(pid (\d+)\)/.exec(line)![1];
+      return Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[19]);
+    });
+    const tick = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout);
+    for (let i = 1; i < ticks.length; i++) expect((ticks[i]! - ticks[i - 1]!) * tick).toBeGreaterThanOrEqual(50);
+    await clients.more(10);
+    const tally = await clients.stop();
+    expect(tally.failed).toEqual([]);
+    expect((await get(port)).generation).toBe(2);
   });
 });

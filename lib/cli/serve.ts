@@ -57,6 +57,10 @@ Options:
                      never send READY=1
   --stop-signal SIG  what stops a worker gracefully (default SIGTERM; lighttpd: SIGINT,
                      nginx: SIGQUIT); also sent to the workers if sockctl itself is killed
+  --rolling          reload slot by slot: worker i of the new generation started and ready,
+                     then the old worker i stopped (it drains), then the next slot: one
+                     process starts at a time. A slot that fails ends the reload: the slots
+                     not reached keep their old workers, those replaced their new ones
   --max-draining N   old generations draining at once (default 3); past it the oldest one's
                      drain is cut short (SIGKILL), so slow clients cannot pile them up
   --log-format FMT   text (default: an ISO time, then the message) or json (one object a
@@ -93,6 +97,7 @@ const OPTIONS = {
   'ready-after': { type: 'string' },
   'stop-signal': { type: 'string' },
   'max-draining': { type: 'string' },
+  rolling: { type: 'boolean' },
   'log-format': { type: 'string' },
   'pid-file': { type: 'string' },
   control: { type: 'string' },
@@ -144,6 +149,7 @@ function parse(args: string[]): Parsed | 'help' {
   const inherit = process.env.LISTEN_FDS !== undefined;
   if (listen === undefined && !inherit) throw new UsageError('--listen is needed at least once (or sockets from the service manager: LISTEN_FDS)');
   if (values['recreate-listeners'] && !values['reuse-port']) throw new UsageError('--recreate-listeners goes with --reuse-port');
+  if (values.rolling && values['recreate-listeners']) throw new UsageError('--rolling keeps each slot\'s sockets: not with --recreate-listeners');
   if (values['reuse-port'] && listen?.some((spec) => spec.kind === 'unix' || spec.kind === 'inherited')) {
     throw new UsageError('--reuse-port is for TCP and UDP listeners: a UNIX socket path, or a socket from the manager, is shared');
   }
@@ -163,6 +169,7 @@ function parse(args: string[]): Parsed | 'help' {
       ...(ms('ready-after') !== undefined && { readyAfterMs: ms('ready-after') }),
       stopSignal: stopSignal(values['stop-signal']),
       maxDraining: integer(values['max-draining'], 'max-draining', 1, 1024) ?? 3,
+      rolling: values.rolling ?? false,
       ...(values.control !== undefined && { control: values.control }),
       manager: true,
       inherit,

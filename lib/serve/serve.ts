@@ -49,6 +49,8 @@ export interface ServeOptions {
   stopSignal?: NodeJS.Signals;
   /** Old generations draining at once (default 3); past it the oldest drain is cut short. */
   maxDraining?: number;
+  /** Reload slot by slot: new worker i ready, then old worker i stopped (not with recreateListeners). */
+  rolling?: boolean;
   /** A UNIX socket path for `sockctl reload|status --control PATH` (0600, same uid or root). */
   control?: string;
   /** Speak sd_notify to this process's own NOTIFY_SOCKET: READY, RELOADING, STOPPING, STATUS, WATCHDOG (default false). */
@@ -84,6 +86,7 @@ const KEYS = [
   'readyAfterMs',
   'stopSignal',
   'maxDraining',
+  'rolling',
   'control',
   'manager',
   'inherit',
@@ -245,7 +248,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     throw invalidArgType('options.command', 'a non-empty array of strings', o.command);
   }
   const command = [...(o.command as string[])];
-  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
+  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit' | 'rolling') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
   const ms = (key: 'readyTimeoutMs' | 'drainTimeoutMs' | 'readyAfterMs', fallback?: number) => (o[key] === undefined ? fallback : validateInteger(o[key], `options.${key}`, 0, INT32_MAX));
   const stopSignal = o.stopSignal === undefined ? 'SIGTERM' : validateString(o.stopSignal, 'options.stopSignal');
   if (!Object.hasOwn(osConstants.signals, stopSignal) || stopSignal === 'SIGKILL' || stopSignal === 'SIGSTOP') {
@@ -257,6 +260,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
   const signal = checkSignal(o.signal);
   const reusePort = flag('reusePort');
   if (flag('recreateListeners') && !reusePort) throw invalidArgValue('options.recreateListeners', true, 'goes with reusePort');
+  if (flag('rolling') && flag('recreateListeners')) throw invalidArgValue('options.rolling', true, 'keeps each slot\'s sockets: not with recreateListeners');
   const inherited = flag('inherit') && process.env.LISTEN_FDS !== undefined ? inheritSockets() : null;
   const specs = checkSpecs(o.listen, inherited);
   if (reusePort && specs.some((spec) => spec.kind === 'unix' || spec.kind === 'inherited')) {
@@ -292,6 +296,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     readyAfterMs: ms('readyAfterMs'),
     stopSignal: stopSignal as NodeJS.Signals,
     maxDraining: o.maxDraining === undefined ? 3 : validateInteger(o.maxDraining, 'options.maxDraining', 1, 1024),
+    rolling: flag('rolling'),
     command: command[0]!,
     args: command.slice(1),
     log,

@@ -47,6 +47,12 @@ export interface SupervisorOptions {
   /** Old generations allowed to drain at once; past it the oldest drain is cut short (SIGKILL). */
   maxDraining: number;
   backoff?: BackoffOptions;
+  /**
+   * Reload slot by slot: worker i of the new generation started and ready, then the old
+   * worker i stopped, then the next slot (not with 'recreate' listeners). One process
+   * starts at a time, so the machine keeps its cores for the load.
+   */
+  rolling?: boolean;
   /** Told when a reload ends, ready or failed (before the old generation has drained). */
   onReloaded?: (outcome: { ok: boolean; generation: number; error?: string }) => void;
   command: string;
@@ -55,6 +61,7 @@ export interface SupervisorOptions {
 }
 
 interface Generation {
+  /** A rolling reload relabels the generation once every slot has its new worker. */
   id: number;
   workers: Worker[];
   /** Per worker slot, one socket per --listen ('recreate' mode: this generation's own). */
@@ -187,6 +194,8 @@ export class Supervisor {
   readonly #setpriv = findSetpriv();
   /** Every worker libuv spawned whose exit it has not reported yet. */
   readonly #byPid = new Map<number, Worker>();
+  /** A rolling reload's new worker until it is ready: its exit fails the reload, nothing restarts it. */
+  readonly #trial = new Set<Worker>();
   /** Children that are not workers and not orphans: the supervisor replacing this one. */
   readonly #spared = new Set<number>();
   /** Old generations still draining (oldest first), and failed ones being stopped. */
@@ -279,14 +288,14 @@ export class Supervisor {
     return this.#current!.slots[index]!;
   }
 
-  #spawn(gen: Generation, index: number, listeners: readonly ListeningDescriptor[]): Worker {
+  #spawn(gen: Generation, index: number, listeners: readonly ListeningDescriptor[], label = gen.id): Worker {
     const worker = new Worker({
       command: this.#options.command,
       args: this.#options.args,
       fds: listeners.map((l) => l.fd),
       names: this.#options.listen.map((spec) => spec.name),
       notifySocket: this.#receiver.address,
-      generation: gen.id,
+      generation: label,
       index,
       stopSignal: this.#options.stopSignal,
       setpriv: this.#setpriv,
@@ -309,7 +318,7 @@ export class Supervisor {
 
   /** A worker of the serving generation that dies is started again, on the same sockets, after a growing delay. */
   #onExit(gen: Generation, worker: Worker, how: string, notStarted: boolean): void {
-    if (this.#stopping || gen !== this.#current || gen.workers[worker.index] !== worker) return;
+    if (this.#stopping || gen !== this.#current || gen.workers[worker.index] !== worker || this.#trial.has(worker)) return;
     const delay = gen.backoff[worker.index]!.next();
     const seconds = `${delay / 1000} s`;
     const restarts = gen.backoff[worker.index]!.failures;
@@ -431,6 +440,7 @@ export class Supervisor {
         error,
       });
       if (this.#stopping) return () => Promise.resolve(failed('sockctl serve is stopping'));
+      if (this.#options.rolling) return this.#roll(old, started, dropsBefore, failed);
       let gen: Generation;
       try {
         gen = await this.#startGeneration();
@@ -460,6 +470,68 @@ export class Supervisor {
     }).then((receipt) => receipt());
     this.#pendingReload = reload;
     return reload;
+  }
+
+  /**
+   * A rolling reload of `gen`, in place: slot by slot, the new worker started and ready,
+   * then the old one stopped (it drains). A slot whose new worker fails ends the reload:
+   * that slot's old worker serves on, and so do the slots not reached yet; those already
+   * replaced keep their new workers (the receipt lists what serves).
+   */
+  async #roll(gen: Generation, started: number, dropsBefore: number | null, failed: (error: string) => ReloadReceipt): Promise<() => Promise<ReloadReceipt>> {
+    const id = this.#nextId++;
+    const oldId = gen.id;
+    const retired: Worker[] = [];
+    const stops: Promise<unknown>[] = [];
+    const retire = (): Promise<unknown> => {
+      const done = Promise.all(stops);
+      const entry = { gen: { id: oldId, workers: retired, slots: [], backoff: [] }, done: done.then(() => 0) };
+      this.#draining.push(entry);
+      void done.finally(() => this.#draining.splice(this.#draining.indexOf(entry), 1));
+      return done;
+    };
+    for (let i = 0; i < gen.workers.length; i++) {
+      const previous = gen.workers[i]!;
+      const listeners = gen.slots[i]!;
+      const next = this.#spawn(gen, i, listeners, id);
+      this.#trial.add(next);
+      try {
+        await this.#waitReady([next]);
+      } catch (error) {
+        gen.workers[i] = previous;
+        gen.slots[i] = listeners;
+        void next.stop(this.#options.drainTimeoutMs);
+        void retire();
+        const reason = `${(error as Error).message}; ${i} of ${gen.workers.length} slot(s) were replaced, the others keep generation ${oldId}'s workers`;
+        this.#log(`reload failed: ${reason}`, { event: 'reload-failed', generation: oldId });
+        this.#options.onReloaded?.({ ok: false, generation: oldId, error: reason });
+        const receipt = failed(reason);
+        return () => Promise.resolve({ ...receipt, pids: gen.workers.map((w) => w.pid) });
+      } finally {
+        this.#trial.delete(next);
+      }
+      retired.push(previous);
+      this.#log(`${next.describe()} ready; ${previous.describe()} draining`, this.#workerFields(next, 'ready'));
+      stops.push(previous.stop(this.#options.drainTimeoutMs));
+    }
+    gen.id = id;
+    const ready = Date.now();
+    const pids = gen.workers.map((w) => w.pid);
+    this.#log(`generation ${id}: ${gen.workers.length} worker(s) ready (pid ${pids.join(' ')})`, { event: 'ready', generation: id });
+    this.#options.onReloaded?.({ ok: true, generation: id });
+    const drained = retire();
+    return async () => {
+      await drained;
+      const dropsAfter = listenDrops();
+      return {
+        ok: true,
+        generation: id,
+        pids,
+        readyMs: ready - started,
+        drainMs: Date.now() - ready,
+        lost: { queued: 0, listenDrops: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore },
+      };
+    };
   }
 
   /** Generation, workers, listeners (inode and accept queue as the kernel has them now). */
