@@ -4,7 +4,7 @@
 // reference, measured in the same run. Then 2 workers' throughput on short connections:
 // shared listeners, --reuse-port and Node cluster, and how evenly the workers share the
 // connections (coefficient of variation of the requests each answered).
-// Usage: npm run bench:reload [-- --reloads N --connections C]
+// Usage: npm run bench:reload [-- --reloads N --connections C --rows cluster,shared,rolling]
 // The root-only row runs in a network namespace of its own (unshare --net) with
 // net.ipv4.tcp_migrate_req=1; elsewhere it is skipped with the reason.
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     'reference-ms': { type: 'string', default: '6000' },
     'throughput-ms': { type: 'string', default: '8000' },
     only: { type: 'string' }, // a row's key: how the netns child runs the root row
+    rows: { type: 'string' }, // comma-separated row keys: a shorter run (default: every row)
     json: { type: 'boolean' },
   },
 });
@@ -141,6 +142,8 @@ const ROWS = [
   { key: 'shared', name: '`sockctl serve --workers 2` (shared listener)', start: serve(['--workers', '2']) },
   { key: 'recreate', name: '`--workers 2 --reuse-port --recreate-listeners` (nginx)', start: serve(['--workers', '2', '--reuse-port', '--recreate-listeners']) },
   { key: 'keep', name: '`--workers 2 --reuse-port` (listeners kept)', start: serve(['--workers', '2', '--reuse-port']) },
+  { key: 'rolling', name: '`--workers 2 --rolling` (shared, slot by slot)', start: serve(['--workers', '2', '--rolling']) },
+  { key: 'rolling-keep', name: '`--workers 2 --reuse-port --rolling` (kept, slot by slot)', start: serve(['--workers', '2', '--reuse-port', '--rolling']) },
   { key: 'scale', name: '`--reuse-port` scale-down 2→1 steered (SIGTTOU), then SIGTTIN', start: scaleDown },
   { key: 'migrate', name: '`--reuse-port --recreate-listeners`, tcp_migrate_req=1 (root, netns)', start: serve(['--workers', '2', '--reuse-port', '--recreate-listeners']), netns: true },
 ];
@@ -237,7 +240,8 @@ async function main() {
   console.log(`wrk -t1 -c${args.connections}, ${RELOADS} reloads per run, ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   console.log('| server | connections | reloads | wrk socket errors connect/read/write/timeout | non-2xx | req/s | p50 ms | p99 ms | max ms | p99 × no-reload |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of ROWS) {
+  const chosen = args.rows ? ROWS.filter((row) => args.rows.split(',').includes(row.key)) : ROWS;
+  for (const row of chosen) {
     const results = row.netns ? inNetns(row) : await rowResults(row);
     if (results.skipped) {
       console.log(`| ${row.name} | skipped: ${results.skipped} | | | | | | | | |`);
@@ -248,6 +252,7 @@ async function main() {
       console.log(line(row.name, mode, reloaded, ref));
     }
   }
+  if (args.rows) return;
   console.log(`\nShort connections per second, 2 workers, no reload (wrk -t1 -c${args.connections}, ${args['throughput-ms']} ms each):`);
   console.log('| 2 workers | connections/s | × cluster | requests per worker | CV |');
   console.log('| --- | --- | --- | --- | --- |');
