@@ -103,17 +103,35 @@ Napi::Value NotifyConnect(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// notifySend(fd, message): bytes sent, or -1 while the receiver's queue is full (EAGAIN).
+// notifySend(fd, message[, passFd]): bytes sent, or -1 while the receiver's queue is full
+// (EAGAIN). With passFd, the descriptor goes with the datagram (SCM_RIGHTS): sd_notify's
+// BARRIER=1 sends the write end of a pipe, which the manager closes once it has read
+// everything before it.
 Napi::Value NotifySend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   Napi::Buffer<char> message = BufferArg(info, 1, "message");
+  int pass = info.Length() > 2 && !info[2].IsUndefined() ? FdArg(info, 2) : -1;
+  iovec iov = {message.Data(), message.Length()};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (pass >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &pass, sizeof pass);
+  }
   ssize_t sent;
   do {
-    sent = send(fd, message.Data(), message.Length(), kNotifyFlags);
+    sent = sendmsg(fd, &msg, kNotifyFlags);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Napi::Number::New(env, -1);
-  if (sent < 0) throw ErrnoError(env, errno, "send");
+  if (sent < 0) throw ErrnoError(env, errno, "sendmsg");
   return Napi::Number::New(env, static_cast<double>(sent));
 }
 

@@ -30,13 +30,16 @@ async function manager(path: string) {
     'python3',
     [
       '-c',
-      `import json, socket, sys, time
+      `import array, json, os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 print("ready", flush=True)
 while True:
-    data = s.recv(4096)
-    print(json.dumps({"data": data.decode(), "at": time.monotonic_ns() // 1000}), flush=True)`,
+    data, ancillary, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16))
+    fds = [fd for level, kind, raw in ancillary if kind == socket.SCM_RIGHTS for fd in array.array("i", raw)]
+    for fd in fds:
+        os.close(fd)  # as systemd does with BARRIER=1's pipe
+    print(json.dumps({"data": data.decode(), "at": time.monotonic_ns() // 1000, "fds": len(fds)}), flush=True)`,
       path,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -304,6 +307,9 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     for (const pid of extra) await until(() => !alive(pid), 20_000);
     extra.clear();
     await Promise.all([...running].map((s) => s.stop()));
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all([...children].map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined)));
+    children.clear();
   });
   afterAll(() => rmSync(dir2, { recursive: true, force: true }));
 
@@ -339,6 +345,29 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     expect({ socketErrors: summary.socketErrors, nonSuccess: summary.nonSuccess }).toEqual({ socketErrors: 0, nonSuccess: 0 });
     expect(summary.requests).toBeGreaterThan(100);
     expect(serve.child.exitCode).toBe(0);
+  });
+
+  it('under a manager: the old supervisor says MAINPID=<new> and BARRIER=1 (a pipe the manager closes) before it exits; the new one says STOPPING=1 at its stop', async () => {
+    const path = join(dir2, 'manager.sock');
+    const m = await manager(path);
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { NOTIFY_SOCKET: path });
+    const port = await serve.port();
+    await m.waitFor((x) => x.data.startsWith('READY=1'));
+    const from = serve.lines.length;
+    serve.signal('SIGUSR2');
+    const next = Number((await lineOf(serve, /replaced by pid (\d+)/, from))[1]);
+    extra.add(next);
+    await once(serve.child, 'exit');
+    expect(serve.child.exitCode).toBe(0);
+    const states = m.states().map((x) => ({ first: x.data.split('\n')[0], fds: (x as { fds?: number }).fds }));
+    const mainpid = states.findIndex((x) => x.first === `MAINPID=${next}`);
+    expect(mainpid).toBeGreaterThan(0);
+    expect(states[mainpid + 1]).toEqual({ first: 'BARRIER=1', fds: 1 });
+    expect((await get(port)).status).toBe(200);
+    process.kill(next, 'SIGTERM');
+    await m.waitFor((x) => x.data.startsWith('STOPPING=1'));
+    expect(await until(() => !alive(next), 30_000)).toBe(true);
+    extra.delete(next);
   });
 
   it('a new supervisor whose generation fails: the old one says so and serves on', async () => {

@@ -135,8 +135,10 @@ export interface NativeBinding {
   notify(address: string, message: Buffer): number;
   /** A datagram socket connect()ed to NOTIFY_SOCKET, owned by this environment: POLLOUT only while the receiver has room. */
   notifyConnect(address: string): number;
-  /** Bytes sent on notifyConnect's socket, or -1 while the receiver's queue is full (EAGAIN). */
-  notifySend(fd: number, message: Buffer): number;
+  /** Bytes sent on notifyConnect's socket, or -1 while the receiver's queue is full (EAGAIN); `passFd` goes with it (SCM_RIGHTS). */
+  notifySend(fd: number, message: Buffer, passFd?: number): number;
+  /** pipe(2): [read end, write end], close-on-exec, owned by this environment. */
+  pipe(): [number, number];
   /** native/process.cc: prctl(PR_SET_CHILD_SUBREAPER, 1); ENOTSUP off Linux. */
   setChildSubreaper(): void;
   /** waitpid(pid, WNOHANG): null while it has not exited, else how it ended (`signal` a number). */

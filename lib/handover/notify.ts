@@ -18,8 +18,8 @@ export interface NotifyOptions {
   signal?: AbortSignal;
 }
 
-/** Resolves when `fd` is writable (the receiver has room), rejects at the deadline or abort. */
-function whenWritable(fd: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+/** Resolves when `fd` is writable (the receiver has room), or hung up; rejects at the deadline or abort. */
+export function whenWritable(fd: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const settle = (error?: Error): void => {
       clearTimeout(timer);
@@ -56,8 +56,11 @@ export async function notify(state: string, options?: NotifyOptions): Promise<bo
   return true;
 }
 
-/** sd_notify to `address` itself (sockctl serve's own manager): checked arguments, as notify() leaves them. */
-export async function notifyAt(address: string, state: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+/**
+ * sd_notify to `address` itself (sockctl serve's own manager): checked arguments, as
+ * notify() leaves them. `passFd` goes with the datagram (SCM_RIGHTS).
+ */
+export async function notifyAt(address: string, state: string, timeoutMs: number, signal?: AbortSignal, passFd?: number): Promise<void> {
   const message = Buffer.from(state, 'utf8');
   const named = (error: unknown): unknown =>
     isSystemError(error)
@@ -71,7 +74,7 @@ export async function notifyAt(address: string, state: string, timeoutMs: number
   }
   try {
     const deadline = Date.now() + timeoutMs;
-    while (binding.notifySend(fd, message) < 0) {
+    while (binding.notifySend(fd, message, passFd) < 0) {
       await whenWritable(fd, Math.max(0, deadline - Date.now()), signal);
     }
   } catch (error) {

@@ -6,7 +6,8 @@
 // line saying how it ended; STOPPING=1; WATCHDOG=1 every half WATCHDOG_USEC when
 // WATCHDOG_PID is ours (sent from the event loop: a stuck loop sends nothing). The
 // workers' NOTIFY_SOCKET is sockctl's own receiver, never this one.
-import { notifyAt } from '../handover/notify';
+import { binding } from '../core/binding';
+import { notifyAt, whenWritable } from '../handover/notify';
 
 /** What a worker must not inherit of sockctl's own manager. */
 export const MANAGER_VARIABLES = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'] as const;
@@ -65,6 +66,29 @@ export class Manager {
   /** Another process is the service's main process from now on (a replaced supervisor). */
   handOver(pid: number): Promise<void> {
     return this.#send(`MAINPID=${pid}\nSTATUS=replaced by pid ${pid}`);
+  }
+
+  /**
+   * sd_notify_barrier(3): BARRIER=1 with the write end of a pipe, which the manager closes
+   * once it has processed every message before it; resolves when the read end hangs up
+   * (or after `timeoutMs`: a manager that does not know BARRIER keeps it until it exits).
+   */
+  async barrier(timeoutMs = 5000): Promise<void> {
+    await this.#queue;
+    const [read, write] = binding.pipe();
+    let writeOpen = true;
+    try {
+      await notifyAt(this.#address, 'BARRIER=1', timeoutMs, undefined, write);
+      binding.close(write);
+      writeOpen = false;
+      // A pipe's read end is never writable: the poll wakes on POLLHUP, when the last write end closes.
+      await whenWritable(read, timeoutMs, undefined).catch(() => {});
+    } catch (error) {
+      this.#onError(error as Error);
+    } finally {
+      if (writeOpen) binding.close(write);
+      binding.close(read);
+    }
   }
 
   /** Waits for what was sent (before an exit). */

@@ -223,6 +223,7 @@ export class ServeHandle extends EventEmitter {
     this.#supervisor.spare(pid);
     child.unref();
     await this.#manager?.handOver(pid);
+    await this.#manager?.barrier(); // systemd has taken MAINPID before this process goes
     this.#stopped ??= (async () => {
       this.#control?.close({ handedOver: true });
       await this.#supervisor.stop({ handedOver: true });

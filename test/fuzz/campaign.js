@@ -569,7 +569,8 @@ const RAW = {
   ],
   unixListen: () => [pathValue(), pick([0, 1, 16, -1, NaN, 2 ** 31, anyValue()])],
   notifyConnect: () => [chance(0.85) ? pick([tmpPath(), live.file, live.dir, '@', '', 'x', `${live.dir}/a\0b`, `/${'x'.repeat(200)}`]) : anyValue()],
-  notifySend: () => [fdValue(), pick([Buffer.from('READY=1'), Buffer.alloc(0), new Uint8Array(3), 'READY=1', anyValue()])],
+  notifySend: () => [fdValue(), pick([Buffer.from('READY=1'), Buffer.alloc(0), new Uint8Array(3), 'READY=1', anyValue()]), pick([undefined, fdValue()])],
+  pipe: () => [],
   setChildSubreaper: () => [],
   // Never a pid of a child of this process's: its exit status is libuv's to read.
   reapChild: () => [pick([0, -1, 1, NaN, 2 ** 31, 1.5, process.pid, anyValue()])],
@@ -764,9 +765,11 @@ function describe(value) {
 async function dispose(result, kind, name, args = []) {
   if (result && typeof result === 'object' && Array.isArray(result.descriptors)) {
     for (const owned of result.descriptors) owned.close(); // FdChannel.receive's
+  } else if (kind === 'raw' && name === 'pipe' && Array.isArray(result)) {
+    fresh.push(...result); // closed with the call's other descriptors
   } else if (Array.isArray(result)) {
     for (const item of result) await dispose(item); // listenFds
-  } else if (kind === 'raw' && (name === 'unixListen' || name === 'unixConnect') && typeof result === 'number') {
+  } else if (kind === 'raw' && (name === 'unixListen' || name === 'unixConnect' || name === 'notifyConnect') && typeof result === 'number') {
     fresh.push(result);
   } else if (kind === 'raw' && name === 'recvFds' && result && Array.isArray(result.fds)) {
     fresh.push(...result.fds);
