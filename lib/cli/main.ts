@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runLabCommand } from './lab';
 import { runServe } from './serve';
 import { runStates } from './states';
+import { runWhy } from './why';
 
 interface Command {
   summary: string;
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   lab: { summary: 'every state of the TCP diagram reproduced on loopback, as the kernel reports it', run: runLabCommand },
   serve: { summary: 'run a server on sockets held here (systemd protocol); SIGHUP reloads with nothing dropped', run: runServe },
   states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
+  why: { summary: 'why a port is busy: could a listener bind there now, every cause with evidence and fix', run: runWhy },
 };
 
 function usage(): string {

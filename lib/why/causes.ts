@@ -143,7 +143,7 @@ function listenerCauses(listeners: PortSocket[], request: Request, matrix: Reuse
 
 function timeWaitCause(sockets: PortSocket[], request: Request, matrix: ReuseMatrix, alone: boolean): TimeWaitCause {
   const left = sockets.map((s) => s.timeLeftMs ?? 0);
-  const oldOptions = alone ? { reuseAddr: matrix.reuseAddr || matrix.both, reusePort: matrix.reusePort || matrix.both } : { reuseAddr: null, reusePort: null };
+  const oldOptions = alone ? { reuseAddr: matrix.reuseAddr, reusePort: matrix.reusePort } : { reuseAddr: null, reusePort: null };
   const max = Math.max(...left);
   const waits = `wait ${(max / 1000).toFixed(1)} s (the oldest TIME_WAIT's end)`;
   let fix: string;
