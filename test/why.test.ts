@@ -5,10 +5,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createListener, listen, restart, timeWaitOn, whyInUse, type AddressInUseError, type ListenOptions, type TimeWaitCause } from '../lib/index';
-import { CLI } from './helpers/dist';
+import { CLI, DIST_INDEX } from './helpers/dist';
 import { closeTracked, greeter, portOf, track } from './helpers/listen';
 import { isLinux } from './helpers/net';
 import { ssDetailedRows, ssRows } from './helpers/ss';
@@ -309,5 +310,30 @@ describe.skipIf(!isLinux)('sockctl why [HOST:]PORT', () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^sockctl why: /);
     }
+  });
+});
+
+describe.skipIf(!isLinux || !isRoot)('connect(): no free local port (EADDRNOTAVAIL), in a network namespace of the test\'s own', () => {
+  it('root-only: a two-port range exhausted, then held by TIME_WAIT; tcp_tw_reuse=1 lets the next connect through', () => {
+    // unshare -n: a namespace with its own ip_local_port_range and tcp_tw_reuse; nothing leaves it.
+    const out = execFileSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$1"', process.execPath, join(__dirname, 'fixtures', 'why-port-range.js')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, SOCKCTL_INDEX: DIST_INDEX },
+    });
+    const r = JSON.parse(out);
+    expect(r.failed).toBeUndefined();
+    expect(r.open.results).toEqual(['connected', 'connected', 'connect EADDRNOTAVAIL']);
+    expect(r.open.ss).toEqual(['ESTAB', 'ESTAB']);
+    expect(r.open.causes).toMatchObject([{ kind: 'port-range', range: [40000, 40001], inUse: 2, timeWait: 0, twReuse: 0 }]);
+    expect(r.open.causes[0].fix).toContain('widen net.ipv4.ip_local_port_range');
+    // The client closed first: its two ports sit in TIME_WAIT (ss agrees), and tcp_tw_reuse=0 keeps them.
+    expect(r.timeWait.result).toBe('connect EADDRNOTAVAIL');
+    expect(r.timeWait.ss).toEqual(['TIME-WAIT', 'TIME-WAIT']);
+    expect(r.timeWait.causes).toMatchObject([{ kind: 'port-range', inUse: 2, timeWait: 2, twReuse: 0 }]);
+    expect(r.timeWait.causes[0].fix).toContain('net.ipv4.tcp_tw_reuse=1 (now 0)');
+    // What the fix says: with tcp_tw_reuse=1, a TIME_WAIT older than 1 s is taken over.
+    expect(r.twReuse1.result).toBe('connected');
+    expect([...r.twReuse1.ss].sort()).toEqual(['ESTAB', 'TIME-WAIT']);
   });
 });
