@@ -121,7 +121,7 @@ export function parseTcpdumpLine(line: string): Omit<WireSegment, 'dropped'> | u
 
 /** tcpdump on the namespace's lo, started and ready ('listening on') before any segment. */
 async function startTcpdump(): Promise<{ child: ChildProcess; lines: string[]; stop(): Promise<void> }> {
-  const child = spawn('tcpdump', ['-i', 'lo', '-nn', '-S', '-tt', '-l', '-U', `tcp and (port ${SERVER.port} or port ${CLIENT.port})`], {
+  const child = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-nn', '-S', '-tt', '-l', '-U', `tcp and (port ${SERVER.port} or port ${CLIENT.port})`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
