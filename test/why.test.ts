@@ -8,7 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createListener, listen, restart, timeWaitOn, whyInUse, type AddressInUseError, type ListenOptions, type TimeWaitCause } from '../lib/index';
+import { connect, createListener, listen, restart, tcpStatesSync, timeWaitOn, whyInUse, type AddressInUseError, type ListenOptions, type TimeWaitCause } from '../lib/index';
 import { CLI, DIST_INDEX } from './helpers/dist';
 import { closeTracked, greeter, portOf, track } from './helpers/listen';
 import { isLinux } from './helpers/net';
@@ -213,6 +213,9 @@ describe.skipIf(!isLinux)('whyInUse: a socket bound to the port that does not li
     expect(why.causes[0]!.sockets).toMatchObject([{ state: 'CLOSED', pid: python.pid, command: 'python3', localPort: python.port }]);
     // The witness is the program itself: it printed its pid and the port it bound. ss (Debian 12) shows no row.
     expect(ssRows(python.port)).toEqual([]);
+    // tcpStates lists it when the filter names CLOSED (sock_diag's bound-inactive bit), not without.
+    expect(tcpStatesSync({ localPort: python.port, state: 'CLOSED' })).toMatchObject([{ state: 'CLOSED', localAddress: '127.0.0.1', localPort: python.port, remotePort: 0 }]);
+    expect(tcpStatesSync({ localPort: python.port })).toEqual([]);
     // Both SO_REUSEADDR? python's socket has none: still refused. After it exits: binds.
     await python.stop();
     expect((await whyInUse({ host: '127.0.0.1', port: python.port, reuseAddr: false })).canBind).toBe(true);
