@@ -46,7 +46,7 @@ export interface AgentReport {
   sysctls: Record<string, string>;
   /** The nftables rules, in nft's syntax, and when each was in place. */
   rules: { rule: string; added: number; removed: number | null }[];
-  /** The nft counters of the drop rules: packets dropped. */
+  /** nft's named counter that every drop rule counts into: packets dropped. */
   droppedByNft: number;
   segments: WireSegment[];
   /** State changes by sock_diag polling in the namespace. */
@@ -69,35 +69,44 @@ function sysctl(name: string, value: string, report: AgentReport): void {
 
 type Match = (s: Omit<WireSegment, 'dropped' | 't'>) => boolean;
 
-/** Drop rules on the input hook: tcpdump on lo still sees the segment leave; the receiving socket never does. */
+/**
+ * Drop rules on the input hook: tcpdump on lo still sees the segment leave; the receiving
+ * socket never does. Every rule counts into one named counter, which outlives the rules,
+ * so the number dropped is nft's own. Which segments they were: the first that many of
+ * the segments matching a rule between just before it was added and just after it was
+ * flushed (a rule drops a prefix of what it matches, in time order).
+ */
 class Dropper {
-  #matches: { match: Match; from: number; to: number | null }[] = [];
+  #windows: { match: Match; from: number; to: number | null }[] = [];
   constructor(private readonly report: AgentReport) {
-    nft('add table inet lab\nadd chain inet lab in { type filter hook input priority 0 ; }\n');
+    nft('add table inet lab\nadd counter inet lab dropped\nadd chain inet lab in { type filter hook input priority 0 ; }\n');
   }
 
   add(rule: string, match: Match): void {
-    nft(`add rule inet lab in ${rule} counter drop\n`);
-    const added = now();
-    this.report.rules.push({ rule, added, removed: null });
-    this.#matches.push({ match, from: added, to: null });
+    const from = now();
+    nft(`add rule inet lab in ${rule} counter name dropped drop\n`);
+    this.report.rules.push({ rule, added: now(), removed: null });
+    this.#windows.push({ match, from, to: null });
   }
 
   flush(): void {
-    this.report.droppedByNft += this.counted();
     nft('flush chain inet lab in\n');
     const t = now();
     for (const r of this.report.rules) r.removed ??= t;
-    for (const m of this.#matches) m.to ??= t;
+    for (const w of this.#windows) w.to ??= t;
+    const listing = nft('list counter inet lab dropped\n');
+    this.report.droppedByNft = Number(/packets (\d+)/.exec(listing)?.[1] ?? 0);
   }
 
-  counted(): number {
-    const listing = nft('list chain inet lab in\n');
-    return [...listing.matchAll(/counter packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-  }
-
-  isDropped(s: Omit<WireSegment, 'dropped'>): boolean {
-    return this.#matches.some((m) => s.t >= m.from && (m.to === null || s.t <= m.to) && m.match(s));
+  /** Marks `segments` (in time order) dropped: the first droppedByNft of those a rule matched while it stood. */
+  mark(segments: WireSegment[]): void {
+    let left = this.report.droppedByNft;
+    for (const s of segments) {
+      if (left > 0 && this.#windows.some((w) => s.t >= w.from && (w.to === null || s.t <= w.to) && w.match(s))) {
+        s.dropped = true;
+        left--;
+      }
+    }
   }
 }
 
@@ -283,6 +292,7 @@ const SCENARIOS: Record<string, Record<string, Scenario>> = {
         p.server.on('end', () => p.server.end()); // the client closes first; the server answers with its FIN
         p.client.end();
         await until(async () => (await stateOf('client')) === 'TIME_WAIT' && (await stateOf('server')) === undefined, 2000, 'client TIME_WAIT');
+        await sleep(50); // long enough for the state poll to list the TIME_WAIT too
         p.client.destroy();
         p.listener.close();
         await once(p.listener, 'close');
@@ -323,8 +333,9 @@ async function main(scenario: string, variant: string): Promise<AgentReport> {
   }
   for (const line of tcpdump.lines) {
     const segment = parseTcpdumpLine(line);
-    if (segment !== undefined) report.segments.push({ ...segment, dropped: drop.isDropped(segment) });
+    if (segment !== undefined) report.segments.push({ ...segment, dropped: false });
   }
+  drop.mark(report.segments);
   return report;
 }
 
