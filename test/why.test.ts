@@ -239,10 +239,25 @@ describe.skipIf(!isLinux)('whyInUse: the dual-stack clash', () => {
     expect(why.causes).toMatchObject([{ kind: 'dual-stack', direction: 'ipv6-covers-ipv4', sockets: [{ family: 'ipv6', localAddress: '::', pid: python.pid, crossFamily: true }] }]);
     const ss = ssDetailedRows(port, { processes: true }).filter((row) => row.tcpState === 'LISTEN');
     expect(ss.map((row) => [row.family, row.localAddress, row.users[0]?.pid])).toEqual([['ipv6', '::', python.pid]]);
+    // IPV6_V6ONLY as sock_diag reports it: ss -e prints the same flag.
+    expect(why.causes[0]!.sockets[0]!.v6only).toBe(false);
+    expect(execFileSync('ss', ['-tanHe6', `( sport = :${port} )`], { encoding: 'utf8' })).toContain('v6only:0');
+    expect(why.causes[0]!.summary).toContain('without IPV6_V6ONLY (sock_diag: v6only 0)');
     await python.stop();
     const v6only = await listen(greeter('v6'), { host: '::', port, ipv6Only: true });
     expect(v6only.listening).toBe(true);
     expect(await whyInUse({ host: '0.0.0.0', port })).toMatchObject({ canBind: true, causes: [] });
+  });
+
+  it('an IPv6-only [::] listener (v6only 1, as ss -e says) is no cause for an IPv4 bind; the IPv4 listener beside it is', async () => {
+    const v6 = await listen(greeter('v6'), { host: '::', ipv6Only: true });
+    const port = portOf(v6);
+    await listen(greeter('v4'), { host: '0.0.0.0', port });
+    expect(execFileSync('ss', ['-tanHe6', `( sport = :${port} )`], { encoding: 'utf8' })).toContain('v6only:1');
+    const why = await whyInUse({ host: '0.0.0.0', port });
+    expect(why.causes.map((c) => c.kind)).toEqual(['listener']);
+    expect(why.causes[0]!.sockets.map((s) => s.family)).toEqual(['ipv4']);
+    expect(why.sockets.find((s) => s.family === 'ipv6')).toBeUndefined();
   });
 
   it('and the reverse: 0.0.0.0 blocks a dual-stack [::] listen (the default host); ipv6Only: true binds', async () => {

@@ -171,7 +171,7 @@ export function explain(sockets: PortSocket[], request: Request, matrix: ReuseMa
     causes.push({
       kind: 'dual-stack', direction: v6 ? 'ipv6-covers-ipv4' : 'ipv4-blocks-dual-stack', sockets: cross,
       summary: v6
-        ? `${owners(cross)} holds [::]:${request.port} without IPV6_V6ONLY, which covers IPv4 too`
+        ? `${owners(cross)} holds [::]:${request.port} without IPV6_V6ONLY${cross.every((c) => c.v6only === false) ? ' (sock_diag: v6only 0)' : ''}, which covers IPv4 too`
         : `${owners(cross)} holds the port on IPv4, which a dual-stack [::] bind also needs`,
       fix: v6
         ? 'set ipv6Only: true on the [::] socket (then both can bind), or bind the IPv4 listener on a specific address the other does not hold'

@@ -31,7 +31,7 @@ export async function portRangeCause(address: string, port: number): Promise<Por
   const sockets: PortSocket[] = rows.map((row) => ({
     state: row.state, family: row.family, localAddress: row.localAddress, localPort: row.localPort,
     remoteAddress: row.remoteAddress, remotePort: row.remotePort, uid: row.uid, inode: row.inode, cookie: row.cookie,
-    pid: null, command: null, timeLeftMs: row.state === 'TIME_WAIT' ? (row.timer?.expiresMs ?? null) : null, crossFamily: false,
+    pid: null, command: null, timeLeftMs: row.state === 'TIME_WAIT' ? (row.timer?.expiresMs ?? null) : null, crossFamily: false, v6only: null,
   }));
   const timeWait = sockets.filter((s) => s.state === 'TIME_WAIT').length;
   const size = high - low + 1;

@@ -5,6 +5,8 @@
 import { isIP } from 'node:net';
 import { BOUND_INACTIVE_BIT, TCP_STATES, toQuery, type StatesQuery } from '../states/filter';
 import { addOwners, queryRows } from '../states/list';
+import { netlinkRowsWithV6only } from '../states/netlink';
+import type { TcpStateRow } from '../states/row';
 import type { SocketFamily } from '../core/socket';
 import type { TcpState } from '../core/tcp-states';
 import type { BindAddress } from '../listen/options';
@@ -29,6 +31,8 @@ export interface PortSocket {
   timeLeftMs: number | null;
   /** The socket is of the other address family and overlaps through a dual-stack (`::`) socket. */
   crossFamily: boolean;
+  /** IPV6_V6ONLY of an IPv6 socket as sock_diag reports it (`ss -e`'s v6only:); null for IPv4 or where unknown (/proc). */
+  v6only: boolean | null;
 }
 
 /** Every TCP state, and bound-inactive (request bit 13; it comes back as CLOSED). */
@@ -48,12 +52,13 @@ const sameOrWildcard = (a: string, b: string) => a === b || WILDCARDS.has(a) || 
 /**
  * Whether a socket at `row` shares the address a bind at `where` asks for; 'cross' when it
  * does so across families (an IPv6 socket on `::` or ::ffff:a.b.c.d against IPv4, or the
- * reverse). An IPv6 row on `::` is taken as dual-stack: sock_diag's row does not say
- * IPV6_V6ONLY, the probe's bind does (a v6-only one never blocks an IPv4 bind).
+ * reverse). An IPv6 socket with IPV6_V6ONLY never covers IPv4; one whose flag is unknown
+ * (the /proc source) is taken as dual-stack, the default.
  */
-export function overlaps(where: BindAddress, ipv6Only: boolean, row: { family: SocketFamily; localAddress: string }): false | 'same' | 'cross' {
+export function overlaps(where: BindAddress, ipv6Only: boolean, row: { family: SocketFamily; localAddress: string; v6only?: boolean | null }): false | 'same' | 'cross' {
   if (row.family === where.family) return sameOrWildcard(where.address, row.localAddress) ? 'same' : false;
   if (where.family === 'ipv4') {
+    if (row.v6only === true) return false;
     const v4 = mappedV4(row.localAddress);
     return v4 !== null && sameOrWildcard(where.address, v4) ? 'cross' : false;
   }
@@ -62,13 +67,27 @@ export function overlaps(where: BindAddress, ipv6Only: boolean, row: { family: S
   return v4 !== null && sameOrWildcard(v4, row.localAddress) ? 'cross' : false;
 }
 
+/** The port's rows, with IPV6_V6ONLY from sock_diag; from /proc (no flag) where netlink is refused. */
+async function portRows(port: number): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
+  const query = portQuery(port);
+  try {
+    return await netlinkRowsWithV6only(query);
+  } catch {
+    const rows = await queryRows(query);
+    return { rows, v6only: rows.map(() => null) };
+  }
+}
+
 /** The sockets on `port` whose address overlaps `where`. */
 export async function socketsOnPort(where: BindAddress, port: number, ipv6Only: boolean): Promise<PortSocket[]> {
-  const rows = await addOwners(await queryRows(portQuery(port)));
+  const listed = await portRows(port);
+  const flags = new Map(listed.rows.map((row, i) => [row, listed.v6only[i] ?? null]));
+  const rows = await addOwners(listed.rows);
   const found: PortSocket[] = [];
   for (const row of rows) {
     if (row.localPort !== port || isIP(row.localAddress) === 0) continue;
-    const overlap = overlaps(where, ipv6Only, row);
+    const v6only = flags.get(row) ?? null;
+    const overlap = overlaps(where, ipv6Only, { ...row, v6only });
     if (overlap === false) continue;
     found.push({
       state: row.state,
@@ -84,6 +103,7 @@ export async function socketsOnPort(where: BindAddress, port: number, ipv6Only: 
       command: row.command,
       timeLeftMs: row.state === 'TIME_WAIT' ? (row.timer?.expiresMs ?? null) : null,
       crossFamily: overlap === 'cross',
+      v6only,
     });
   }
   return found;
