@@ -179,6 +179,31 @@ describe.skipIf(!isLinux)('whyInUse: TIME_WAIT, the reuse options of the old and
   });
 });
 
+describe.skipIf(!isLinux)('whyInUse: connections still open on the port', () => {
+  it("the old listener is gone, its accepted connection is not: ESTABLISHED holds the port against a bind without SO_REUSEADDR", async () => {
+    const old = await listen(track(net.createServer((socket) => socket.on('error', () => {}))), { host: '127.0.0.1' });
+    const port = portOf(old);
+    const client = net.connect({ port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    await once(client, 'connect');
+    await new Promise((r) => setTimeout(r, 20)); // accepted
+    old.close(); // the listener closes; the accepted connection stays open
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      const why = await whyInUse({ host: '127.0.0.1', port, reuseAddr: false });
+      expect(why.causes.map((c) => c.kind)).toEqual(['connection']);
+      const [socket] = why.causes[0]!.sockets;
+      expect(socket).toMatchObject({ state: 'ESTABLISHED', localPort: port, remotePort: client.localPort, pid: process.pid });
+      const ss = ssDetailedRows(port, { processes: true }).filter((row) => row.localPort === port);
+      expect(ss.map((row) => [row.tcpState, row.peerPort, row.users[0]?.pid])).toEqual([['ESTABLISHED', client.localPort, process.pid]]);
+      // The connection kept its listener's SO_REUSEADDR: a listener with it binds past it.
+      expect(why.wouldBind).toMatchObject({ none: false, reuseAddr: true });
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
 describe.skipIf(!isLinux)('whyInUse: SO_REUSEPORT groups', () => {
   it('a group this socket did not ask to join (not-set-here), and a listener without SO_REUSEPORT (not-set-there)', async () => {
     const group = await listen(greeter('g'), { host: '127.0.0.1', reusePort: true });
