@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { integer, UsageError } from './usage';
-import { printable } from './states';
+import { printable, toJson } from './states';
 import { describeSocket } from '../why/causes';
 import { whyInUse, type WhyInUseResult } from '../why/why';
 import { formatEndpoint } from '../states/address';
@@ -101,6 +101,6 @@ export async function runWhy(args: string[]): Promise<number> {
     process.stderr.write(`sockctl why: ${(error as Error).message}\n`);
     return 2;
   }
-  process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatWhy(result));
+  process.stdout.write(values.json ? `${toJson(result, 2)}\n` : formatWhy(result));
   return result.canBind ? 0 : 1;
 }
