@@ -46,6 +46,21 @@ export { runLab, type LabOptions, type LabReport, type ScenarioResult } from './
 export { type LabEvent } from './lab/recorder';
 export { renderStateDiagram, type Observed } from './lab/diagram';
 export { connect, type ConnectError } from './connect/connect';
+export { whyInUse, type WhyInUseResult } from './why/why';
+export { type WhyInUseOptions } from './why/options';
+export { type ReuseMatrix } from './why/probe';
+export { type PortSocket } from './why/sockets';
+export { type AddressInUseError } from './why/attach';
+export {
+  type BoundCause,
+  type ConnectionCause,
+  type DualStackCause,
+  type ListenerCause,
+  type PortCause,
+  type PortRangeCause,
+  type ReusePortCause,
+  type TimeWaitCause,
+} from './why/causes';
 export { type ConnectOptions, type ConnectSockopts } from './connect/options';
 export { type SocketInfo } from './core/describe';
 export { listenFds, SystemdDescriptor, LISTEN_FDS_START, type ListenFdsOptions } from './handover/systemd';

@@ -152,7 +152,7 @@ DumpFailure SendRequest(int fd, uint8_t family, const DumpRequest& request, uint
   return {};
 }
 
-void AppendRow(const inet_diag_msg& message, std::vector<DiagRow>* rows) {
+void AppendRow(const nlmsghdr* message, std::vector<DiagRow>* rows) {
   rows->push_back(diag::RowOf(message));
 }
 
@@ -198,7 +198,7 @@ DumpFailure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<Di
       }
       if (message->nlmsg_type != type) continue;
       if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(EBADMSG, "sock_diag");
-      AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)), rows);
+      AppendRow(message, rows);
     }
   }
   return Fail(EOVERFLOW, "recvmsg");
@@ -273,7 +273,7 @@ DumpFailure Lookup(const LookupRequest& request, std::vector<DiagRow>* rows) {
       }
       if (reply->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(EBADMSG, "sock_diag");
-      AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(reply)), rows);
+      AppendRow(reply, rows);
       return {};
     }
   }
@@ -410,7 +410,7 @@ Napi::Value DiagRowsFromMessages(const Napi::CallbackInfo& info) {
   for (auto* message = reinterpret_cast<nlmsghdr*>(storage.data()); NLMSG_OK(message, left); message = NLMSG_NEXT(message, left)) {
     if (message->nlmsg_type != SOCK_DIAG_BY_FAMILY && message->nlmsg_type != TCPDIAG_GETSOCK) continue;
     if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) throw ErrnoError(env, EBADMSG, "sock_diag");
-    AppendRow(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)), &rows);
+    AppendRow(message, &rows);
   }
 #endif
   return ToArrayBuffer(env, rows);
@@ -436,6 +436,7 @@ Napi::Object Layout(Napi::Env env) {
   SOCKCTL_OFFSET(remote);
   SOCKCTL_OFFSET(cookieLow);
   SOCKCTL_OFFSET(cookieHigh);
+  SOCKCTL_OFFSET(v6only);
 #undef SOCKCTL_OFFSET
   layout.Set("rowBytes", Napi::Number::New(env, sizeof(DiagRow)));
   layout.Set("offsets", offsets);

@@ -12,6 +12,7 @@
 #ifdef __linux__
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #endif
 
@@ -34,7 +35,7 @@ struct DiagRow {
   uint8_t remote[16];
   uint32_t cookieLow;   // idiag_cookie[0]
   uint32_t cookieHigh;  // idiag_cookie[1]
-  uint32_t reserved;
+  uint32_t v6only;      // kV6only* below: IPV6_V6ONLY of an AF_INET6 socket (INET_DIAG_SKV6ONLY)
 };
 static_assert(sizeof(DiagRow) == 72, "a row is 72 bytes: 4-byte fields stay aligned");
 
@@ -52,6 +53,11 @@ constexpr uint8_t kTimerRetransmit = 1;
 constexpr uint8_t kTimerKeepalive = 2;
 constexpr uint8_t kTimerTimeWait = 3;
 constexpr uint8_t kTimerPersist = 4;
+// DiagRow.v6only: the reply carried no INET_DIAG_SKV6ONLY (an IPv4 socket, a destroy event),
+// or it said off (dual-stack) or on.
+constexpr uint32_t kV6onlyUnknown = 0;
+constexpr uint32_t kV6onlyOff = 1;
+constexpr uint32_t kV6onlyOn = 2;
 
 #ifdef __linux__
 inline DiagRow RowOf(const inet_diag_msg& message) {
@@ -72,6 +78,32 @@ inline DiagRow RowOf(const inet_diag_msg& message) {
   std::memcpy(row.remote, message.id.idiag_dst, ipv6 ? 16 : 4);
   row.cookieLow = message.id.idiag_cookie[0];
   row.cookieHigh = message.id.idiag_cookie[1];
+  return row;
+}
+
+// INET_DIAG_SKV6ONLY among the attributes after the message (the kernel adds it to every
+// AF_INET6 socket's reply, whatever the request's extensions). `message` is a whole
+// netlink message whose length was checked to hold an inet_diag_msg.
+inline uint32_t V6onlyOf(const nlmsghdr* message) {
+  const char* base = reinterpret_cast<const char*>(message);
+  const char* at = base + NLMSG_ALIGN(NLMSG_LENGTH(sizeof(inet_diag_msg)));
+  const char* end = base + message->nlmsg_len;
+  while (at + sizeof(nlattr) <= end) {
+    nlattr attribute;
+    std::memcpy(&attribute, at, sizeof attribute);
+    if (attribute.nla_len < sizeof(nlattr) || attribute.nla_len > end - at) break;
+    if ((attribute.nla_type & NLA_TYPE_MASK) == INET_DIAG_SKV6ONLY && attribute.nla_len >= NLA_HDRLEN + 1) {
+      return at[NLA_HDRLEN] != 0 ? kV6onlyOn : kV6onlyOff;
+    }
+    at += NLA_ALIGN(attribute.nla_len);
+  }
+  return kV6onlyUnknown;
+}
+
+// A row from a whole reply message: the inet_diag_msg and what its attributes add.
+inline DiagRow RowOf(const nlmsghdr* message) {
+  DiagRow row = RowOf(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)));
+  row.v6only = V6onlyOf(message);
   return row;
 }
 #endif

@@ -73,5 +73,14 @@ describe.skipIf(!isLinux)('sockctl states -p and a process named with terminal e
     expect(json.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
     const rows = JSON.parse(json.stdout) as Array<{ owners: Array<{ command: string }> }>;
     expect(rows[0]!.owners[0]!.command).toBe(name);
+
+    // sockctl why names the same listener as the cause, escaped the same way, text and JSON.
+    const why = sockctl('why', `127.0.0.1:${port}`);
+    expect(why.status).toBe(1);
+    expect(why.stdout).toContain(`pid ${child.pid} (ev\\x1b[31mil\\x07\\x9b, uid`);
+    expect(why.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    const whyJson = sockctl('why', `127.0.0.1:${port}`, '--json');
+    expect(whyJson.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(JSON.parse(whyJson.stdout).causes[0].sockets[0].command).toBe(name);
   });
 });

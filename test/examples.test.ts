@@ -1,7 +1,7 @@
 // The README's examples run as shown (through the package's own name, from dist/), print
 // what the README says, and appear in the README verbatim.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLinux } from './helpers/net';
@@ -28,7 +28,27 @@ const EXPECTED: Record<string, string[]> = {
   'fd-passing.js': ['peer pid matches: true', 'served by the receiver on "web"'],
   'watch-states.js': ['TIME_WAIT seen, same socket as before: true'],
   'serve-library.js': ['answers: 200', 'reload ok: true | generation: 2 | queued connections lost: 0', 'workers: 2'],
+  'why-in-use.js': [
+    'EADDRINUSE time-wait 3',
+    'old socket: { reuseAddr: true, reusePort: false }',
+    'fix: listen with reuseAddr: true (the old sockets had SO_REUSEADDR; Node sets it by default)',
+    'binds now: false | would bind with: reuseAddr, both',
+  ],
 };
+
+// The docs pages show examples verbatim too, and the images they name exist.
+const DOCS: Record<string, string[]> = { 'why-port-busy.md': ['why-in-use.js'], 'lab-lost-segments.md': [] };
+
+describe('docs pages', () => {
+  for (const [page, examples] of Object.entries(DOCS)) {
+    it(`docs/${page} shows ${examples.join(', ') || 'no example'} verbatim, is linked from the README, and its images exist`, () => {
+      const text = readFileSync(join(root, 'docs', page), 'utf8');
+      for (const file of examples) expect(text).toContain(readFileSync(join(root, 'examples', file), 'utf8'));
+      expect(readme).toContain(`](docs/${page})`);
+      for (const [, image] of text.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) expect(existsSync(join(root, 'docs', image!)), image).toBe(true);
+    });
+  }
+});
 
 describe.skipIf(!isLinux)('README examples', () => {
   for (const [file, lines] of Object.entries(EXPECTED)) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { halfClosedPair, runLab, type LabEvent, type ScenarioResult } from '../lib/index';
 import { SCENARIOS } from '../lib/lab/scenarios/index';
+import { lossScenarioNames } from '../lib/lab/loss/run';
 import { TRANSITIONS } from '../lib/lab/diagram';
 import { isLinux } from './helpers/net';
 import { portOf, ssDetailedRows, ssRows } from './helpers/ss';
@@ -161,7 +162,9 @@ describe.skipIf(!isLinux)('sockctl lab, the command', () => {
   it('--list names every scenario; --help exits 0; an unknown one exits 2', () => {
     const list = cli('--list');
     expect(list.status).toBe(0);
-    expect(list.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(SCENARIOS.map((s) => s.name));
+    // The loopback scenarios, then the lost-segment ones that --sequence runs in a namespace.
+    expect(list.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual([...SCENARIOS.map((s) => s.name), ...lossScenarioNames()]);
+    expect(list.stdout).toContain('lost-final-ack           (--sequence)');
     expect(cli('--help').status).toBe(0);
     const bad = cli('no-such-scenario');
     expect(bad.status).toBe(2);

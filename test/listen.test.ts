@@ -275,7 +275,10 @@ describe.skipIf(!isLinux)('listen() fails like Node', () => {
       for (const options of failing) await expect(createListener(options)).rejects.toThrow();
     }
     expect(openDescriptorCount()).toBe(before);
-  });
+    // Each EADDRINUSE now carries its causes (whyInUse: probe binds, a sock_diag dump and the
+    // /proc scan for owners, about 25 ms here, 13 s in all alone; far slower under qemu's
+    // /proc fallback): 400 of them, and none may leak a descriptor.
+  }, 120_000);
 });
 
 describe.skipIf(!isLinux)('createListener(options): an owned listening descriptor', () => {

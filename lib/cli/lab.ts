@@ -6,8 +6,11 @@ import { renderStateDiagram } from '../lab/diagram';
 import { formatEvent, formatSummary } from '../lab/format';
 import { runLab, scenarioNames } from '../lab/run';
 import { SCENARIOS } from '../lab/scenarios/index';
+import { formatSequence, renderSequenceSvg } from '../lab/loss/render';
+import { LOSS_SCENARIOS, lossScenarioNames, runLossScenario, type LossScenario } from '../lab/loss/run';
 
 const HELP = `Usage: sockctl lab [SCENARIO...] [options]
+       sockctl lab --sequence SCENARIO [--svg FILE] [--json]
 
 Drives real sockets on 127.0.0.1 through the states of the TCP diagram and prints each
 state once the kernel reports it (NETLINK_SOCK_DIAG or TCP_INFO). No root needed.
@@ -17,9 +20,16 @@ Options:
   --json        print the whole run as JSON (an event per state, with a "state" field)
   --svg FILE    draw the TCP state diagram with the observed states and transitions
   --wait-2msl   also wait out TIME_WAIT (60 s on Linux) until the kernel drops it
+  --sequence S  lose segments on purpose in a network namespace of the lab's own
+                (nftables; root: unshare -n, else a user namespace) and print the
+                segments between the two ends (tcpdump -S inside it) with flags,
+                seq/ack relative to each side's ISN and both sides' states after
+                each one, dropped ones marked; with --svg, as a sequence diagram.
+                S: ${lossScenarioNames().join(', ')}
   -h, --help    this text
 
-Exit status: 0 every scenario confirmed its states, 1 one did not, 2 bad usage.
+Exit status: 0 every scenario confirmed its states, 1 one did not, 2 bad usage,
+3 --sequence skipped (no namespace with nft and tcpdump here; the reason on stderr).
 `;
 
 export async function runLabCommand(args: string[]): Promise<number> {
@@ -33,6 +43,7 @@ export async function runLabCommand(args: string[]): Promise<number> {
         json: { type: 'boolean' },
         svg: { type: 'string' },
         'wait-2msl': { type: 'boolean' },
+        sequence: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -47,7 +58,15 @@ export async function runLabCommand(args: string[]): Promise<number> {
   }
   if (values.list) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(20)} ${s.title}\n`);
+    for (const name of lossScenarioNames()) process.stdout.write(`${name.padEnd(24)} (--sequence) ${LOSS_SCENARIOS[name].title}\n`);
     return 0;
+  }
+  if (values.sequence !== undefined) {
+    if (positionals.length > 0 || values['wait-2msl']) {
+      process.stderr.write('sockctl lab: --sequence takes one scenario, and no other\n');
+      return 2;
+    }
+    return runSequence(values.sequence, values.svg, values.json === true);
   }
   const unknown = positionals.filter((name) => !scenarioNames().includes(name));
   if (unknown.length > 0) {
@@ -80,4 +99,37 @@ export async function runLabCommand(args: string[]): Promise<number> {
     if (!json) process.stdout.write(`Diagram: ${values.svg}\n`);
   }
   return report.scenarios.some((s) => s.error !== undefined) ? 1 : 0;
+}
+
+async function runSequence(name: string, svg: string | undefined, json: boolean): Promise<number> {
+  if (!(lossScenarioNames() as string[]).includes(name)) {
+    process.stderr.write(`sockctl lab: unknown --sequence scenario '${name}' (${lossScenarioNames().join(', ')})\n`);
+    return 2;
+  }
+  if (svg !== undefined) {
+    try {
+      closeSync(openSync(svg, 'a'));
+    } catch (error) {
+      process.stderr.write(`sockctl lab: --svg ${svg}: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+  let report;
+  try {
+    report = await runLossScenario(name as LossScenario);
+  } catch (error) {
+    const skipped = (error as { skipped?: string }).skipped;
+    process.stderr.write(`sockctl lab: ${skipped === undefined ? (error as Error).message : `--sequence ${name} skipped: ${skipped}`}\n`);
+    return skipped === undefined ? 1 : 3;
+  }
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else {
+    process.stdout.write(`${name}: ${report.title}\nnamespace: ${report.namespace}\n\n`);
+    for (const run of report.runs) process.stdout.write(`${formatSequence(run.sequence, run.title)}\n`);
+  }
+  if (svg !== undefined) {
+    writeFileSync(svg, renderSequenceSvg(report.runs, `${name}: ${report.title}`));
+    if (!json) process.stdout.write(`Diagram: ${svg}\n`);
+  }
+  return report.runs.every((run) => run.sequence.confirmed) ? 0 : 1;
 }

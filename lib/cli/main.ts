@@ -6,6 +6,7 @@ import { runLabCommand } from './lab';
 import { runReload, runStatus } from './control';
 import { runServe } from './serve';
 import { runStates } from './states';
+import { runWhy } from './why';
 
 interface Command {
   summary: string;
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   serve: { summary: 'run a server on sockets held here (systemd protocol); SIGHUP reloads with nothing dropped', run: runServe },
   status: { summary: 'the generation, workers and listeners of a sockctl serve --control PATH', run: runStatus },
   states: { summary: 'the TCP sockets of a port and their states (netstat -anp | grep PORT, in-process)', run: runStates },
+  why: { summary: 'why a port is busy: could a listener bind there now, every cause with evidence and fix', run: runWhy },
 };
 
 function usage(): string {

@@ -81,7 +81,7 @@ export function printable(text: string): string {
 }
 
 /** JSON.stringify escapes C0 but leaves DEL and C1 (0x9b is an 8-bit CSI): escaped too, still valid JSON. */
-function toJson(value: unknown, indent?: number): string {
+export function toJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -13,6 +13,7 @@ import { applyOption, setOption } from '../core/options';
 import { socket, type SocketFamily } from '../core/socket';
 import { Stop } from './abort';
 import { checkConnectOptions, type CheckedConnectOptions, type ConnectOptions } from './options';
+import { withBindCauses, withConnectCauses } from '../why/attach';
 
 /** A failed connect, as Node's: address and port of the peer, and the local end where one was asked for. */
 export interface ConnectError extends SystemError {
@@ -172,6 +173,11 @@ export async function prepareClient(options: ConnectOptions): Promise<PreparedCl
     return new PreparedClient(o, remote, ends, stop);
   } catch (error) {
     stop[Symbol.dispose]();
+    if (isSystemError(error) && error.syscall === 'bind') {
+      // The local port asked for is taken: why, measured now (whyInUse with this socket's options).
+      const { localAddress, localPort } = error as ConnectError;
+      throw await withBindCauses(error, { host: localAddress, port: localPort ?? 0, reuseAddr: o.reuseAddr, reusePort: o.reusePort, ipv6Only: o.ipv6Only ?? false });
+    }
     throw error;
   }
 }
@@ -183,5 +189,11 @@ export async function prepareClient(options: ConnectOptions): Promise<PreparedCl
  * the descriptor closed.
  */
 export async function connect(options: ConnectOptions): Promise<net.Socket> {
-  return (await prepareClient(options)).connect();
+  const client = await prepareClient(options);
+  try {
+    return await client.connect();
+  } catch (error) {
+    // No free local port toward that peer (EADDRNOTAVAIL): what holds the range, and tcp_tw_reuse.
+    throw await withConnectCauses(error);
+  }
 }

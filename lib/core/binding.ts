@@ -47,7 +47,7 @@ interface RawTcpInfoFields {
 export interface DiagLayout {
   rowBytes: number;
   offsets: Record<
-    'family' | 'state' | 'timer' | 'retransmits' | 'expiresMs' | 'recvQ' | 'sendQ' | 'uid' | 'inode' | 'localPort' | 'remotePort' | 'local' | 'remote' | 'cookieLow' | 'cookieHigh',
+    'family' | 'state' | 'timer' | 'retransmits' | 'expiresMs' | 'recvQ' | 'sendQ' | 'uid' | 'inode' | 'localPort' | 'remotePort' | 'local' | 'remote' | 'cookieLow' | 'cookieHigh' | 'v6only',
     number
   >;
   rowFamilies: { ipv4: number; ipv6: number };

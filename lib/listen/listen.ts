@@ -141,5 +141,5 @@ export async function listen<S extends net.Server>(server: S, options?: ListenOp
   if (o.descriptor !== undefined) return onDescriptor(server, o);
   const unbound = await prepareListener(o as ListenOptions);
   checkCanListen(server); // again: the DNS lookup gave other code a turn
-  return serveOnListener(server, unbound().listen());
+  return serveOnListener(server, await unbound().listenExplained());
 }

@@ -8,6 +8,8 @@ import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOp
 import { applyOption, setOption } from '../core/options';
 import { socket } from '../core/socket';
 import { readOptions, validateInteger, validateObject, validateString } from '../core/validate';
+import type { CheckedWhyOptions } from '../why/options';
+import { withBindCauses } from '../why/attach';
 
 /** An owned listening descriptor, with the address it is bound to (getsockname). */
 export class ListeningDescriptor extends OwnedDescriptor {
@@ -76,6 +78,21 @@ export class UnboundListener {
     return this.#fd.fd;
   }
 
+  /** Where and how it binds, as whyInUse takes it (an EADDRINUSE is explained with it). */
+  get bindRequest(): CheckedWhyOptions {
+    const { port, reuseAddr, reusePort, ipv6Only } = this.#options;
+    return { host: this.#where.address, port, reuseAddr, reusePort, ipv6Only };
+  }
+
+  /** listen(), and an EADDRINUSE rejected with its causes (whyInUse), computed only then. */
+  async listenExplained(): Promise<ListeningDescriptor> {
+    try {
+      return this.listen();
+    } catch (error) {
+      throw await withBindCauses(error, this.bindRequest);
+    }
+  }
+
   /** bind, listen; the descriptor passes to the result, or is closed if either fails. */
   listen(): ListeningDescriptor {
     const fd = this.#fd;
@@ -120,5 +137,5 @@ export async function prepareListener(options: ListenOptions | undefined): Promi
  * (spawn's stdio), a worker, or `server.listen({ fd: l.release() }, l.backlog)`.
  */
 export async function createListener(options?: ListenOptions): Promise<ListeningDescriptor> {
-  return (await prepareListener(options))().listen();
+  return (await prepareListener(options))().listenExplained();
 }

@@ -15,6 +15,7 @@ import { ListeningDescriptor, prepareListener } from './listener';
 import { getOption } from '../core/options';
 import { dup } from '../core/descriptor';
 import { INT32_MAX, readOptions, validateBoolean, validateInteger } from '../core/validate';
+import { withBindCauses } from '../why/attach';
 
 /**
  * net.Server's close, not http.Server's, which also closes the idle keep-alive
@@ -86,11 +87,23 @@ export async function restart<S extends net.Server>(server: net.Server, next: S,
     unbound.close();
     throw error;
   }
+  // (An EADDRINUSE is explained after the fact, with the port as the failure left it.)
   if (overlap) {
-    const listener = unbound.listen(); // joins the old listener's group
+    let listener: ListeningDescriptor;
+    try {
+      listener = unbound.listen(); // joins the old listener's group
+    } catch (error) {
+      throw await withBindCauses(error, unbound.bindRequest);
+    }
     closeListener(server);
     return serveOnListener(next, listener);
   }
   closeListener(server);
-  return serveOnListener(next, unbound.listen());
+  let listener: ListeningDescriptor;
+  try {
+    listener = unbound.listen();
+  } catch (error) {
+    throw await withBindCauses(error, unbound.bindRequest);
+  }
+  return serveOnListener(next, listener);
 }

@@ -49,11 +49,22 @@ const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteA
 const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
 const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
 
+/**
+ * TCP_BOUND_INACTIVE (include/net/tcp_states.h, Linux >= 6.8): a request bit only. Sockets
+ * bound to a port that never listened nor connected are dumped with it, and come back
+ * with the state they are in, TCP_CLOSE. Older kernels ignore the bit.
+ */
+export const BOUND_INACTIVE_BIT = 1 << 13;
+
 const STATE_BITS = new Map<string, number>();
 TCP_STATE_NAMES.forEach((name, number) => {
   if (name !== 'UNKNOWN') STATE_BITS.set(name, (STATE_BITS.get(name) ?? 0) | (1 << number));
 });
+// The only CLOSED sockets the kernel dumps are the bound, inactive ones: a filter naming
+// CLOSED asks for them (`ss state bound-inactive`). A filter without states leaves them
+// out, as `ss -a` does.
 const ALL_STATES = [...STATE_BITS.values()].reduce((mask, bits) => mask | bits, 0);
+STATE_BITS.set('CLOSED', (STATE_BITS.get('CLOSED') ?? 0) | BOUND_INACTIVE_BIT);
 
 /** The state names a filter accepts, in the kernel's order. */
 export const TCP_STATES = [...STATE_BITS.keys()] as TcpState[];

@@ -9,7 +9,7 @@ import { makeRow, type TcpStateRow } from './row';
 const layout = binding.diagLayout;
 const ROW_BYTES = layout.rowBytes;
 const O = layout.offsets;
-if (ROW_BYTES % 4 !== 0 || O.expiresMs % 4 !== 0 || O.localPort % 2 !== 0 || O.cookieLow % 4 !== 0) {
+if (ROW_BYTES % 4 !== 0 || O.expiresMs % 4 !== 0 || O.localPort % 2 !== 0 || O.cookieLow % 4 !== 0 || O.v6only % 4 !== 0) {
   throw new Error('sockctl: the addon\'s diag rows are not aligned as this library reads them: rebuild it');
 }
 
@@ -39,6 +39,7 @@ const B_REMOTE = O.remote;
 const W_COOKIE_LOW = O.cookieLow / 4;
 const W_COOKIE_HIGH = O.cookieHigh / 4;
 const ROW_IPV6 = layout.rowFamilies.ipv6;
+const W_V6ONLY = O.v6only / 4;
 
 export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
   const bytes = new Uint8Array(dump);
@@ -78,6 +79,29 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
     );
   }
   return rows;
+}
+
+/**
+ * IPV6_V6ONLY of each row of a dump (INET_DIAG_SKV6ONLY, as `ss -e` prints v6only:): true,
+ * false (dual-stack), or null for an IPv4 socket. Not part of TcpStateRow (/proc has no such
+ * column); whyInUse reads it to tell a dual-stack [::] socket from an IPv6-only one.
+ */
+export function decodeV6only(dump: ArrayBuffer): (boolean | null)[] {
+  const words = new Uint32Array(dump);
+  const count = dump.byteLength / ROW_BYTES;
+  const flags: (boolean | null)[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const value = words[(i * ROW_BYTES) / 4 + W_V6ONLY]!;
+    flags[i] = value === 0 ? null : value === 2;
+  }
+  return flags;
+}
+
+/** netlinkRows with each row's IPV6_V6ONLY beside it. */
+export async function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
+  const { states, localPort, remotePort, anyPort } = query;
+  const dump = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort);
+  return { rows: decodeRows(dump), v6only: decodeV6only(dump) };
 }
 
 export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {

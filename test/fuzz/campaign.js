@@ -368,6 +368,16 @@ const PUBLIC = {
       return pick([1, 2000, 0, -1, 'x']);
     }, ['timeoutMs']),
   ],
+  // Valid ports only the campaign's own listener's (a probe bind on it fails, never listens) or the pair's client port.
+  whyInUse: () => [
+    chance(0.9)
+      ? options(['host', 'reuseAddr', 'reusePort', 'ipv6Only'], (k) => {
+          if (k === 'port') return chance(0.6) ? pick([live.port, live.pair.client.localPort]) : pick([...BAD_PORTS, 0, String(live.port)]);
+          if (k === 'host') return pick(['127.0.0.1', '::1', '::ffff:127.0.0.1', '', '127.0.0.1\0', 5, ['127.0.0.1'], '192.0.2.1']);
+          return pick([true, false, undefined, 1, 'yes']);
+        }, ['port'])
+      : anyValue(),
+  ],
   loopbackPair: () => [hostValue(), options(['paused'], () => pick([true, false, 1]))],
   halfClosedPair: () => [hostValue()],
   fillSendQueue: () => [fdValue()],

@@ -2,7 +2,7 @@
 // runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
 // the line below it ever type-checks.
 import net from 'node:net';
-import { constants, getOption, listen, notify, restart, serve, setOption, waitForState, type ListenOptions, type NotifyOptions, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
+import { constants, getOption, listen, notify, restart, serve, setOption, waitForState, whyInUse, type AddressInUseError, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
 
 declare const server: net.Server;
 
@@ -50,7 +50,6 @@ void waitForState({ port: 1 }, 'LISTEN', { timeoutMs: 10, signal: AbortSignal.ti
 // @ts-expect-error `timeout` is not an option (it silently waited 5000 ms once)
 void waitForState({ port: 1 }, 'LISTEN', { timeout: 50 });
 
-export const used = [withPort, listenOptions, idle, reuse, info, eagain, state, rtt, rttNumber];
 
 // notify: a state, and a bounded wait for room in the receiver's queue.
 void notify('READY=1', { timeoutMs: 1000, signal: AbortSignal.timeout(5) });
@@ -74,3 +73,22 @@ async function supervise(): Promise<void> {
   void serve({ listen: ['127.0.0.1:0'], command: ['node'], worker: 2 });
 }
 void supervise;
+
+// whyInUse: a port is required; unknown keys are refused; causes narrow by kind.
+void whyInUse({ port: 8080, host: '::', reuseAddr: false, reusePort: true, ipv6Only: true });
+// @ts-expect-error the port is required
+void whyInUse({ host: '127.0.0.1' });
+// @ts-expect-error unknown keys are refused at runtime, and by the type
+void whyInUse({ port: 1, reuseaddr: true });
+declare const cause: PortCause;
+if (cause.kind === 'time-wait') {
+  const oldReuse: boolean | null = cause.oldOptions.reuseAddr;
+  const left: number = cause.timeLeftMs.max;
+  void [oldReuse, left];
+}
+// @ts-expect-error only a time-wait cause has a count
+void cause.count;
+declare const failed: AddressInUseError;
+const kinds: string[] | undefined = failed.causes?.map((c) => c.kind);
+
+export const used = [withPort, listenOptions, idle, reuse, info, eagain, state, rtt, rttNumber, kinds];
