@@ -90,6 +90,7 @@ s.setblocking(False)
 a = sys.argv[1]
 a = "\\0" + a[1:] if a.startswith("@") else a
 sent = 0
+print("flooding", flush=True)
 end = time.monotonic() + 40
 while time.monotonic() < end:
     try:
@@ -107,7 +108,8 @@ print(sent, flush=True)`,
     let flooded = '';
     flooder.stdout!.setEncoding('utf8').on('data', (c: string) => (flooded += c));
     try {
-      await sleep(300);
+      // The flood is on before the first reload (python3 can take a while to start on a busy machine).
+      expect(await until(() => flooded.includes('flooding'), 30_000)).toBe(true);
       for (let generation = 2; generation <= 4; generation++) {
         const from = serve.lines.length;
         serve.signal('SIGHUP');
@@ -121,7 +123,7 @@ print(sent, flush=True)`,
       flooder.kill('SIGINT');
       await once(flooder, 'exit');
     }
-    expect(Number(flooded)).toBeGreaterThan(10_000); // a real flood
+    expect(Number(flooded.replace('flooding', '').trim())).toBeGreaterThan(10_000); // a real flood
     expect(address.startsWith('/')).toBe(true); // a path, not an abstract name anyone can list
   });
 
@@ -140,8 +142,10 @@ print(sent, flush=True)`,
   });
 
   it('READY=1 from a descendant of a worker (a shell that does not exec) counts; from a stranger of our uid it does not', async () => {
-    const sendReady = `python3 -c 'import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect(os.environ["NOTIFY_SOCKET"]); s.send(b"READY=1")'`;
-    const serve = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '8000', '--', 'sh', '-c', `${sendReady}; exec sleep 60`]);
+    // The sender lives on (as a server would): a sender gone before sockctl reads its
+    // datagram cannot be told apart from a stranger (its /proc entry is gone), and is dropped.
+    const sendReady = `python3 -c 'import os, socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect(os.environ["NOTIFY_SOCKET"]); s.send(b"READY=1"); time.sleep(60)'`;
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '8000', '--', 'sh', '-c', `${sendReady}; exit 0`]);
     expect(await serve.port()).toBeGreaterThan(0);
     // A never-ready worker; a stranger (not its descendant) says READY=1 on its socket.
     const stranger = new Serve(['--listen', '127.0.0.1:0', '--ready-timeout', '8000', '--', 'python3', PROBE], false, { PROBE_READY: '0' });

@@ -206,7 +206,9 @@ describe.skipIf(!isLinux)('sockctl serve under a service manager', { timeout: 90
     const before = listenInodes(port);
     const answer = await get(port); // starts sockctl, which serves that very socket
     expect(answer.status).toBe(200);
-    expect(stderr).toMatch(new RegExp(`serving http=127\\.0\\.0\\.1:${port} \\(from the service manager\\)`));
+    // Its workers answer before sockctl prints that all of them are ready.
+    const serving = new RegExp(`serving http=127\\.0\\.0\\.1:${port} \\(from the service manager\\)`);
+    expect(await until(() => serving.test(stderr), 30_000), stderr).toBe(true);
     expect(listenInodes(port)).toEqual(before);
     activator.kill('SIGTERM');
     await once(activator, 'exit');
