@@ -28,7 +28,8 @@ export function parseWrk(text: string): WrkSummary {
 
 /** wrk against `url` for at most `maxSeconds`; stop() ends it early (SIGINT) and reads its summary. */
 export function startWrk(url: string, options: { connections?: number; close?: boolean; maxSeconds?: number } = {}) {
-  const args = ['-t2', `-c${options.connections ?? 8}`, `-d${options.maxSeconds ?? 60}s`, ...(options.close ? ['-H', 'Connection: close'] : []), url];
+  // A slow answer on a loaded test machine is not a lost one: wrk's timeout well above its 2 s default.
+  const args = ['-t2', `-c${options.connections ?? 8}`, `-d${options.maxSeconds ?? 60}s`, '--timeout', '10s', ...(options.close ? ['-H', 'Connection: close'] : []), url];
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
