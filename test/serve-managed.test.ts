@@ -394,3 +394,31 @@ describe('the README shows the systemd units as they are in examples/systemd', (
     }
   });
 });
+
+describe.skipIf(!isLinux)('serve(options), the library', { timeout: 60_000 }, () => {
+  it('bad options are refused with Node codes before anything starts; reload and scale waits take a signal (the operation goes on)', async () => {
+    const { serve, ServeHandle } = await import('../lib/index');
+    await expect(serve({ listen: ['127.0.0.1:0'], command: 'node' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(serve({ listen: ['127.0.0.1:0'], command: ['node'], worker: 2 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(serve({ listen: ['not a spec'], command: ['node'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(serve({ listen: ['127.0.0.1:0'], command: ['node'], workers: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(serve({ listen: ['127.0.0.1:0'], command: ['node'], stopSignal: 'SIGKILL' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(() => new (ServeHandle as unknown as new () => unknown)()).toThrow(expect.objectContaining({ code: 'ERR_ILLEGAL_CONSTRUCTOR' }));
+
+    const s = await serve({ listen: ['http=127.0.0.1:0'], command: [process.execPath, NODE_SERVER] });
+    try {
+      await expect(s.reload({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+      const controller = new AbortController();
+      const waiting = s.reload({ signal: controller.signal });
+      controller.abort();
+      await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+      // The reload itself went on: generation 2 serves.
+      expect(await until(() => s.status().generation === 2, 30_000)).toBe(true);
+      expect((await get(s.ports[0]!)).generation).toBe(2);
+      await expect(s.reload({ bogus: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      await expect(s.scale(0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    } finally {
+      await s.stop();
+    }
+  });
+});

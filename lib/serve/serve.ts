@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { abortError, illegalConstructor, invalidArgType, invalidArgValue } from '../core/errors';
 import { readOptions, validateBoolean, validateInteger, validateString, INT32_MAX } from '../core/validate';
-import { checkSignal } from '../handover/abort';
+import { checkSignal, onAbort } from '../handover/abort';
 import { listenFds } from '../handover/systemd';
 import { ListeningDescriptor } from '../listen/listener';
 import { ControlServer, type ControlRequest } from './control';
@@ -140,6 +140,18 @@ function inheritSockets(): Map<string, ListeningDescriptor> {
   return byName;
 }
 
+/** `promise`, or AbortError when `signal` aborts first: the wait ends, the operation goes on. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise((resolve, reject) => {
+    const off = onAbort(signal, reject);
+    promise.then(
+      (value) => (off(), resolve(value)),
+      (error: unknown) => (off(), reject(error)),
+    );
+  });
+}
+
 // Only serve() makes a ServeHandle: `new ServeHandle(...)` from outside is refused.
 const MAKE = Symbol('serve()');
 
@@ -177,15 +189,19 @@ export class ServeHandle extends EventEmitter {
    * generation has drained (ok: false, the old generation serving on, when it failed).
    * Reloads asked for while one runs are coalesced.
    */
-  reload(): Promise<ReloadReceipt> {
+  async reload(options?: { signal?: AbortSignal }): Promise<ReloadReceipt> {
+    const signal = checkSignal(readOptions(options, 'options', ['signal'], 'an option of reload').signal);
+    if (signal?.aborted) throw abortError(signal);
     void this.#manager?.reloading();
-    return this.#supervisor.reload();
+    return untilAborted(this.#supervisor.reload(), signal);
   }
 
   /** Scales to `workers` workers, one at a time; resolves with the count reached. */
-  scale(workers: number): Promise<number> {
+  async scale(workers: number, options?: { signal?: AbortSignal }): Promise<number> {
     validateInteger(workers, 'workers', 1, 1024);
-    return this.#supervisor.scale(workers);
+    const signal = checkSignal(readOptions(options, 'options', ['signal'], 'an option of scale').signal);
+    if (signal?.aborted) throw abortError(signal);
+    return untilAborted(this.#supervisor.scale(workers), signal);
   }
 
   status(): ServeStatus {
