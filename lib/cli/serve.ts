@@ -172,6 +172,7 @@ function parse(args: string[]): Parsed | 'help' {
       rolling: values.rolling ?? false,
       ...(values.control !== undefined && { control: values.control }),
       manager: true,
+      subreaper: true,
       inherit,
       onLog: print,
     },

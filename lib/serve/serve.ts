@@ -55,6 +55,13 @@ export interface ServeOptions {
   control?: string;
   /** Speak sd_notify to this process's own NOTIFY_SOCKET: READY, RELOADING, STOPPING, STATUS, WATCHDOG (default false). */
   manager?: boolean;
+  /**
+   * Be a child subreaper (PR_SET_CHILD_SUBREAPER; PID 1 is one anyway): the orphans of
+   * workers come back, are reaped, and are stopped at stop() (default false; the CLI: true).
+   * Only for a process whose other children are all spawned by Node: any other child is
+   * reaped by pid.
+   */
+  subreaper?: boolean;
   /** Take the sockets this process was passed by the systemd protocol (LISTEN_FDS; default false). */
   inherit?: boolean;
   /**
@@ -90,6 +97,7 @@ const KEYS = [
   'control',
   'manager',
   'inherit',
+  'subreaper',
   'takeOverFrom',
   'onLog',
   'signal',
@@ -265,7 +273,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     throw invalidArgType('options.command', 'a non-empty array of strings', o.command);
   }
   const command = [...(o.command as string[])];
-  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit' | 'rolling') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
+  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit' | 'rolling' | 'subreaper') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
   const ms = (key: 'readyTimeoutMs' | 'drainTimeoutMs' | 'readyAfterMs', fallback?: number) => (o[key] === undefined ? fallback : validateInteger(o[key], `options.${key}`, 0, INT32_MAX));
   const stopSignal = o.stopSignal === undefined ? 'SIGTERM' : validateString(o.stopSignal, 'options.stopSignal');
   if (!Object.hasOwn(osConstants.signals, stopSignal) || stopSignal === 'SIGKILL' || stopSignal === 'SIGSTOP') {
@@ -314,6 +322,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     stopSignal: stopSignal as NodeJS.Signals,
     maxDraining: o.maxDraining === undefined ? 3 : validateInteger(o.maxDraining, 'options.maxDraining', 1, 1024),
     rolling: flag('rolling'),
+    reap: flag('subreaper') || process.pid === 1,
     command: command[0]!,
     args: command.slice(1),
     log,

@@ -53,6 +53,11 @@ export interface SupervisorOptions {
    * starts at a time, so the machine keeps its cores for the load.
    */
   rolling?: boolean;
+  /**
+   * Be a child subreaper and reap (and, at stop, end) the orphans of workers. The process
+   * must own its children then: what libuv did not spawn for this supervisor is reaped.
+   */
+  reap: boolean;
   /** Told when a reload ends, ready or failed (before the old generation has drained). */
   onReloaded?: (outcome: { ok: boolean; generation: number; error?: string }) => void;
   command: string;
@@ -190,7 +195,7 @@ export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #slots: Slots;
   readonly #receiver: NotifyReceiver<Worker>;
-  readonly #reaper: Reaper;
+  readonly #reaper: Reaper | null;
   readonly #setpriv = findSetpriv();
   /** Every worker libuv spawned whose exit it has not reported yet. */
   readonly #byPid = new Map<number, Worker>();
@@ -217,11 +222,11 @@ export class Supervisor {
       (pid) => this.#byPid.get(pid),
       (worker, message) => this.#onNotify(worker, message),
     );
-    this.#reaper = new Reaper(() => new Set([...this.#byPid.keys(), ...this.#spared]));
+    this.#reaper = options.reap ? new Reaper(() => new Set([...this.#byPid.keys(), ...this.#spared])) : null;
     if (this.#setpriv === null && process.platform === 'linux') {
       this.#log('setpriv (util-linux) was not found: workers will outlive a supervisor killed with SIGKILL', { event: 'warning' });
     }
-    if (this.#reaper.subreaper !== true) this.#log(`not a child subreaper (${this.#reaper.subreaper}): orphans of workers go to init`, { event: 'warning' });
+    if (this.#reaper !== null && this.#reaper.subreaper !== true) this.#log(`not a child subreaper (${this.#reaper.subreaper}): orphans of workers go to init`, { event: 'warning' });
   }
 
   /**
@@ -704,8 +709,8 @@ export class Supervisor {
     this.#stopping = true;
     const all = [...this.#byPid.values()];
     await Promise.all([...all.map((w) => w.stop(this.#options.drainTimeoutMs)), ...this.#draining.map((d) => d.done)]);
-    await this.#reaper.stopOrphans(Math.min(this.#options.drainTimeoutMs, 5000));
-    this.#reaper.close();
+    await this.#reaper?.stopOrphans(Math.min(this.#options.drainTimeoutMs, 5000));
+    this.#reaper?.close();
     this.#slots.closeAll(options.handedOver === true);
     this.#receiver.close();
   }
