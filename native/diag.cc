@@ -33,7 +33,7 @@
 
 #include <atomic>
 
-#include "diag_bytecode.h"
+#include "sys/diag_bytecode.h"
 #endif
 
 namespace sockctl {
