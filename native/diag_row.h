@@ -6,14 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <vector>
-
-#ifdef __linux__
-#include <arpa/inet.h>
-#include <linux/inet_diag.h>
-#include <sys/socket.h>
-#endif
 
 namespace sockctl::diag {
 
@@ -52,28 +44,5 @@ constexpr uint8_t kTimerRetransmit = 1;
 constexpr uint8_t kTimerKeepalive = 2;
 constexpr uint8_t kTimerTimeWait = 3;
 constexpr uint8_t kTimerPersist = 4;
-
-#ifdef __linux__
-inline DiagRow RowOf(const inet_diag_msg& message) {
-  DiagRow row = {};
-  bool ipv6 = message.idiag_family == AF_INET6;
-  row.family = ipv6 ? kRowIpv6 : kRowIpv4;
-  row.state = message.idiag_state;
-  row.timer = message.idiag_timer;
-  row.retransmits = message.idiag_retrans;
-  row.expiresMs = message.idiag_expires;
-  row.recvQ = message.idiag_rqueue;
-  row.sendQ = message.idiag_wqueue;
-  row.uid = message.idiag_uid;
-  row.inode = message.idiag_inode;
-  row.localPort = ntohs(message.id.idiag_sport);
-  row.remotePort = ntohs(message.id.idiag_dport);
-  std::memcpy(row.local, message.id.idiag_src, ipv6 ? 16 : 4);
-  std::memcpy(row.remote, message.id.idiag_dst, ipv6 ? 16 : 4);
-  row.cookieLow = message.id.idiag_cookie[0];
-  row.cookieHigh = message.id.idiag_cookie[1];
-  return row;
-}
-#endif
 
 }  // namespace sockctl::diag

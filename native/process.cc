@@ -4,26 +4,21 @@
 // would steal their exit status.
 #include <sys/types.h>
 #include <sys/wait.h>
-#if defined(__linux__)
-#include <sys/prctl.h>
-#endif
 
 #include <cerrno>
 
 #include "errors.h"
 #include "init.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
 namespace {
 
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
-#if defined(__linux__)
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw ErrnoError(info.Env(), errno, "prctl");
+  int error = sys::SetChildSubreaper();  // ENOTSUP off Linux
+  if (error != 0) throw ErrnoError(info.Env(), error, "prctl");
   return info.Env().Undefined();
-#else
-  throw ErrnoError(info.Env(), ENOTSUP, "prctl");
-#endif
 }
 
 // reapChild(pid): null while it runs (or is not a zombie yet); { code, signal } once reaped.

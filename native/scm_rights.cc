@@ -31,6 +31,7 @@
 #include "errors.h"
 #include "init.h"
 #include "promise_worker.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
@@ -40,29 +41,7 @@ constexpr int kMaxSliceMs = 250;
 constexpr size_t kMaxBytes = 1 << 20;
 constexpr int kMaxFds = 253;  // SCM_MAX_FD
 
-#ifdef MSG_NOSIGNAL
-constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
-#else
-constexpr int kSendFlags = MSG_DONTWAIT;
-#endif
-#ifdef MSG_CMSG_CLOEXEC
-constexpr int kRecvFlags = MSG_CMSG_CLOEXEC | MSG_DONTWAIT;
-#else
-constexpr int kRecvFlags = MSG_DONTWAIT;
-#endif
-
-int StreamSocket() {
-#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-  return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-#else
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd >= 0) {
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  }
-  return fd;
-#endif
-}
+int StreamSocket() { return sys::Socket(AF_UNIX, SOCK_STREAM, 0); }
 
 // A path (never abstract here: a path has a mode and an owner) into sockaddr_un.
 socklen_t PathAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_un* un, const char* syscall) {
@@ -124,18 +103,14 @@ Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-#ifdef SO_PEERCRED
-  struct ucred cred = {};
-  socklen_t length = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) throw ErrnoError(env, errno, "getsockopt");
+  sys::Credentials cred;
+  int error = sys::PeerCredentials(fd, &cred);  // ENOTSUP where there is no SO_PEERCRED
+  if (error != 0) throw ErrnoError(env, error, "getsockopt");
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, cred.pid));
   result.Set("uid", Napi::Number::New(env, cred.uid));
   result.Set("gid", Napi::Number::New(env, cred.gid));
   return result;
-#else
-  throw ErrnoError(env, ENOTSUP, "getsockopt");
-#endif
 }
 
 // One wait for `events`, at most `slice_ms`: 0 when ready, EAGAIN when not yet, else the errno.
@@ -225,7 +200,7 @@ class SendWorker : public FdWorker {
     }
     ssize_t sent;
     do {
-      sent = sendmsg(fd_, &msg, kSendFlags);
+      sent = sendmsg(fd_, &msg, sys::kSendFlags);
     } while (sent < 0 && errno == EINTR);
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (sent < 0) return Fail(errno, "sendmsg");
@@ -263,7 +238,7 @@ class RecvWorker : public FdWorker {
       msg.msg_iovlen = 1;
       msg.msg_control = control.empty() ? nullptr : control.data();
       msg.msg_controllen = control.size();
-      ssize_t got = recvmsg(fd_, &msg, kRecvFlags);
+      ssize_t got = recvmsg(fd_, &msg, sys::kReceiveFlags);
       if (got < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -277,9 +252,7 @@ class RecvWorker : public FdWorker {
         for (size_t i = 0; i < n; i++) {
           int fd;
           std::memcpy(&fd, p + i * sizeof(int), sizeof fd);
-#ifndef MSG_CMSG_CLOEXEC
-          fcntl(fd, F_SETFD, FD_CLOEXEC);
-#endif
+          sys::ArrivedCloexec(fd);
           fds_.push_back(fd);
         }
       }
