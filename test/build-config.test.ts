@@ -36,6 +36,41 @@ describe('build configuration', () => {
     }
   });
 
+  it('package.json claims only the systems that are built: Linux, and macOS (compiled by test/package/macos.sh)', () => {
+    expect((pkg as unknown as { os: string[] }).os).toEqual(['linux', 'darwin']);
+    expect(read('.ci/run')).toContain('bash test/package/macos.sh');
+  });
+
+  it('NAPI_VERSION and the exception mode are the same in binding.gyp, CMakeLists.txt and package.json', () => {
+    const version = /^NAPI_VERSION=(\d+)$/;
+    const gypVersion = Number(gyp.targets[0]!.defines.find((d) => version.test(d))!.match(version)![1]);
+    expect(cmake).toContain(`NAPI_VERSION=${gypVersion}`);
+    expect(pkg.binary.napi_versions).toEqual([gypVersion]);
+    expect(gyp.targets[0]!.defines).toContain('NAPI_CPP_EXCEPTIONS');
+    expect(cmake).toMatch(/target_compile_definitions\([^)]*NAPI_CPP_EXCEPTIONS/);
+  });
+
+  it('npm run prebuild makes linux-arm64 (cross-compiled) and linux-x64 from binding.gyp with the same flags', () => {
+    const flags = (script: string) => script.split(/\s+/).filter((word) => word.startsWith('--') && !/^--(strip-bin|arch)=/.test(word));
+    const x64 = /&& (prebuildify .*)$/.exec(pkg.scripts.prebuild!)![1]!;
+    const arm64 = pkg.scripts['prebuild:arm64']!;
+    expect(pkg.scripts.prebuild).toMatch(/^npm run prebuild:arm64 && prebuildify /); // x64 last: build/'s objects are x64 again
+    expect(flags(arm64)).toEqual(flags(x64));
+    expect(flags(x64)).toEqual(['--napi', '--strip', '--tag-libc']);
+    expect(arm64).toMatch(/^CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g\+\+ prebuildify .*--strip-bin=aarch64-linux-gnu-strip .*--arch=arm64$/);
+    expect(pkg.scripts.prepack).toBe('npm run prebuild');
+  });
+
+  it('both builds have the same defines, NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS among them (worker termination)', () => {
+    const cmakeDefines = /target_compile_definitions\(\$\{PROJECT_NAME\} PRIVATE ([^)]*)\)/.exec(cmake)![1]!.trim().split(/\s+/);
+    expect([...cmakeDefines].sort()).toEqual([...gyp.targets[0]!.defines].sort());
+    expect(gyp.targets[0]!.defines).toContain('NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS');
+  });
+
+  it('package.json ships what a build from source needs', () => {
+    expect(pkg.files).toEqual(expect.arrayContaining(['native/', 'binding.gyp', 'CMakeLists.txt', 'dist/', 'prebuilds/']));
+  });
+
   it('fails at load on Windows with a clear message', () => {
     // In a child process, on the compiled module (npm install / npm run build:gyp make dist/).
     const binding = JSON.stringify(join(root, 'dist', 'core', 'binding.js'));
