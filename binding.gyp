@@ -28,7 +28,8 @@
         "native/shutdown.cc",
         "native/socket.cc",
         "native/socket_info.cc",
-        "native/tcp_info.cc"
+        "native/tcp_info.cc",
+        "native/watcher.cc"
       ],
       # The platform's side of native/sys/sys.h: Linux, or macOS (compiled in CI by
       # test/package/macos.sh). No other system is claimed (package.json "os").
