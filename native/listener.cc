@@ -1,7 +1,7 @@
 // A listening TCP socket from a descriptor made by socket.cc and given its options:
 // bind(2), listen(2), getsockname(2), getaddrinfo(3) (AI_NUMERICHOST only: names are
 // resolved in TypeScript, as Node's listen does), inet_ntop(3), ip(7), ipv6(7).
-// The descriptor stays the caller's (lib/listener.ts), which closes it on any failure.
+// The descriptor stays the caller's (lib/listen/listener.ts), which closes it on any failure.
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>

@@ -76,7 +76,7 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
   const given = env.LISTEN_FDNAMES?.split(':');
   if (given !== undefined && given.length !== count) throw invalid(`LISTEN_FDNAMES has ${given.length} names for LISTEN_FDS=${count}`);
   // Nothing sized by the count before its descriptors are seen open: LISTEN_FDS=999999999
-  // stops at the first missing one (it used to allocate that many names: out of memory).
+  // stops at the first missing one instead of allocating that many names.
   const names: string[] = [];
   const infos: SocketInfo[] = [];
   for (let i = 0; i < count; i++) {

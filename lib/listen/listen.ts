@@ -1,4 +1,4 @@
-// listen(server, options): the listener made natively (lib/listener.ts), then handed to
+// listen(server, options): the listener made natively (listener.ts), then handed to
 // the server through Node's own listen-on-a-descriptor path, server.listen({ fd }, backlog).
 import { trackConnections } from './connections';
 import cluster from 'node:cluster';
