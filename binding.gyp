@@ -10,6 +10,7 @@
       "target_name": "sockctl",
       "sources": [
         "native/addon.cc",
+        "native/address.cc",
         "native/connect.cc",
         "native/constants.cc",
         "native/descriptors.cc",

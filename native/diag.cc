@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "address.h"
 #include "diag_row.h"
 #include "errors.h"
 #include "init.h"
@@ -99,15 +99,13 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
   LookupRequest request = {};
   request.ipv6 = IntArg(info, 0, "ipv6") != 0;
   for (size_t index : {1, 3}) {
-    if (info.Length() <= index || !info[index].IsString()) throw ArgTypeError(env, index == 1 ? "localAddress" : "remoteAddress", "of type string");
-    std::string text = info[index].As<Napi::String>().Utf8Value();
-    uint8_t* bytes = index == 1 ? request.local : request.remote;
-    if (text.find('\0') != std::string::npos || inet_pton(request.ipv6 ? AF_INET6 : AF_INET, text.c_str(), bytes) != 1) {
-      throw ErrnoError(env, EINVAL, "sock_diag");
-    }
+    bool local = index == 1;
+    InetAddress address = InetAddressArg(info, index, local ? "localAddress" : "remoteAddress", index + 1,
+                                         local ? "localPort" : "remotePort", "sock_diag");
+    if (address.family != (request.ipv6 ? AF_INET6 : AF_INET)) throw ErrnoError(env, EINVAL, "sock_diag");
+    std::memcpy(local ? request.local : request.remote, address.bytes(), request.ipv6 ? 16 : 4);
+    (local ? request.localPort : request.remotePort) = PortArg(info, index + 1, local ? "localPort" : "remotePort");
   }
-  request.localPort = PortArg(info, 2, "localPort");
-  request.remotePort = PortArg(info, 4, "remotePort");
   if (info.Length() <= 5 || !info[5].IsString()) throw ArgTypeError(env, "cookie", "of type string");
   std::string cookie = info[5].As<Napi::String>().Utf8Value();
   if (cookie.empty()) {
