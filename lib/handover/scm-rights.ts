@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding, type PeerCredentials } from '../core/binding';
-import { OwnedDescriptor } from '../core/descriptor';
+import { OwnedDescriptor, ownedByBinding } from '../core/descriptor';
 import { abortError, errnoException, invalidArgType, invalidArgValue } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import { INT32_MAX, readOptions, validateInteger } from '../core/validate';
@@ -125,7 +125,7 @@ export class FdChannel {
     const server = net.createServer({ pauseOnConnect: true }, (socket) => {
       let channel: FdChannel | undefined;
       try {
-        channel = new FdChannel(new OwnedDescriptor(binding.dup(fdOf(socket))));
+        channel = new FdChannel(ownedByBinding(binding.dup(fdOf(socket))));
       } catch (error) {
         server.emit('error', error);
       } finally {
@@ -219,7 +219,7 @@ export class FdChannel {
         this.#frames.push(...this.#reader.push(got.data, got.fds));
       }
       const frame = this.#frames.shift()!;
-      return { message: Buffer.from(frame.payload), descriptors: frame.fds.map((fd) => new OwnedDescriptor(fd)) };
+      return { message: Buffer.from(frame.payload), descriptors: frame.fds.map((fd) => ownedByBinding(fd)) }; // recvFds registered them
     } finally {
       this.#busy = false;
     }
