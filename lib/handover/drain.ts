@@ -15,7 +15,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { abortError, invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
 import { validateInteger, validateObject, INT32_MAX } from '../core/validate';
-import { checkSignal, onAbort } from './abort';
+import { checkSignal, onAbort } from '../core/abort';
 import { acceptedSockets, trackConnections } from '../listen/connections';
 
 export interface DrainOptions {

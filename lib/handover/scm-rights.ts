@@ -8,7 +8,7 @@ import { OwnedDescriptor, ownedByBinding } from '../core/descriptor';
 import { abortError, errnoException, invalidArgType, invalidArgValue } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
 import { INT32_MAX, readOptions, validateInteger } from '../core/validate';
-import { checkSignal, onAbort } from './abort';
+import { checkSignal, onAbort } from '../core/abort';
 import { encodeFrame, FrameReader, MAX_FRAME_FDS, MAX_PAYLOAD, protocolError, type Frame } from './frames';
 
 export type { PeerCredentials };
