@@ -10,6 +10,7 @@
       "target_name": "sockctl",
       "sources": [
         "native/addon.cc",
+        "native/address.cc",
         "native/connect.cc",
         "native/constants.cc",
         "native/descriptors.cc",
@@ -28,7 +29,14 @@
         "native/shutdown.cc",
         "native/socket.cc",
         "native/socket_info.cc",
-        "native/tcp_info.cc"
+        "native/tcp_info.cc",
+        "native/watcher.cc"
+      ],
+      # The platform's side of native/sys/sys.h: Linux, or macOS (compiled in CI by
+      # test/package/macos.sh). No other system is claimed (package.json "os").
+      "conditions": [
+        ["OS=='linux'", {"sources": ["native/sys/linux.cc", "native/sys/linux_diag.cc"]}],
+        ["OS=='mac'", {"sources": ["native/sys/darwin.cc"]}]
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sockctl::InitNotify(env, exports);
   sockctl::InitScmRights(env, exports);
   sockctl::InitSocketInfo(env, exports);
+  sockctl::InitWatcher(env, exports);
   return exports;
 }
 

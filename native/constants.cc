@@ -1,11 +1,13 @@
 // This platform's socket numbers: socket(2), socket(7), tcp(7), ip(7), ipv6(7), shutdown(2).
-// A name this platform lacks is simply absent, so lib/options.ts can say ENOPROTOOPT
-// instead of passing a wrong number to the kernel.
+// POSIX's here, the rest from the platform (sys::AddConstants). A name this platform lacks
+// is simply absent, so lib/core/options.ts can say ENOPROTOOPT instead of passing a wrong
+// number to the kernel.
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include "init.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
@@ -39,59 +41,8 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
   SOCKCTL_CONSTANT(IP_TTL)
   SOCKCTL_CONSTANT(IP_TOS)
   SOCKCTL_CONSTANT(IPV6_V6ONLY)
-#ifdef SO_REUSEPORT
-  SOCKCTL_CONSTANT(SO_REUSEPORT)
-#endif
-#ifdef SO_ACCEPTCONN
-  SOCKCTL_CONSTANT(SO_ACCEPTCONN)
-#endif
-#ifdef SO_PRIORITY
-  SOCKCTL_CONSTANT(SO_PRIORITY)
-#endif
-#ifdef TCP_KEEPIDLE
-  SOCKCTL_CONSTANT(TCP_KEEPIDLE)
-#endif
-#ifdef TCP_KEEPINTVL
-  SOCKCTL_CONSTANT(TCP_KEEPINTVL)
-#endif
-#ifdef TCP_KEEPCNT
-  SOCKCTL_CONSTANT(TCP_KEEPCNT)
-#endif
-#ifdef TCP_USER_TIMEOUT
-  SOCKCTL_CONSTANT(TCP_USER_TIMEOUT)
-#endif
-#ifdef TCP_DEFER_ACCEPT
-  SOCKCTL_CONSTANT(TCP_DEFER_ACCEPT)
-#endif
-#ifdef TCP_QUICKACK
-  SOCKCTL_CONSTANT(TCP_QUICKACK)
-#endif
-#ifdef TCP_CORK
-  SOCKCTL_CONSTANT(TCP_CORK)
-#endif
-#ifdef TCP_FASTOPEN
-  SOCKCTL_CONSTANT(TCP_FASTOPEN)
-#endif
-#ifdef TCP_SYNCNT
-  SOCKCTL_CONSTANT(TCP_SYNCNT)
-#endif
-#ifdef TCP_NOTSENT_LOWAT
-  SOCKCTL_CONSTANT(TCP_NOTSENT_LOWAT)
-#endif
-#ifdef TCP_WINDOW_CLAMP
-  SOCKCTL_CONSTANT(TCP_WINDOW_CLAMP)
-#endif
-#ifdef TCP_FASTOPEN_CONNECT
-  SOCKCTL_CONSTANT(TCP_FASTOPEN_CONNECT)
-#endif
-#ifdef IP_BIND_ADDRESS_NO_PORT
-  SOCKCTL_CONSTANT(IP_BIND_ADDRESS_NO_PORT)
-#endif
-// Only Linux's struct tcp_info is decoded (tcp_info.cc).
-#if defined(__linux__) && defined(TCP_INFO)
-  SOCKCTL_CONSTANT(TCP_INFO)
-#endif
 #undef SOCKCTL_CONSTANT
+  sys::AddConstants(env, c);
   exports.Set("constants", c);
 }
 

@@ -6,15 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <vector>
-
-#ifdef __linux__
-#include <arpa/inet.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <sys/socket.h>
-#endif
 
 namespace sockctl::diag {
 
@@ -58,54 +49,5 @@ constexpr uint8_t kTimerPersist = 4;
 constexpr uint32_t kV6onlyUnknown = 0;
 constexpr uint32_t kV6onlyOff = 1;
 constexpr uint32_t kV6onlyOn = 2;
-
-#ifdef __linux__
-inline DiagRow RowOf(const inet_diag_msg& message) {
-  DiagRow row = {};
-  bool ipv6 = message.idiag_family == AF_INET6;
-  row.family = ipv6 ? kRowIpv6 : kRowIpv4;
-  row.state = message.idiag_state;
-  row.timer = message.idiag_timer;
-  row.retransmits = message.idiag_retrans;
-  row.expiresMs = message.idiag_expires;
-  row.recvQ = message.idiag_rqueue;
-  row.sendQ = message.idiag_wqueue;
-  row.uid = message.idiag_uid;
-  row.inode = message.idiag_inode;
-  row.localPort = ntohs(message.id.idiag_sport);
-  row.remotePort = ntohs(message.id.idiag_dport);
-  std::memcpy(row.local, message.id.idiag_src, ipv6 ? 16 : 4);
-  std::memcpy(row.remote, message.id.idiag_dst, ipv6 ? 16 : 4);
-  row.cookieLow = message.id.idiag_cookie[0];
-  row.cookieHigh = message.id.idiag_cookie[1];
-  return row;
-}
-
-// INET_DIAG_SKV6ONLY among the attributes after the message (the kernel adds it to every
-// AF_INET6 socket's reply, whatever the request's extensions). `message` is a whole
-// netlink message whose length was checked to hold an inet_diag_msg.
-inline uint32_t V6onlyOf(const nlmsghdr* message) {
-  const char* base = reinterpret_cast<const char*>(message);
-  const char* at = base + NLMSG_ALIGN(NLMSG_LENGTH(sizeof(inet_diag_msg)));
-  const char* end = base + message->nlmsg_len;
-  while (at + sizeof(nlattr) <= end) {
-    nlattr attribute;
-    std::memcpy(&attribute, at, sizeof attribute);
-    if (attribute.nla_len < sizeof(nlattr) || attribute.nla_len > end - at) break;
-    if ((attribute.nla_type & NLA_TYPE_MASK) == INET_DIAG_SKV6ONLY && attribute.nla_len >= NLA_HDRLEN + 1) {
-      return at[NLA_HDRLEN] != 0 ? kV6onlyOn : kV6onlyOff;
-    }
-    at += NLA_ALIGN(attribute.nla_len);
-  }
-  return kV6onlyUnknown;
-}
-
-// A row from a whole reply message: the inet_diag_msg and what its attributes add.
-inline DiagRow RowOf(const nlmsghdr* message) {
-  DiagRow row = RowOf(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message)));
-  row.v6only = V6onlyOf(message);
-  return row;
-}
-#endif
 
 }  // namespace sockctl::diag

@@ -6,7 +6,7 @@
 // every descriptor JavaScript still owns there. GC is no help: a terminated worker's heap is
 // thrown away without running FinalizationRegistry callbacks.
 #include "environment.h"
-#include "fstat.h"
+#include "sys/sys.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,7 +39,7 @@ Environment* Of(napi_env env) noexcept {
 void CloseOwned(Environment* environment) noexcept {
   for (const auto& [fd, id] : environment->owned) {
     struct stat now;
-    if (FileStat(fd, &now) == 0 && now.st_dev == id.dev && now.st_ino == id.ino) close(fd);
+    if (sys::FileStat(fd, &now) == 0 && now.st_dev == id.dev && now.st_ino == id.ino) close(fd);
   }
   environment->owned.clear();
 }
@@ -59,7 +59,7 @@ void OnFinalize(napi_env env, void* data, void*) noexcept {
 
 void Own(Napi::Env env, int fd) noexcept {
   struct stat id;
-  if (FileStat(fd, &id) != 0) return;  // nothing open under this number: nothing to close later
+  if (sys::FileStat(fd, &id) != 0) return;  // nothing open under this number: nothing to close later
   Environment* environment = Of(env);
   if (environment != nullptr) NoThrow([&] { environment->owned[fd] = FileId{id.st_dev, id.st_ino}; });
 }

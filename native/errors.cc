@@ -35,7 +35,7 @@ void InitErrors(Napi::Env env, Napi::Object exports) {
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
   Napi::FunctionReference& factory = ErrorFactoryOf(env);
   if (factory.IsEmpty()) {
-    // Only reachable by loading the .node file without lib/binding.ts.
+    // Only reachable by loading the .node file without lib/core/binding.ts.
     Napi::Error e = Napi::Error::New(env, std::string(syscall) + " errno " + std::to_string(err));
     e.Set("errno", Napi::Number::New(env, -err));
     e.Set("syscall", syscall);

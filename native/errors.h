@@ -1,5 +1,5 @@
 // Node-style system errors: errno(3).
-// The Error object itself is made in TypeScript (lib/errors.ts) so that native and
+// The Error object itself is made in TypeScript (lib/core/errors.ts) so that native and
 // TypeScript failures share one shape: message "<syscall> <CODE>", code, negative errno,
 // syscall, and address/port where there is one.
 #pragma once
@@ -10,7 +10,7 @@
 
 namespace sockctl {
 
-// Keeps the factory that lib/binding.ts hands over once at load time.
+// Keeps the factory that lib/core/binding.ts hands over once at load time.
 void InitErrors(Napi::Env env, Napi::Object exports);
 
 // Builds the Node-style error for `err` (a positive errno) as a C++ exception.

@@ -23,12 +23,9 @@
 #include "errors.h"
 #include "init.h"
 
-#ifdef __linux__
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <sys/socket.h>
-#endif
+
+#include "sys/sys.h"
 
 namespace sockctl {
 
@@ -101,22 +98,10 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
 
  private:
   void OpenDestroySocket(Napi::Env env) {
-#ifdef __linux__
-    fd_ = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
-    if (fd_ < 0) throw ErrnoError(env, errno, "socket");
-    // Joined at bind(2): NETLINK_ADD_MEMBERSHIP on a socket never bound is accepted but
-    // receives nothing (measured on 6.18), as ss -E binds too.
-    sockaddr_nl self = {};
-    self.nl_family = AF_NETLINK;
-    self.nl_groups = (1U << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1U << (SKNLGRP_INET6_TCP_DESTROY - 1));
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&self), sizeof self) != 0) {
-      int error = errno;
-      CloseDescriptor();
-      throw ErrnoError(env, error, "bind");
-    }
-#else
-    throw ErrnoError(env, ENOTSUP, "socket");
-#endif
+    const char* syscall = "socket";
+    int fd = sys::OpenDestroyEvents(&syscall);
+    if (fd < 0) throw ErrnoError(env, -fd, syscall);
+    fd_ = fd;
   }
 
   static void Teardown(void* data) {
@@ -200,14 +185,7 @@ class EventReader : public Napi::ObjectWrap<EventReader> {
         bytes->insert(bytes->end(), buffer, buffer + got);
         continue;
       }
-#ifdef __linux__
-      int left = static_cast<int>(got);
-      for (auto* message = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(message, left); message = NLMSG_NEXT(message, left)) {
-        if (message->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-        if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
-        rows->push_back(diag::RowOf(*static_cast<const inet_diag_msg*>(NLMSG_DATA(message))));
-      }
-#endif
+      sys::DestroyEventRows(buffer, static_cast<size_t>(got), rows);
     }
     return 0;
   }

@@ -22,5 +22,6 @@ void InitTcpInfo(Napi::Env env, Napi::Object exports);
 void InitNotify(Napi::Env env, Napi::Object exports);
 void InitScmRights(Napi::Env env, Napi::Object exports);
 void InitSocketInfo(Napi::Env env, Napi::Object exports);
+void InitWatcher(Napi::Env env, Napi::Object exports);
 
 }  // namespace sockctl

@@ -1,16 +1,14 @@
 // A listening TCP socket from a descriptor made by socket.cc and given its options:
-// bind(2), listen(2), getsockname(2), getaddrinfo(3) (AI_NUMERICHOST only: names are
-// resolved in TypeScript, as Node's listen does), inet_ntop(3), ip(7), ipv6(7).
-// The descriptor stays the caller's (lib/listener.ts), which closes it on any failure.
+// bind(2) (the address built by address.h), listen(2), getsockname(2), inet_ntop(3),
+// ip(7), ipv6(7).
+// The descriptor stays the caller's (lib/listen/listener.ts), which closes it on any failure.
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <string>
 
-#include "addrinfo.h"
+#include "address.h"
 #include "errors.h"
 #include "init.h"
 
@@ -21,26 +19,8 @@ namespace {
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  if (info.Length() < 2 || !info[1].IsString()) throw ArgTypeError(env, "address", "of type string");
-  std::string address = info[1].As<Napi::String>().Utf8Value();
-  // c_str() would end the address at a NUL: "127.0.0.1\0anything" must not bind 127.0.0.1.
-  if (address.find('\0') != std::string::npos) {
-    Napi::TypeError e = Napi::TypeError::New(env, "The argument 'address' must be an IP address without null bytes");
-    e.Set("code", "ERR_INVALID_ARG_VALUE");
-    throw e;
-  }
-  std::string port = std::to_string(PortArg(info, 2, "port"));
-
-  // A numeric literal only (the scope of fe80::1%eth0 included): never a DNS query here.
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  AddrInfoList list;
-  if (getaddrinfo(address.c_str(), port.c_str(), &hints, &list.head) != 0 || list.head == nullptr) {
-    throw ErrnoError(env, EINVAL, "bind");
-  }
-  if (bind(fd, list.head->ai_addr, list.head->ai_addrlen) != 0) throw ErrnoError(env, errno, "bind");
+  InetAddress address = InetAddressArg(info, 1, "address", 2, "port", "bind");
+  if (bind(fd, address.get(), address.length) != 0) throw ErrnoError(env, errno, "bind");
   return env.Undefined();
 }
 

@@ -17,16 +17,11 @@
 #include "environment.h"
 #include "errors.h"
 #include "init.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
 namespace {
-
-#ifdef MSG_NOSIGNAL
-constexpr int kNotifyFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
-#else
-constexpr int kNotifyFlags = MSG_DONTWAIT;
-#endif
 
 // Closes the datagram socket on every path.
 struct Fd {
@@ -55,17 +50,7 @@ socklen_t NotifyAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_
 }
 
 int OpenDatagram(Napi::Env env) {
-#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-#else
-  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0)) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    fd = -1;
-  }
-#endif
+  int fd = sys::Socket(AF_UNIX, SOCK_DGRAM, 0);
   if (fd < 0) throw ErrnoError(env, errno, "socket");
   return fd;
 }
@@ -78,7 +63,7 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
   Fd sock{OpenDatagram(env)};
   ssize_t sent;
   do {
-    sent = sendto(sock.fd, message.Data(), message.Length(), kNotifyFlags, reinterpret_cast<sockaddr*>(&un), length);
+    sent = sendto(sock.fd, message.Data(), message.Length(), sys::kSendFlags, reinterpret_cast<sockaddr*>(&un), length);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) throw ErrnoError(env, errno, "sendto");
   return Napi::Number::New(env, static_cast<double>(sent));
@@ -128,7 +113,7 @@ Napi::Value NotifySend(const Napi::CallbackInfo& info) {
   }
   ssize_t sent;
   do {
-    sent = sendmsg(fd, &msg, kNotifyFlags);
+    sent = sendmsg(fd, &msg, sys::kSendFlags);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Napi::Number::New(env, -1);
   if (sent < 0) throw ErrnoError(env, errno, "sendmsg");

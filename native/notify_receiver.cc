@@ -1,6 +1,7 @@
 // The supervisor's end of NOTIFY_SOCKET: sd_notify(3) datagrams and who sent them.
-// unix(7) (SOCK_DGRAM, abstract names, SO_PASSCRED, SCM_CREDENTIALS, SCM_RIGHTS),
-// socket(2), bind(2), recvmsg(2), cmsg(3). Read on the event loop through libuv's uv_poll
+// unix(7) (SOCK_DGRAM, abstract names), socket(2), bind(2); the datagrams and their
+// senders' credentials (SO_PASSCRED, SCM_CREDENTIALS: Linux only) through sys::ReceiveCredited;
+// descriptors that come along are closed (a notifier's FDSTORE=1 is not supported). Read on the event loop through libuv's uv_poll
 // (napi_get_uv_event_loop): Node has no UNIX datagram socket, and a thread-pool wait would
 // hold a pool thread for the supervisor's whole life.
 // No C++ exception leaves a libuv callback or the cleanup hook (worker_threads safety).
@@ -17,6 +18,7 @@
 
 #include "errors.h"
 #include "init.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
@@ -69,23 +71,10 @@ void OnCleanup(napi_async_cleanup_hook_handle handle, void* data) {
   StartClose(r);
 }
 
-// Closes whatever descriptors came with a message: a notifier's FDSTORE=1 is not supported.
-void CloseRights(msghdr* msg) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr; c = CMSG_NXTHDR(msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      close(fd);
-    }
-  }
-}
-
 // The plain C calls, not node-addon-api's wrappers: in an environment being torn down
 // (a worker's process.exit() inside this very callback) those would build an Error and
 // abort. Returns false when JavaScript can no longer run here.
-bool Deliver(Receiver* r, const ucred& cred, const char* data, size_t length) {
+bool Deliver(Receiver* r, const sys::Credentials& cred, const char* data, size_t length) {
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
@@ -117,29 +106,13 @@ void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
   // Bounded per wake-up, so that a flood cannot starve the loop; the rest comes next turn.
   for (int n = 0; n < 64; n++) {
     char data[kMessageMax + 1];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
-    iovec iov = {data, sizeof data};
-    msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t got;
-    do {
-      got = recvmsg(r->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0) return;  // EAGAIN: drained (any other error: nothing to deliver)
-    CloseRights(&msg);
-    bool credentials = false;
-    ucred cred = {};
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof cred)) {
-        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-        credentials = true;
-      }
-    }
+    sys::Credentials cred;
+    bool credited = false;
+    bool truncated = false;
+    ssize_t got = sys::ReceiveCredited(r->fd, data, sizeof data, &cred, &credited, &truncated);
+    if (got < 0) return;  // -EAGAIN: drained (any other error: nothing to deliver)
     // Without credentials the sender cannot be told apart; too long: systemd drops it too.
-    if (!credentials || (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(got) > kMessageMax) continue;
+    if (!credited || truncated || static_cast<size_t>(got) > kMessageMax) continue;
     if (!Deliver(r, cred, data, static_cast<size_t>(got)) || r->closing) return;  // or the callback closed it
   }
 }
@@ -170,13 +143,12 @@ class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
     socklen_t length = MakeAddress(name, &address);
     if (length == 0 || name.find('\0') != std::string::npos) throw ErrnoError(env, EINVAL, "bind");
 
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = sys::Socket(AF_UNIX, SOCK_DGRAM, 0);
     if (fd < 0) throw ErrnoError(env, errno, "socket");
-    int on = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
-      int err = errno;
+    int passed = sys::PassCredentials(fd);  // ENOTSUP off Linux
+    if (passed != 0) {
       close(fd);
-      throw ErrnoError(env, err, "setsockopt");
+      throw ErrnoError(env, passed, "setsockopt");
     }
     if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) {
       int err = errno;

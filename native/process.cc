@@ -4,30 +4,22 @@
 // would steal their exit status. pipe(2), for sd_notify's BARRIER=1.
 #include <sys/types.h>
 #include <sys/wait.h>
-#if defined(__linux__)
-#include <sys/prctl.h>
-#endif
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 
 #include "environment.h"
 #include "errors.h"
 #include "init.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
 namespace {
 
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
-#if defined(__linux__)
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw ErrnoError(info.Env(), errno, "prctl");
+  int error = sys::SetChildSubreaper();  // ENOTSUP off Linux
+  if (error != 0) throw ErrnoError(info.Env(), error, "prctl");
   return info.Env().Undefined();
-#else
-  throw ErrnoError(info.Env(), ENOTSUP, "prctl");
-#endif
 }
 
 // reapChild(pid): null while it runs (or is not a zombie yet); { code, signal } once reaped.
@@ -52,12 +44,8 @@ Napi::Value ReapChild(const Napi::CallbackInfo& info) {
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fds[2];
-#if defined(__linux__)
-  if (pipe2(fds, O_CLOEXEC) != 0) throw ErrnoError(env, errno, "pipe");
-#else
-  if (pipe(fds) != 0) throw ErrnoError(env, errno, "pipe");
-  for (int fd : fds) fcntl(fd, F_SETFD, FD_CLOEXEC);
-#endif
+  int error = sys::CloexecPipe(fds);
+  if (error != 0) throw ErrnoError(env, error, "pipe");
   Own(env, fds[0]);
   Own(env, fds[1]);
   Napi::Array result = Napi::Array::New(env, 2);

@@ -8,25 +8,14 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__linux__)
-#include <linux/filter.h>
-#endif
-
 #include "errors.h"
 #include "init.h"
-
-#ifndef SO_ATTACH_REUSEPORT_CBPF
-#define SO_ATTACH_REUSEPORT_CBPF 51
-#endif
-#ifndef SO_DETACH_REUSEPORT_BPF
-#define SO_DETACH_REUSEPORT_BPF 68
-#endif
+#include "sys/sys.h"
 
 namespace sockctl {
 
 namespace {
 
-#if defined(__linux__)
 // The program as a flat array of numbers: code, jt, jf, k for each instruction.
 Napi::Value AttachReuseportCbpf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -34,8 +23,8 @@ Napi::Value AttachReuseportCbpf(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[1].IsArray()) throw ArgTypeError(env, "program", "an instance of Array");
   Napi::Array flat = info[1].As<Napi::Array>();
   uint32_t length = flat.Length();
-  if (length == 0 || length % 4 != 0 || length / 4 > BPF_MAXINSNS) throw ErrnoError(env, EINVAL, "setsockopt");
-  std::vector<sock_filter> program(length / 4);
+  if (length == 0 || length % 4 != 0 || length / 4 > sys::kBpfMaxInstructions) throw ErrnoError(env, EINVAL, "setsockopt");
+  std::vector<sys::BpfInstruction> program(length / 4);
   for (uint32_t i = 0; i < length; i++) {
     Napi::Value v = flat.Get(i);
     if (!v.IsNumber()) throw ArgTypeError(env, "program", "an array of numbers");
@@ -45,7 +34,7 @@ Napi::Value AttachReuseportCbpf(const Napi::CallbackInfo& info) {
       throw ErrnoError(env, EINVAL, "setsockopt");
     }
     auto n = static_cast<uint32_t>(d);
-    sock_filter& insn = program[i / 4];
+    sys::BpfInstruction& insn = program[i / 4];
     switch (i % 4) {
       case 0: insn.code = static_cast<uint16_t>(n); break;
       case 1: insn.jt = static_cast<uint8_t>(n); break;
@@ -53,25 +42,16 @@ Napi::Value AttachReuseportCbpf(const Napi::CallbackInfo& info) {
       default: insn.k = n; break;
     }
   }
-  sock_fprog fprog = {static_cast<unsigned short>(program.size()), program.data()};
-  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof fprog) != 0) {
-    throw ErrnoError(env, errno, "setsockopt");
-  }
+  int error = sys::AttachReuseportCbpf(fd, program);
+  if (error != 0) throw ErrnoError(env, error, "setsockopt");
   return env.Undefined();
 }
 
 Napi::Value DetachReuseportBpf(const Napi::CallbackInfo& info) {
-  int fd = FdArg(info, 0);
-  int unused = 0;
-  if (setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused, sizeof unused) != 0) {
-    throw ErrnoError(info.Env(), errno, "setsockopt");
-  }
+  int error = sys::DetachReuseportBpf(FdArg(info, 0));
+  if (error != 0) throw ErrnoError(info.Env(), error, "setsockopt");
   return info.Env().Undefined();
 }
-#else
-Napi::Value AttachReuseportCbpf(const Napi::CallbackInfo& info) { throw ErrnoError(info.Env(), ENOTSUP, "setsockopt"); }
-Napi::Value DetachReuseportBpf(const Napi::CallbackInfo& info) { throw ErrnoError(info.Env(), ENOTSUP, "setsockopt"); }
-#endif
 
 }  // namespace
 

@@ -1,22 +1,17 @@
 // send(2) on a non-blocking socket, as much as the kernel takes now: the lab uses it to
 // fill a send queue to the byte, which a net.Socket (with its own userland buffer) cannot.
-// MSG_NOSIGNAL where there is one: a shut-down socket gives EPIPE, not SIGPIPE.
+// sys::kSendFlags (MSG_NOSIGNAL on Linux): a shut-down socket gives EPIPE, not SIGPIPE.
 #include <sys/socket.h>
 
 #include <cerrno>
 
 #include "errors.h"
 #include "init.h"
+#include "sys/sys.h"
 
 namespace sockctl {
 
 namespace {
-
-#ifdef MSG_NOSIGNAL
-constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
-#else
-constexpr int kSendFlags = MSG_DONTWAIT;
-#endif
 
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -31,7 +26,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   else bytes += data.ByteOffset();
   ssize_t sent;
   do {
-    sent = send(fd, bytes, length, kSendFlags);
+    sent = send(fd, bytes, length, sys::kSendFlags);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) sent = 0;
   if (sent < 0) throw ErrnoError(env, errno, "send");

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "errors.h"
-#include "fstat.h"
+#include "sys/sys.h"
 #include "init.h"
 
 namespace sockctl {
@@ -34,7 +34,7 @@ Napi::Value DescribeSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   struct stat st = {};
-  if (FileStat(fd, &st) != 0) throw ErrnoError(env, errno, "fstat");
+  if (sys::FileStat(fd, &st) != 0) throw ErrnoError(env, errno, "fstat");
   if (!S_ISSOCK(st.st_mode)) throw ErrnoError(env, ENOTSOCK, "fstat");
 
   sockaddr_storage storage = {};

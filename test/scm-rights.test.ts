@@ -149,7 +149,7 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
     const before = openDescriptorCount();
     await peer.ask('sendmany');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const got = await binding.recvFds(channel.fd, 100, 0, 250);
+    const got = binding.recvFds(channel.fd, 100, 0);
     expect(got).toMatchObject({ fds: [], truncated: 0 });
     expect(openDescriptorCount()).toBe(before);
   });

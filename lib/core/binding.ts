@@ -147,10 +147,18 @@ export interface NativeBinding {
   unixListen(path: string, backlog: number): number;
   unixConnect(path: string): number;
   peerCredentials(fd: number): PeerCredentials;
-  /** One wait of at most `sliceMs` (250) in the thread pool: bytes sent (0: not writable yet; fds go with the first byte). */
-  sendFds(fd: number, data: Buffer, fds: number[], sliceMs: number): Promise<number>;
-  /** One wait of at most `sliceMs` (250): one recvmsg, or null when nothing came. */
-  recvFds(fd: number, maxBytes: number, maxFds: number, sliceMs: number): Promise<RawReceived | null>;
+  /** One non-blocking sendmsg: bytes sent, 0 when the socket takes nothing now (fds go with the first byte). */
+  sendFds(fd: number, data: Buffer, fds: number[]): number;
+  /** One non-blocking recvmsg, its descriptors owned by this environment; null when nothing is there now. */
+  recvFds(fd: number, maxBytes: number, maxFds: number): RawReceived | null;
+  /**
+   * native/watcher.cc, the one loop watcher: calls `done(errno)` once `fd` is readable (1)
+   * and/or writable (2), on the event loop (no pool thread); EALREADY while another wait on
+   * `fd` (waitFd or connectWait) is pending. Cancel before closing the descriptor.
+   */
+  waitFd(fd: number, events: number, done: (errno: number) => void): void;
+  /** Forgets a pending waitFd or connectWait (its callback never runs); true if there was one. */
+  waitFdCancel(fd: number): boolean;
   /** SO_ATTACH_REUSEPORT_CBPF (native/reuseport_cbpf.cc): the program as code, jt, jf, k per instruction. */
   attachReuseportCbpf(fd: number, program: number[]): void;
   /** SO_DETACH_REUSEPORT_BPF. */

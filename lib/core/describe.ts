@@ -11,6 +11,12 @@ export function describeSocket(fd: number): SocketInfo {
   return binding.describeSocket(fd);
 }
 
+/** What net.Server.address() gives for a socket described here: `family` spelt as Node spells it ('IPv4', 'IPv6'; 'unix' for a path). */
+export function addressInfoOf(info: SocketInfo): { address: string; family: string; port: number } {
+  const family = info.family === 'ipv6' ? 'IPv6' : info.family === 'ipv4' ? 'IPv4' : 'unix';
+  return { address: info.address ?? info.path ?? '', family, port: info.port ?? 0 };
+}
+
 /** The address as one line for messages: 127.0.0.1:80, [::1]:80, /run/x.sock, @name. */
 export function formatSocketAddress(info: SocketInfo): string {
   if (info.family === 'unix') return info.path === '' ? '(unbound unix socket)' : info.path!;

@@ -33,13 +33,27 @@ export function transferOwnership(from: OwnedDescriptor, to: OwnedDescriptor): v
   forget(from);
 }
 
+// Set while ownedByBinding() constructs: the binding registered the descriptor with the
+// environment when it made it (socket, dup, recvFds), so it is not registered again.
+let registered = false;
+
+/** An OwnedDescriptor for `fd`, which the binding call that made it already registered with the environment. */
+export function ownedByBinding(fd: number): OwnedDescriptor {
+  registered = true;
+  try {
+    return new OwnedDescriptor(fd);
+  } finally {
+    registered = false;
+  }
+}
+
 export class OwnedDescriptor implements Disposable {
   #fd: number;
 
   /** Takes ownership of `fd`: this object closes it, once (or the environment's end does). */
   constructor(fd: number) {
     this.#fd = validateInteger(fd, 'fd');
-    binding.own(fd);
+    if (!registered) binding.own(fd);
     unclosed.register(this, fd, this);
   }
 
@@ -92,5 +106,5 @@ export class OwnedDescriptor implements Disposable {
 
 /** dup(2) (as F_DUPFD_CLOEXEC): a new descriptor for the same socket, owned by the caller. */
 export function dup(target: Target): OwnedDescriptor {
-  return new OwnedDescriptor(binding.dup(fdOf(target)));
+  return ownedByBinding(binding.dup(fdOf(target)));
 }

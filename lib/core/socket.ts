@@ -1,7 +1,7 @@
 // socket(2): a fresh unbound socket, close-on-exec and non-blocking, owned by the caller,
 // for options that only take effect before bind (IPV6_V6ONLY, TCP_MAXSEG, ...).
 import { binding } from './binding';
-import { OwnedDescriptor } from './descriptor';
+import { OwnedDescriptor, ownedByBinding } from './descriptor';
 import { invalidArgValue } from './errors';
 
 export type SocketFamily = 'ipv4' | 'ipv6';
@@ -23,5 +23,5 @@ export function socket(family: SocketFamily = 'ipv4', type: SocketType = 'tcp'):
   if (typeof type !== 'string' || !Object.hasOwn(TYPES, type)) {
     throw invalidArgValue('type', type, "must be 'tcp' or 'udp'");
   }
-  return new OwnedDescriptor(binding.socket(FAMILIES[family], TYPES[type]));
+  return ownedByBinding(binding.socket(FAMILIES[family], TYPES[type]));
 }

@@ -13,9 +13,9 @@
 // listen() on, or from drain() on), so that they too end at `timeoutMs`.
 import http from 'node:http';
 import net from 'node:net';
-import { abortError, invalidArgType, invalidArgValue, serverNotRunning } from '../core/errors';
-import { validateInteger, validateObject, INT32_MAX } from '../core/validate';
-import { checkSignal, onAbort } from './abort';
+import { abortError, invalidArgType, serverNotRunning } from '../core/errors';
+import { readOptions, validateInteger, INT32_MAX } from '../core/validate';
+import { checkSignal, onAbort } from '../core/abort';
 import { acceptedSockets, trackConnections } from '../listen/connections';
 
 export interface DrainOptions {
@@ -60,10 +60,7 @@ function sayClose(res: http.ServerResponse): void {
 }
 
 function checkOptions(options: unknown): { timeoutMs: number; signal: AbortSignal | undefined } {
-  const o = { ...validateObject(options ?? {}, 'options') };
-  for (const key of Object.keys(o)) {
-    if (key !== 'timeoutMs' && key !== 'signal') throw invalidArgValue(`options.${key}`, o[key], 'is not an option of drain (timeoutMs, signal)');
-  }
+  const o = readOptions(options ?? undefined, 'options', ['timeoutMs', 'signal'], 'an option of drain');
   return {
     timeoutMs: o.timeoutMs === undefined ? 30_000 : validateInteger(o.timeoutMs, 'options.timeoutMs', 0, INT32_MAX),
     signal: checkSignal(o.signal),

@@ -10,7 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
 import { abortError, errnoException, invalidArgType, invalidArgValue, isSystemError } from '../core/errors';
 import { INT32_MAX, readOptions, validateInteger } from '../core/validate';
-import { checkSignal, onAbort } from './abort';
+import { checkSignal, onAbort } from '../core/abort';
 
 export interface NotifyOptions {
   /** How long to wait for room in a full receiver queue (default 5000 ms); then ETIMEDOUT. */

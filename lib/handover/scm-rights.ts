@@ -4,11 +4,11 @@
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding, type PeerCredentials } from '../core/binding';
-import { OwnedDescriptor } from '../core/descriptor';
+import { OwnedDescriptor, ownedByBinding } from '../core/descriptor';
 import { abortError, errnoException, invalidArgType, invalidArgValue } from '../core/errors';
 import { fdOf, type Target } from '../core/target';
-import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
-import { checkSignal } from './abort';
+import { INT32_MAX, readOptions, validateInteger } from '../core/validate';
+import { checkSignal, onAbort } from '../core/abort';
 import { encodeFrame, FrameReader, MAX_FRAME_FDS, MAX_PAYLOAD, protocolError, type Frame } from './frames';
 
 export type { PeerCredentials };
@@ -36,11 +36,8 @@ function checkPath(path: unknown): string {
   return path;
 }
 
-function checkWait(options: unknown, name: string, keys = ['timeoutMs', 'signal']) {
-  const o = { ...validateObject(options ?? {}, name) };
-  for (const key of Object.keys(o)) {
-    if (!keys.includes(key)) throw invalidArgValue(`${name}.${key}`, o[key], `is not an option here (${keys.join(', ')})`);
-  }
+function checkWait(options: unknown, name: string, keys: readonly string[] = ['timeoutMs', 'signal']) {
+  const o = readOptions(options ?? undefined, name, keys, 'an option here');
   return {
     timeoutMs: o.timeoutMs === undefined ? 5000 : validateInteger(o.timeoutMs, `${name}.timeoutMs`, 0, INT32_MAX),
     signal: checkSignal(o.signal, `${name}.signal`),
@@ -48,22 +45,39 @@ function checkWait(options: unknown, name: string, keys = ['timeoutMs', 'signal'
   };
 }
 
-const SLICE_MS = 100;
+const READABLE = 1;
+const WRITABLE = 2;
 
 /**
- * Repeats a native wait of one slice until it gives a result, the deadline (ETIMEDOUT)
- * or the signal (AbortError). Short slices: a Worker that ends waits for its pool work.
+ * Resolves once `fd` is ready for `events`, waiting on the event loop (binding.waitFd: no
+ * pool thread held); rejects at `deadline` (ETIMEDOUT), when `signal` aborts (AbortError),
+ * or when `cancel` is called (the channel closes under the wait). The wait is always
+ * cancelled before this settles: none outlives the descriptor.
  */
-async function untilDone<T>(syscall: string, timeoutMs: number, signal: AbortSignal | undefined, step: (sliceMs: number) => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (signal?.aborted) throw abortError(signal);
+function whenReady(fd: number, events: number, syscall: string, deadline: number, timeoutMs: number, signal: AbortSignal | undefined, waits: Set<() => void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
     const left = deadline - Date.now();
-    const result = await step(Math.max(0, Math.min(SLICE_MS, left)));
-    if (result !== null) return result;
-    if (signal?.aborted) throw abortError(signal);
-    if (Date.now() >= deadline) throw errnoException(osConstants.errno.ETIMEDOUT, syscall, { reason: `nothing within ${timeoutMs} ms` });
-  }
+    if (left <= 0) return reject(errnoException(osConstants.errno.ETIMEDOUT, syscall, { reason: `nothing within ${timeoutMs} ms` }));
+    const settle = (error?: Error): void => {
+      clearTimeout(timer);
+      offAbort();
+      waits.delete(closed);
+      binding.waitFdCancel(fd);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const closed = (): void => settle(errnoException(osConstants.errno.EBADF, syscall, { reason: 'the channel was closed' }));
+    const timer = setTimeout(() => settle(errnoException(osConstants.errno.ETIMEDOUT, syscall, { reason: `nothing within ${timeoutMs} ms` })), left);
+    const offAbort = onAbort(signal, settle);
+    waits.add(closed);
+    try {
+      // An error on the socket is what the next sendmsg/recvmsg reports: woken, it tries again.
+      binding.waitFd(fd, events, () => settle());
+    } catch (error) {
+      settle(error as Error);
+    }
+  });
 }
 
 /**
@@ -79,6 +93,8 @@ export class FdChannel {
   #sending: Promise<void> = Promise.resolve();
   #ended = false;
   #busy = false;
+  // The waits on the loop now pending: close() cancels them before the descriptor goes.
+  readonly #waits = new Set<() => void>();
 
   /** Takes ownership of a connected AF_UNIX stream socket (from socketpair, accept, a child's stdio...). */
   constructor(descriptor: OwnedDescriptor) {
@@ -109,7 +125,7 @@ export class FdChannel {
     const server = net.createServer({ pauseOnConnect: true }, (socket) => {
       let channel: FdChannel | undefined;
       try {
-        channel = new FdChannel(new OwnedDescriptor(binding.dup(fdOf(socket))));
+        channel = new FdChannel(ownedByBinding(binding.dup(fdOf(socket))));
       } catch (error) {
         server.emit('error', error);
       } finally {
@@ -143,6 +159,7 @@ export class FdChannel {
     if (descriptors.length > MAX_FRAME_FDS) throw invalidArgValue('descriptors', `<${descriptors.length} descriptors>`, `must hold at most ${MAX_FRAME_FDS}`);
     const fds = descriptors.map((d) => fdOf(d));
     const { timeoutMs, signal } = checkWait(options, 'options');
+    const deadline = Date.now() + timeoutMs;
     const previous = this.#sending;
     let done!: () => void;
     this.#sending = new Promise<void>((resolve) => (done = resolve));
@@ -151,10 +168,12 @@ export class FdChannel {
       let rest = encodeFrame(payload, fds.length);
       let withFds = fds;
       while (rest.length > 0) {
-        const sent = await untilDone('sendmsg', timeoutMs, signal, async (slice) => {
-          const n = await binding.sendFds(this.#fd.fd, rest, withFds, slice);
-          return n === 0 ? null : n;
-        });
+        if (signal?.aborted) throw abortError(signal);
+        const sent = binding.sendFds(this.#fd.fd, rest, withFds);
+        if (sent === 0) {
+          await whenReady(this.#fd.fd, WRITABLE, 'sendmsg', deadline, timeoutMs, signal, this.#waits);
+          continue;
+        }
         rest = rest.subarray(sent);
         withFds = []; // they went with the first byte
       }
@@ -180,8 +199,12 @@ export class FdChannel {
             ? protocolError(`the peer closed in the middle of a message (${this.#reader.pending} bytes of it)`)
             : errnoException(osConstants.errno.EPIPE, 'recvmsg', { reason: 'the peer closed the connection' });
         }
-        const left = Math.max(0, deadline - Date.now());
-        const got = await untilDone('recvmsg', left, signal, (slice) => binding.recvFds(this.#fd.fd, MAX_PAYLOAD + 4, maxDescriptors, slice));
+        if (signal?.aborted) throw abortError(signal);
+        const got = binding.recvFds(this.#fd.fd, MAX_PAYLOAD + 4, maxDescriptors);
+        if (got === null) {
+          await whenReady(this.#fd.fd, READABLE, 'recvmsg', deadline, timeoutMs, signal, this.#waits);
+          continue;
+        }
         if (got.truncated >= 0) {
           this.#reader.discard();
           throw errnoException(osConstants.errno.EMSGSIZE, 'recvmsg', {
@@ -196,7 +219,7 @@ export class FdChannel {
         this.#frames.push(...this.#reader.push(got.data, got.fds));
       }
       const frame = this.#frames.shift()!;
-      return { message: Buffer.from(frame.payload), descriptors: frame.fds.map((fd) => new OwnedDescriptor(fd)) };
+      return { message: Buffer.from(frame.payload), descriptors: frame.fds.map((fd) => ownedByBinding(fd)) }; // recvFds registered them
     } finally {
       this.#busy = false;
     }
@@ -204,6 +227,7 @@ export class FdChannel {
 
   /** Closes the socket and every descriptor received but not handed out. */
   close(): void {
+    for (const cancel of [...this.#waits]) cancel(); // before the descriptor goes: its number may be reused at once
     for (const frame of this.#frames.splice(0)) for (const fd of frame.fds) binding.close(fd);
     this.#reader.discard();
     this.#fd.close();

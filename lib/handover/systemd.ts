@@ -7,8 +7,8 @@ import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
 import { describeSocket, type SocketInfo } from '../core/describe';
 import { OwnedDescriptor } from '../core/descriptor';
-import { errnoException, illegalConstructor, invalidArgValue } from '../core/errors';
-import { validateBoolean, validateObject } from '../core/validate';
+import { errnoException, illegalConstructor } from '../core/errors';
+import { readOptions, validateBoolean } from '../core/validate';
 
 /** SD_LISTEN_FDS_START */
 export const LISTEN_FDS_START = 3;
@@ -76,7 +76,7 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
   const given = env.LISTEN_FDNAMES?.split(':');
   if (given !== undefined && given.length !== count) throw invalid(`LISTEN_FDNAMES has ${given.length} names for LISTEN_FDS=${count}`);
   // Nothing sized by the count before its descriptors are seen open: LISTEN_FDS=999999999
-  // stops at the first missing one (it used to allocate that many names: out of memory).
+  // stops at the first missing one instead of allocating that many names.
   const names: string[] = [];
   const infos: SocketInfo[] = [];
   for (let i = 0; i < count; i++) {
@@ -112,10 +112,7 @@ function read(env: NodeJS.ProcessEnv): SystemdDescriptor[] {
  * EBADF, ENOTSOCK, with the reason) when the variables are wrong, and nothing is taken.
  */
 export function listenFds(options?: ListenFdsOptions): SystemdDescriptor[] {
-  const o = validateObject(options ?? {}, 'options');
-  for (const key of Object.keys(o)) {
-    if (key !== 'unsetEnvironment') throw invalidArgValue(`options.${key}`, o[key], 'is not an option of listenFds (unsetEnvironment)');
-  }
+  const o = readOptions(options ?? undefined, 'options', ['unsetEnvironment'], 'an option of listenFds');
   const unset = o.unsetEnvironment === undefined ? true : validateBoolean(o.unsetEnvironment, 'options.unsetEnvironment');
   try {
     return read(process.env);

@@ -1,4 +1,4 @@
-// listen(server, options): the listener made natively (lib/listener.ts), then handed to
+// listen(server, options): the listener made natively (listener.ts), then handed to
 // the server through Node's own listen-on-a-descriptor path, server.listen({ fd }, backlog).
 import { trackConnections } from './connections';
 import cluster from 'node:cluster';
@@ -6,7 +6,7 @@ import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
-import { checkListening } from '../core/describe';
+import { addressInfoOf, checkListening } from '../core/describe';
 import { OwnedDescriptor } from '../core/descriptor';
 import { errnoException, invalidArgType, invalidArgValue, serverAlreadyListen, serverNotRunning } from '../core/errors';
 import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
@@ -119,8 +119,7 @@ function onDescriptor<S extends net.Server>(server: S, o: Readonly<Record<string
   // Checked before the descriptor changes hands: on a refusal the caller still owns it.
   const info = checkListening(fd, 'options.descriptor');
   if (descriptor instanceof OwnedDescriptor) descriptor.release();
-  const address = { address: info.address ?? info.path ?? '', family: info.family === 'ipv6' ? 'IPv6' : info.family === 'ipv4' ? 'IPv4' : 'unix', port: info.port ?? 0 };
-  return serveOnListener(server, new ListeningDescriptor(fd, address, backlog || 511));
+  return serveOnListener(server, new ListeningDescriptor(fd, addressInfoOf(info), backlog || 511));
 }
 
 /**

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { abortError, errnoException, invalidArgValue } from '../core/errors';
+import { onAbort } from '../core/abort';
 import { checkServer, inetAddress } from './listen';
 import { tcpStates } from '../states/list';
 import { pollKernel } from '../states/poll';
@@ -80,8 +81,7 @@ function oneConnection(
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
     const client = net.connect({ port, host, localAddress });
-    const abort = () => client.destroy(abortError(signal!));
-    signal?.addEventListener('abort', abort, { once: true });
+    const offAbort = onAbort(signal, (error) => client.destroy(error));
     client.resume(); // whatever the server sends is dropped, so its FIN reaches 'end'
     let key: string | undefined;
     const timer = setTimeout(() => client.destroy(timedOut('a connection did not end in time')), Math.max(0, deadline - Date.now()));
@@ -92,7 +92,7 @@ function oneConnection(
     client.once('error', reject);
     client.once('close', () => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', abort);
+      offAbort();
       if (key !== undefined) resolve(key);
     });
   });
