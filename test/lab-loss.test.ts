@@ -64,8 +64,10 @@ describe.skipIf(skip !== undefined)('lab --sequence: segments lost on purpose, j
     // The first ACK after the rule went: the server leaves LAST_ACK, the client is still TIME_WAIT.
     const last = acks.at(-1)!;
     expect(last).toMatchObject({ dropped: false, client: 'TIME_WAIT', server: 'CLOSED' });
-    // The kernel agrees: LAST_ACK, then gone, on the server; TIME_WAIT on the client.
-    expect(seq.polled.server.slice(-2)).toEqual(['LAST_ACK', 'CLOSED']);
+    // The kernel agrees: LAST_ACK on the server (then gone, when the poll lasted that long:
+    // on a loaded machine it may end first; the wire above shows the end); TIME_WAIT on the client.
+    expect(seq.polled.server).toContain('LAST_ACK');
+    expect(['LAST_ACK', 'CLOSED']).toContain(seq.polled.server.at(-1));
     expect(seq.polled.client.at(-1)).toBe('TIME_WAIT');
   });
 
@@ -81,7 +83,8 @@ describe.skipIf(skip !== undefined)('lab --sequence: segments lost on purpose, j
     expect(final).toMatchObject({ from: 'client', flags: 'RST', dropped: false, server: 'CLOSED' });
     expect(final.t).toBeGreaterThan(fins[1]!.t - 0.001); // answered a retransmission, not the first FIN
     expect(seq.polled.client).not.toContain('TIME_WAIT');
-    expect(seq.polled.server.slice(-2)).toEqual(['LAST_ACK', 'CLOSED']);
+    expect(seq.polled.server).toContain('LAST_ACK');
+    expect(['LAST_ACK', 'CLOSED']).toContain(seq.polled.server.at(-1));
     expect(seq.dropped.marked).toBe(seq.dropped.nft);
   });
 
