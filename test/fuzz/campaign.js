@@ -845,6 +845,15 @@ function withTimeout(promise, what) {
 }
 
 const openDescriptors = () => fs.readdirSync('/proc/self/fd').length;
+/** Counted once quiet: an async read (the /proc source's, a whyInUse owner scan) may hold a descriptor for a moment on a loaded machine; three equal counts 50 ms apart. */
+async function quietDescriptors() {
+  let recent = [-1, -2, -3];
+  for (let i = 0; i < 100 && new Set(recent).size > 1; i++) {
+    await settle();
+    recent = [...recent.slice(1), openDescriptors()];
+  }
+  return recent[2];
+}
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 async function main() {
@@ -906,22 +915,14 @@ async function main() {
     return true;
   };
   for (const [kind, name] of names) if (!(await one(kind, name))) return finish(failures, counts, calls, null);
-  await settle();
-  const before = openDescriptors();
+  const before = await quietDescriptors();
   while (calls < CALLS) {
     // Raw binding calls are cheap: half the campaign; the async public calls the rarest.
     const r = random();
     const [kind, name] = r < 0.5 ? ['raw', pick(Object.keys(RAW))] : r < 0.92 ? ['api', pick(Object.keys(PUBLIC))] : ['method', pick(Object.keys(METHODS))];
     if (!(await one(kind, name))) return finish(failures, counts, calls, null);
   }
-  // Counted once quiet: an async read (the /proc source's, a whyInUse owner scan) may still
-  // hold a descriptor for a moment on a loaded machine; three equal counts 50 ms apart.
-  let recent = [-1, -2, -3];
-  for (let i = 0; i < 100 && new Set(recent).size > 1; i++) {
-    await settle();
-    recent = [...recent.slice(1), openDescriptors()];
-  }
-  const after = recent[2];
+  const after = await quietDescriptors();
   await tearDown();
   return finish(failures, counts, calls, { before, after });
 }
