@@ -37,7 +37,7 @@ const EXPECTED: Record<string, string[]> = {
 };
 
 // The docs pages show examples verbatim too, and the images they name exist.
-const DOCS: Record<string, string[]> = { 'why-port-busy.md': ['why-in-use.js'], 'lab-lost-segments.md': [] };
+const DOCS: Record<string, string[]> = { 'why-port-busy.md': ['why-in-use.js'], 'lab-lost-segments.md': [], 'serve.md': ['serve-library.js', 'systemd/app.service'] };
 
 describe('docs pages', () => {
   for (const [page, examples] of Object.entries(DOCS)) {

@@ -6,7 +6,7 @@
 // show; the control socket through `sockctl reload|status`, its receipt against wrk and ss.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -158,6 +158,18 @@ describe.skipIf(!isLinux)('sockctl serve under a service manager', { timeout: 90
     expect(status.listeners.map((l) => String(l.inode))).toEqual(listenInodes(port).map(String));
     const text = spawnSync(process.execPath, [CLI, 'status', '--control', control], { encoding: 'utf8' }).stdout;
     expect(text).toContain(`pid ${serve.child.pid}, generation 2`);
+  });
+
+  it('--control in a directory others may write (sticky /tmp-like, or group-writable) is refused: exit 2, saying why', async () => {
+    for (const mode of [0o1777, 0o770]) {
+      const shared = mkdtempSync(join(dir, 'shared-'));
+      chmodSync(shared, mode);
+      const serve = new Serve(['--listen', '127.0.0.1:0', '--control', join(shared, 'control.sock'), '--', process.execPath, NODE_SERVER]);
+      await once(serve.child, 'exit');
+      expect(serve.child.exitCode).toBe(2);
+      expect(serve.lines.join('\n')).toContain('control EPERM');
+      expect(serve.lines.join('\n')).toContain('put the control path in a private directory');
+    }
   });
 
   it.skipIf(skipUnlessAvailable(isRoot))('--control: another uid is refused (the socket is 0600)', async () => {

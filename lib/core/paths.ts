@@ -8,9 +8,10 @@ import { errnoException, type SystemError } from './errors';
 /**
  * The directory of `path` must not let another user replace what we put there: writable
  * by others is refused unless sticky (then only the owner of an entry may rename or remove
- * it). EPERM names `syscall` (the caller: 'takeover', 'control').
+ * it); with `sticky: false`, writable by group or others at all is refused. EPERM names
+ * `syscall` (the caller: 'takeover', 'control').
  */
-export function checkPrivateDirectory(path: string, syscall: string): void {
+export function checkPrivateDirectory(path: string, syscall: string, options: { sticky?: boolean } = {}): void {
   const directory = dirname(path);
   let mode: number;
   try {
@@ -18,10 +19,12 @@ export function checkPrivateDirectory(path: string, syscall: string): void {
   } catch (error) {
     throw errnoException(-(error as SystemError).errno, 'stat', { address: directory, reason: `the ${syscall} path's directory` });
   }
-  if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) {
+  // sticky: false (a socket that takes commands) asks for a directory no one else may write.
+  const othersMayWrite = options.sticky === false ? (mode & 0o022) !== 0 : (mode & 0o002) !== 0 && (mode & 0o1000) === 0;
+  if (othersMayWrite) {
     throw errnoException(osConstants.errno.EPERM, syscall, {
       address: path,
-      reason: `${directory} is writable by other users and not sticky: put the ${syscall} path in a private directory`,
+      reason: `${directory} is writable by ${options.sticky === false ? 'group or other' : 'other'} users${options.sticky === false ? '' : ' and not sticky'}: put the ${syscall} path in a private directory`,
     });
   }
 }

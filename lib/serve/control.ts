@@ -1,7 +1,8 @@
 // `sockctl serve --control PATH`: a UNIX stream socket that takes commands, one JSON line
 // each way per connection: {"command":"reload"} → the reload's receipt, once it has ended;
 // {"command":"status"} → the supervisor's status; {"command":"scale","workers":N}. Made
-// 0600 before bind; its directory must not be writable by other users (unless sticky);
+// 0600 before bind; its directory must not be writable by group or others (not even
+// sticky: a socket that takes commands lives in a private directory);
 // every peer is checked by SO_PEERCRED: this uid or root. Nobody else can ask for anything.
 import net from 'node:net';
 import { binding } from '../core/binding';
@@ -43,7 +44,7 @@ export class ControlServer {
    * refused), or on `existing`, the socket a replaced supervisor handed over.
    */
   static async open(path: string, handler: ControlHandler, existing?: ListeningDescriptor): Promise<ControlServer> {
-    checkPrivateDirectory(path, 'control');
+    checkPrivateDirectory(path, 'control', { sticky: false });
     const listener = existing ?? (await openListener({ kind: 'unix', name: 'control', path, mode: 0o600, backlog: 16 }, 0, false));
     if (existing !== undefined) rememberUnixFile(path, existing);
     const uid = process.geteuid?.() ?? 0;

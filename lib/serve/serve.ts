@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { abortError, illegalConstructor, invalidArgType, invalidArgValue } from '../core/errors';
+import { checkPrivateDirectory } from '../core/paths';
 import { readOptions, validateBoolean, validateInteger, validateString, INT32_MAX } from '../core/validate';
 import { checkSignal, onAbort } from '../handover/abort';
 import { listenFds } from '../handover/systemd';
@@ -280,6 +281,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     throw invalidArgValue('options.stopSignal', stopSignal, 'must be a signal that can be caught, as SIGTERM, SIGINT or SIGQUIT');
   }
   const control = o.control === undefined ? undefined : validateString(o.control, 'options.control');
+  if (control !== undefined) checkPrivateDirectory(control, 'control', { sticky: false }); // before any worker starts
   if (o.onLog !== undefined && typeof o.onLog !== 'function') throw invalidArgType('options.onLog', 'of type function', o.onLog);
   const onLog = o.onLog as ((entry: ServeLogEntry) => void) | undefined;
   const signal = checkSignal(o.signal);
