@@ -224,7 +224,7 @@ export class Supervisor {
     );
     this.#reaper = options.reap ? new Reaper(() => new Set([...this.#byPid.keys(), ...this.#spared])) : null;
     if (this.#setpriv === null && process.platform === 'linux') {
-      this.#log('setpriv (util-linux) was not found: workers will outlive a supervisor killed with SIGKILL', { event: 'warning' });
+      this.#log('no setpriv with --pdeathsig (util-linux 2.33 or later) was found: workers will outlive a supervisor killed with SIGKILL', { event: 'warning' });
     }
     if (this.#reaper !== null && this.#reaper.subreaper !== true) this.#log(`not a child subreaper (${this.#reaper.subreaper}): orphans of workers go to init`, { event: 'warning' });
   }

@@ -10,7 +10,7 @@
 // supervisor: one that died before the prctl has already re-parented the child, which
 // exits (125) instead of serving. The signal follows the thread that forked, and Node
 // spawns from its main thread. Same pid throughout, so libuv's exit tracking still holds.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -40,11 +40,13 @@ const EXEC_WITH_OWN_PID = 'LISTEN_PID=$$ exec "$0" "$@"';
 // $1 is the supervisor's pid: a child whose parent is already someone else exits.
 const CHECK_PARENT_THEN_EXEC = `[ "$PPID" = "$1" ] || exit 125; shift; ${EXEC_WITH_OWN_PID}`;
 
-/** setpriv (util-linux) on PATH, where PR_SET_PDEATHSIG exists (Linux); else null. */
+/** setpriv (util-linux) on PATH, where PR_SET_PDEATHSIG exists (Linux) and it knows --pdeathsig (util-linux >= 2.33); else null. */
 export function findSetpriv(): string | null {
   if (process.platform !== 'linux') return null;
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).concat(['/usr/bin', '/bin'])) {
-    if (dir !== '' && existsSync(join(dir, 'setpriv'))) return join(dir, 'setpriv');
+    if (dir === '' || !existsSync(join(dir, 'setpriv'))) continue;
+    const help = spawnSync(join(dir, 'setpriv'), ['--help'], { encoding: 'utf8', timeout: 5000 });
+    return help.stdout?.includes('--pdeathsig') ? join(dir, 'setpriv') : null;
   }
   return null;
 }
