@@ -10,6 +10,7 @@ const EXPORTS = [
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
   'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState', 'watchStates', 'StateWatch',
   'FdChannel', 'LISTEN_FDS_START', 'SystemdDescriptor', 'TAKEOVER_PROTOCOL', 'Takeover', 'drain', 'listenFds', 'listenUnix', 'notify', 'takeover',
+  'serve', 'ServeHandle', 'whyInUse',
 ];
 
 async function exercise(s, how) {
@@ -71,6 +72,10 @@ async function exercise(s, how) {
   const listener = await s.createListener({ host: '127.0.0.1' });
   assert.ok(listener instanceof s.ListeningDescriptor && listener instanceof s.OwnedDescriptor);
   assert.equal(s.getOption(listener, 'SO_ACCEPTCONN'), true);
+  // whyInUse: the port of a live listener is busy, and that listener is the cause.
+  const why = await s.whyInUse({ host: '127.0.0.1', port: listener.address.port });
+  assert.equal(why.canBind, false);
+  assert.ok(why.causes.some((cause) => cause.kind === 'listener' && cause.sockets[0].pid === process.pid), JSON.stringify(why.causes));
   listener.close();
 
   // connect(): options before the SYN, a Node-shaped refusal.
@@ -106,6 +111,22 @@ async function exercise(s, how) {
   assert.deepEqual(await s.drain(served), { timedOut: false, destroyed: 0 });
   s.listenUnix(`${dir}/u.sock`).close();
   require('node:fs').rmSync(dir, { recursive: true, force: true });
+
+  // serve(): a supervised worker answers, a reload's receipt says it lost nothing.
+  const app = 'require("node:http").createServer((q, r) => r.end("ok")).listen({ fd: 3 })';
+  const supervised = await s.serve({ listen: ['http=127.0.0.1:0'], command: ['node', '-e', app], readyAfterMs: 300 }); // node from PATH: under qemu-user, a wrapper
+  assert.ok(supervised instanceof s.ServeHandle);
+  assert.throws(() => new s.ServeHandle(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
+  const body = () => new Promise((resolve, reject) => require('node:http').get({ host: '127.0.0.1', port: supervised.ports[0] }, (res) => {
+    let text = '';
+    res.on('data', (d) => { text += d; }).on('end', () => resolve(text));
+  }).on('error', reject));
+  assert.equal(await body(), 'ok');
+  const receipt = await supervised.reload();
+  assert.equal(receipt.ok, true);
+  assert.equal(receipt.lost.queued, 0);
+  assert.equal(await body(), 'ok');
+  await supervised.stop();
 
   // The lab and its building blocks.
   const half = await s.halfClosedPair();
