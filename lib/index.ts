@@ -67,5 +67,6 @@ export { listenFds, SystemdDescriptor, LISTEN_FDS_START, type ListenFdsOptions }
 export { notify, type NotifyOptions } from './handover/notify';
 export { drain, type DrainOptions, type DrainResult } from './handover/drain';
 export { FdChannel, listenUnix, type ChannelWaitOptions, type PeerCredentials, type ReceivedMessage, type ReceiveOptions } from './handover/scm-rights';
+export { sendConnection, receiveConnection, type ReceivedConnection, type SendConnectionOptions } from './handover/connection';
 export { takeover, Takeover, TAKEOVER_PROTOCOL, type TakeoverOptions, type TakeoverState } from './handover/takeover';
 export { serve, ServeHandle, type ServeOptions, type ServeLogEntry, type ListenSpec, type ReloadReceipt, type ServeStatus } from './serve/serve';

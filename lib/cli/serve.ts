@@ -61,6 +61,10 @@ Options:
                      then the old worker i stopped (it drains), then the next slot: one
                      process starts at a time. A slot that fails ends the reload: the slots
                      not reached keep their old workers, those replaced their new ones
+  --keep-connections  on a reload, each idle keep-alive connection of the old generation
+                     is handed to the new one (SCM_RIGHTS) instead of closed: no new
+                     handshake, no close race. Node apps using sockctl's listen() and drain();
+                     TLS and upgraded connections are drained as before
   --max-draining N   old generations draining at once (default 3); past it the oldest one's
                      drain is cut short (SIGKILL), so slow clients cannot pile them up
   --log-format FMT   text (default: an ISO time, then the message) or json (one object a
@@ -98,6 +102,7 @@ const OPTIONS = {
   'stop-signal': { type: 'string' },
   'max-draining': { type: 'string' },
   rolling: { type: 'boolean' },
+  'keep-connections': { type: 'boolean' },
   'log-format': { type: 'string' },
   'pid-file': { type: 'string' },
   control: { type: 'string' },
@@ -170,6 +175,7 @@ function parse(args: string[]): Parsed | 'help' {
       stopSignal: stopSignal(values['stop-signal']),
       maxDraining: integer(values['max-draining'], 'max-draining', 1, 1024) ?? 3,
       rolling: values.rolling ?? false,
+      keepConnections: values['keep-connections'] ?? false,
       ...(values.control !== undefined && { control: values.control }),
       manager: true,
       subreaper: true,

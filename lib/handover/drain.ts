@@ -17,6 +17,8 @@ import { abortError, invalidArgType, serverNotRunning } from '../core/errors';
 import { readOptions, validateInteger, INT32_MAX } from '../core/validate';
 import { checkSignal, onAbort } from '../core/abort';
 import { acceptedSockets, trackConnections } from '../listen/connections';
+import { connectionsSymbol, openSockets, type WithResponse } from './http-connections';
+import { keeperFor } from './keep-connections';
 
 export interface DrainOptions {
   /** After this, the connections still open are destroyed (default 30000; 0: at once). */
@@ -31,29 +33,8 @@ export interface DrainResult {
   destroyed: number;
 }
 
-interface Parser {
-  socket?: net.Socket | null;
-}
-interface ConnectionsList {
-  all(): Parser[];
-}
-
-function connectionsSymbol(server: net.Server, description: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(server).find((s) => s.description === description);
-}
-
-/** The sockets of an http(s) server (Node tracks them for its own timeouts); [] for a net.Server. */
-function openSockets(server: net.Server): net.Socket[] {
-  const symbol = connectionsSymbol(server, 'http.server.connections');
-  if (symbol === undefined) return [];
-  const list = (server as unknown as Record<symbol, ConnectionsList | undefined>)[symbol];
-  return (list?.all() ?? []).map((parser) => parser.socket).filter((s): s is net.Socket => s != null && !s.destroyed);
-}
-
 /** After the timeout's destroys, how long 'close' may take before drain() resolves anyway. */
 const CLOSE_GRACE_MS = 1000;
-
-type WithResponse = net.Socket & { _httpMessage?: http.ServerResponse | null };
 
 function sayClose(res: http.ServerResponse): void {
   if (!res.headersSent) res.setHeader('Connection', 'close');
@@ -82,11 +63,17 @@ export function drain(server: net.Server, options?: DrainOptions): Promise<Drain
   if (!server.listening) return Promise.reject(serverNotRunning());
 
   trackConnections(server);
-  const onRequest = (_req: http.IncomingMessage, res: http.ServerResponse): void => sayClose(res);
+  // Under `sockctl serve --keep-connections`: idle connections move to the next generation.
+  const keeper = keeperFor(server);
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (keeper?.offer(server, req.socket) !== true) sayClose(res);
+  };
   server.prependListener('request', onRequest);
+  keeper?.moveParked(server);
   for (const socket of openSockets(server) as WithResponse[]) {
-    if (socket._httpMessage) sayClose(socket._httpMessage);
     socket.setTimeout(0); // Node's keep-alive timer: it would close an idle one under a client's request
+    if (keeper?.offer(server, socket) === true) continue;
+    if (socket._httpMessage) sayClose(socket._httpMessage);
   }
   const httpServer = server as Partial<http.Server>;
   const keepAliveTimeout = httpServer.keepAliveTimeout;

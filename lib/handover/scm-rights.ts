@@ -95,6 +95,9 @@ export class FdChannel {
   #busy = false;
   // The waits on the loop now pending: close() cancels them before the descriptor goes.
   readonly #waits = new Set<() => void>();
+  // A send waits for room on a duplicate: the loop watches one wait per descriptor number,
+  // and a receive may be waiting on the socket's own number at the same time.
+  #sendSide: OwnedDescriptor | undefined;
 
   /** Takes ownership of a connected AF_UNIX stream socket (from socketpair, accept, a child's stdio...). */
   constructor(descriptor: OwnedDescriptor) {
@@ -171,7 +174,8 @@ export class FdChannel {
         if (signal?.aborted) throw abortError(signal);
         const sent = binding.sendFds(this.#fd.fd, rest, withFds);
         if (sent === 0) {
-          await whenReady(this.#fd.fd, WRITABLE, 'sendmsg', deadline, timeoutMs, signal, this.#waits);
+          this.#sendSide ??= ownedByBinding(binding.dup(this.#fd.fd));
+          await whenReady(this.#sendSide.fd, WRITABLE, 'sendmsg', deadline, timeoutMs, signal, this.#waits);
           continue;
         }
         rest = rest.subarray(sent);
@@ -230,6 +234,7 @@ export class FdChannel {
     for (const cancel of [...this.#waits]) cancel(); // before the descriptor goes: its number may be reused at once
     for (const frame of this.#frames.splice(0)) for (const fd of frame.fds) binding.close(fd);
     this.#reader.discard();
+    this.#sendSide?.close();
     this.#fd.close();
   }
 }

@@ -16,6 +16,19 @@ export function trackConnections(server: net.Server): void {
   });
 }
 
+let servingHook: ((server: net.Server) => void) | undefined;
+
+/** Called with every server listen() gives a socket to (the handover of kept connections watches them). */
+export function onServing(hook: (server: net.Server) => void): void {
+  servingHook = hook;
+}
+
+/** `server` now serves on a socket listen() made or was given. */
+export function serving(server: net.Server): void {
+  trackConnections(server);
+  servingHook?.(server);
+}
+
 /** The tracked sockets still open. */
 export function acceptedSockets(server: net.Server): net.Socket[] {
   return [...(accepted.get(server) ?? [])].filter((socket) => !socket.destroyed);

@@ -1,6 +1,6 @@
 // listen(server, options): the listener made natively (listener.ts), then handed to
 // the server through Node's own listen-on-a-descriptor path, server.listen({ fd }, backlog).
-import { trackConnections } from './connections';
+import { serving } from './connections';
 import cluster from 'node:cluster';
 import { fstatSync } from 'node:fs';
 import net from 'node:net';
@@ -71,7 +71,7 @@ export function serveOnListener<S extends net.Server>(server: S, listener: Liste
     };
     const succeed = (): void => {
       server.off('error', fail);
-      trackConnections(server); // for drain(): upgraded connections leave Node's own list
+      serving(server); // for drain(): upgraded connections leave Node's own list; kept connections come to it
       resolve(server);
     };
     server.once('error', fail);

@@ -45,6 +45,8 @@ const VERDICTS_MAX = 4096;
 export class NotifyReceiver<W> {
   /** What NOTIFY_SOCKET says: a path in a directory only this uid can enter. */
   readonly address: string;
+  /** The private directory the socket is in (the keep-connections relay's too). */
+  readonly directory: string;
   readonly #dir: string;
   readonly #native: NativeNotifyReceiver;
   readonly #workerOf: (pid: number) => W | undefined;
@@ -61,9 +63,10 @@ export class NotifyReceiver<W> {
     this.#workerOf = workerOf;
     this.#dir = mkdtempSync(join(directory, 'sockctl-serve-')); // 0700, a name nobody could guess
     this.address = join(this.#dir, 'notify');
+    this.directory = this.#dir;
     try {
       this.#native = new binding.NotifyReceiver(this.address, (pid, uid, _gid, text) => {
-        const worker = this.#speaksFor(pid);
+        const worker = this.speaksFor(pid);
         if (worker === null) {
           this.dropped++;
           return;
@@ -76,7 +79,8 @@ export class NotifyReceiver<W> {
     }
   }
 
-  #speaksFor(pid: number): W | null {
+  /** The worker `pid` is or descends from; null: nobody's. */
+  speaksFor(pid: number): W | null {
     const direct = this.#workerOf(pid);
     if (direct !== undefined) return direct;
     const now = Date.now();

@@ -52,6 +52,11 @@ export interface ServeOptions {
   maxDraining?: number;
   /** Reload slot by slot: new worker i ready, then old worker i stopped (not with recreateListeners). */
   rolling?: boolean;
+  /**
+   * Hand each idle keep-alive connection of a draining worker to the new generation
+   * instead of closing it (Node apps that use sockctl's listen() and drain(); default false).
+   */
+  keepConnections?: boolean;
   /** A UNIX socket path for `sockctl reload|status --control PATH` (0600, same uid or root). */
   control?: string;
   /** Speak sd_notify to this process's own NOTIFY_SOCKET: READY, RELOADING, STOPPING, STATUS, WATCHDOG (default false). */
@@ -95,6 +100,7 @@ const KEYS = [
   'stopSignal',
   'maxDraining',
   'rolling',
+  'keepConnections',
   'control',
   'manager',
   'inherit',
@@ -274,7 +280,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     throw invalidArgType('options.command', 'a non-empty array of strings', o.command);
   }
   const command = [...(o.command as string[])];
-  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit' | 'rolling' | 'subreaper') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
+  const flag = (key: 'reusePort' | 'recreateListeners' | 'manager' | 'inherit' | 'rolling' | 'subreaper' | 'keepConnections') => (o[key] === undefined ? false : validateBoolean(o[key], `options.${key}`));
   const ms = (key: 'readyTimeoutMs' | 'drainTimeoutMs' | 'readyAfterMs', fallback?: number) => (o[key] === undefined ? fallback : validateInteger(o[key], `options.${key}`, 0, INT32_MAX));
   const stopSignal = o.stopSignal === undefined ? 'SIGTERM' : validateString(o.stopSignal, 'options.stopSignal');
   if (!Object.hasOwn(osConstants.signals, stopSignal) || stopSignal === 'SIGKILL' || stopSignal === 'SIGSTOP') {
@@ -324,6 +330,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     stopSignal: stopSignal as NodeJS.Signals,
     maxDraining: o.maxDraining === undefined ? 3 : validateInteger(o.maxDraining, 'options.maxDraining', 1, 1024),
     rolling: flag('rolling'),
+    keepConnections: flag('keepConnections'),
     reap: flag('subreaper') || process.pid === 1,
     command: command[0]!,
     args: command.slice(1),

@@ -22,6 +22,7 @@ import { waitUntilIdle } from './leave-group';
 import { listenDrops } from './kernel-counters';
 import { getOption } from '../core/options';
 import { describeExit, findSetpriv, Worker } from './worker';
+import { ConnectionRelay } from './connection-relay';
 import { readdirSync } from 'node:fs';
 
 export type { ListenSpec } from './listeners';
@@ -58,6 +59,11 @@ export interface SupervisorOptions {
    * must own its children then: what libuv did not spawn for this supervisor is reaped.
    */
   reap: boolean;
+  /**
+   * Hand idle keep-alive connections of a draining worker to the newest generation's
+   * workers (SCM_RIGHTS through a relay here) instead of closing them.
+   */
+  keepConnections?: boolean;
   /** Told when a reload ends, ready or failed (before the old generation has drained). */
   onReloaded?: (outcome: { ok: boolean; generation: number; error?: string }) => void;
   command: string;
@@ -96,6 +102,11 @@ export interface ReloadReceipt {
     /** TcpExt ListenDrops during the reload: packets, for the whole network namespace (null: unknown). */
     listenDrops: number | null;
   };
+  /**
+   * With --keep-connections: connections the old generation handed to the new one, and
+   * those nobody took (drained as without the option). Null without it.
+   */
+  connections: { kept: number; returned: number } | null;
   /** Why it failed: the old generation keeps serving. */
   error?: string;
 }
@@ -195,6 +206,7 @@ export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #slots: Slots;
   readonly #receiver: NotifyReceiver<Worker>;
+  readonly #relay: ConnectionRelay<Worker> | null;
   readonly #reaper: Reaper | null;
   readonly #setpriv = findSetpriv();
   /** Every worker libuv spawned whose exit it has not reported yet. */
@@ -222,6 +234,9 @@ export class Supervisor {
       (pid) => this.#byPid.get(pid),
       (worker, message) => this.#onNotify(worker, message),
     );
+    this.#relay = options.keepConnections
+      ? new ConnectionRelay(this.#receiver.directory, (pid) => this.#receiver.speaksFor(pid), () => this.#adopters(), (line) => this.#log(line, { event: 'keep-connections' }))
+      : null;
     this.#reaper = options.reap ? new Reaper(() => new Set([...this.#byPid.keys(), ...this.#spared])) : null;
     if (this.#setpriv === null && process.platform === 'linux') {
       this.#log('no setpriv with --pdeathsig (util-linux 2.33 or later) was found: workers will outlive a supervisor killed with SIGKILL', { event: 'warning' });
@@ -267,6 +282,23 @@ export class Supervisor {
     return this.#receiver.dropped;
   }
 
+  /** Who takes kept connections: the ready workers of the newest generation (none once stopping). */
+  #adopters(): Worker[] {
+    const workers = (this.#current?.workers ?? []).filter((w) => w.ready && w.exit === undefined);
+    if (this.#stopping || workers.length === 0) return [];
+    const newest = Math.max(...workers.map((w) => w.generation));
+    return workers.filter((w) => w.generation === newest);
+  }
+
+  #connections(before: { kept: number; returned: number } | null): { kept: number; returned: number } | null {
+    if (this.#relay === null || before === null) return null;
+    return { kept: this.#relay.kept - before.kept, returned: this.#relay.returned - before.returned };
+  }
+
+  #relayCounts(): { kept: number; returned: number } | null {
+    return this.#relay === null ? null : { kept: this.#relay.kept, returned: this.#relay.returned };
+  }
+
   #log(line: string, fields?: LogFields): void {
     this.#options.log(line, fields);
   }
@@ -304,6 +336,7 @@ export class Supervisor {
       index,
       stopSignal: this.#options.stopSignal,
       setpriv: this.#setpriv,
+      keepConnections: this.#relay?.address,
     });
     gen.workers[index] = worker;
     gen.slots[index] = [...listeners];
@@ -434,6 +467,7 @@ export class Supervisor {
       this.#pendingReload = undefined;
       const started = Date.now();
       const dropsBefore = listenDrops();
+      const relayBefore = this.#relayCounts();
       const old = this.#current!;
       const failed = (error: string): ReloadReceipt => ({
         ok: false,
@@ -442,10 +476,11 @@ export class Supervisor {
         readyMs: null,
         drainMs: null,
         lost: { queued: 0, listenDrops: null },
+        connections: this.#connections(relayBefore),
         error,
       });
       if (this.#stopping) return () => Promise.resolve(failed('sockctl serve is stopping'));
-      if (this.#options.rolling) return this.#roll(old, started, dropsBefore, failed);
+      if (this.#options.rolling) return this.#roll(old, started, dropsBefore, failed, relayBefore);
       let gen: Generation;
       try {
         gen = await this.#startGeneration();
@@ -470,6 +505,7 @@ export class Supervisor {
           readyMs: ready - started,
           drainMs: Date.now() - ready,
           lost: { queued, listenDrops: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore },
+          connections: this.#logKept(old.id, gen.id, relayBefore),
         };
       };
     }).then((receipt) => receipt());
@@ -483,7 +519,13 @@ export class Supervisor {
    * that slot's old worker serves on, and so do the slots not reached yet; those already
    * replaced keep their new workers (the receipt lists what serves).
    */
-  async #roll(gen: Generation, started: number, dropsBefore: number | null, failed: (error: string) => ReloadReceipt): Promise<() => Promise<ReloadReceipt>> {
+  async #roll(
+    gen: Generation,
+    started: number,
+    dropsBefore: number | null,
+    failed: (error: string) => ReloadReceipt,
+    relayBefore: { kept: number; returned: number } | null,
+  ): Promise<() => Promise<ReloadReceipt>> {
     const id = this.#nextId++;
     const oldId = gen.id;
     const retired: Worker[] = [];
@@ -535,8 +577,19 @@ export class Supervisor {
         readyMs: ready - started,
         drainMs: Date.now() - ready,
         lost: { queued: 0, listenDrops: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore },
+        connections: this.#logKept(oldId, id, relayBefore),
       };
     };
+  }
+
+  /** The reload's connection counts, logged. */
+  #logKept(from: number, to: number, before: { kept: number; returned: number } | null): { kept: number; returned: number } | null {
+    const counts = this.#connections(before);
+    if (counts !== null) {
+      const returned = counts.returned > 0 ? `; ${counts.returned} nobody took (drained)` : '';
+      this.#log(`generation ${from}: ${counts.kept} connection(s) kept by generation ${to}${returned}`, { event: 'kept', generation: to });
+    }
+    return counts;
   }
 
   /** Generation, workers, listeners (inode and accept queue as the kernel has them now). */
@@ -712,6 +765,7 @@ export class Supervisor {
     await this.#reaper?.stopOrphans(Math.min(this.#options.drainTimeoutMs, 5000));
     this.#reaper?.close();
     this.#slots.closeAll(options.handedOver === true);
+    this.#relay?.close(); // its socket file first: the receiver removes the directory
     this.#receiver.close();
   }
 }

@@ -27,6 +27,8 @@ export interface WorkerSpec {
   stopSignal: NodeJS.Signals;
   /** setpriv's path, for PR_SET_PDEATHSIG; null where there is none (not Linux). */
   setpriv: string | null;
+  /** The relay's socket, with --keep-connections (SOCKCTL_KEEP_CONNECTIONS). */
+  keepConnections?: string;
 }
 
 export interface WorkerExit {
@@ -58,7 +60,7 @@ function commandLine(spec: WorkerSpec): [string, string[]] {
 }
 
 // The supervisor's own activation variables (if it was started that way) are not its children's.
-const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'SOCKCTL_UPGRADE'];
+const NOT_INHERITED = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'SOCKCTL_UPGRADE', 'SOCKCTL_KEEP_CONNECTIONS'];
 
 export class Worker {
   readonly generation: number;
@@ -87,6 +89,7 @@ export class Worker {
       SOCKCTL_GENERATION: String(spec.generation),
       SOCKCTL_WORKER: String(spec.index),
     });
+    if (spec.keepConnections !== undefined) env.SOCKCTL_KEEP_CONNECTIONS = spec.keepConnections;
     // detached: a session of its own, so a terminal's Ctrl-C reaches the supervisor only,
     // which then stops the children in order (SIGTERM, drain, SIGKILL), and so that the
     // SIGKILL can reach whatever the child started (its process group).
