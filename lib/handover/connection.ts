@@ -10,7 +10,9 @@
 // would act on the connection the other process now serves).
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { binding } from '../core/binding';
 import { errnoException, invalidArgType, invalidArgValue } from '../core/errors';
+import { getOption } from '../core/options';
 import { fdOf } from '../core/target';
 import type { OwnedDescriptor } from '../core/descriptor';
 import { readOptions } from '../core/validate';
@@ -86,8 +88,23 @@ export function readConnectionMessage(message: Buffer, descriptors: OwnedDescrip
   return { fields: fields as Record<string, unknown>, descriptor: descriptors[0]! };
 }
 
-/** A net.Socket on a received connection's descriptor (which it owns from then on); anything but a stream socket is closed and refused. */
+/** Whether `fd` is a TCP socket with a peer (not listening, not closed, not connecting). */
+function isConnectedTcp(fd: number): boolean {
+  try {
+    const info = binding.describeSocket(fd);
+    if (info.type !== 'stream' || (info.family !== 'ipv4' && info.family !== 'ipv6') || info.listening) return false;
+    return !['CLOSE', 'LISTEN', 'SYN_SENT'].includes(getOption(fd, 'TCP_INFO').state);
+  } catch {
+    return false;
+  }
+}
+
+/** A net.Socket on a received connection's descriptor (which it owns from then on); anything but a connected TCP socket is closed and refused (ENOTCONN). */
 export function socketOn(descriptor: OwnedDescriptor, allowHalfOpen = false): net.Socket {
+  if (!isConnectedTcp(descriptor.fd)) {
+    descriptor.close();
+    throw errnoException(osConstants.errno.ENOTCONN, 'recvmsg', { reason: 'the descriptor received is not a connected TCP socket' });
+  }
   let socket: net.Socket;
   try {
     socket = new net.Socket({ fd: descriptor.fd, readable: true, writable: true, allowHalfOpen });

@@ -478,6 +478,45 @@ const PUBLIC = {
     ]),
   ],
   ServeHandle: () => [anyValue(), anyValue(), anyValue(), anyValue(), anyValue(), anyValue()],
+  sendConnection: async () => {
+    const [channel, other] = await channelPair();
+    if (chance(0.2)) binding.close(fresh.splice(fresh.indexOf(other), 1)[0]); // the peer gone: EPIPE
+    let socket = pick([new net.Socket(), live.server, misc(), anyValue()]);
+    if (chance(0.6)) {
+      // A connection of this call's to the campaign's listener: it may really move.
+      const client = net.connect(live.port, '127.0.0.1').on('error', () => {});
+      afterCall.push(() => client.destroy());
+      await new Promise((resolve) => client.once('connect', resolve).once('error', resolve));
+      if (chance(0.2)) client.unshift(Buffer.from('x')); // bytes already read into the process: EBUSY
+      socket = client;
+    }
+    return [
+      chance(0.9) ? channel : misc(),
+      socket,
+      chance(0.8)
+        ? options(['state', 'timeoutMs', 'signal'], (k) => {
+            if (k === 'state') return pick([{ a: 1 }, 'x', 1n, (() => { const o = {}; o.o = o; return o; })(), 'y'.repeat(70_000), undefined]);
+            if (k === 'timeoutMs') return pick([0, 1, 50, -1, 1.5, 'x', 2 ** 31]);
+            return pick([AbortSignal.abort(), AbortSignal.timeout(5), new AbortController().signal, 'stop']);
+          }, ['timeoutMs'])
+        : anyValue(),
+    ];
+  },
+  receiveConnection: async () => {
+    const [channel, other] = await channelPair();
+    const r = random();
+    const frame = (text, fds) => {
+      const payload = Buffer.from(text);
+      binding.sendFds(other, Buffer.concat([Buffer.from([0x46, fds.length, payload.length >> 8, payload.length & 0xff]), payload]), fds);
+    };
+    if (r < 0.5) {
+      // A connection frame, with a descriptor of this call's (never connected: refused), none, or two.
+      frame(pick(['{"kind":"sockctl.connection","state":1}', '{"kind":"other"}', 'not json', '[]']), Array.from({ length: pick([1, 1, 0, 2]) }, () => freshSocket()));
+    } else if (r < 0.7) {
+      binding.close(fresh.splice(fresh.indexOf(other), 1)[0]); // EPIPE
+    }
+    return [chance(0.9) ? channel : misc(), channelWait()];
+  },
   watchStates: () => watchArgs(),
   StateWatch: () => watchArgs(),
 };
@@ -803,6 +842,8 @@ async function dispose(result, kind, name, args = []) {
     await closeServer(result);
   } else if (result && typeof result === 'object' && typeof result.close === 'function' && result.server instanceof net.Server) {
     await result.close(); // a loopback pair
+  } else if (result && typeof result === 'object' && result.socket instanceof net.Socket) {
+    result.socket.destroy(); // receiveConnection()'s
   } else if (result instanceof net.Socket) {
     result.destroy(); // connect()'s
     await new Promise((resolve) => (result.closed ? resolve() : result.once('close', resolve)));

@@ -10,7 +10,7 @@ const EXPORTS = [
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
   'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState', 'watchStates', 'StateWatch',
   'FdChannel', 'LISTEN_FDS_START', 'SystemdDescriptor', 'TAKEOVER_PROTOCOL', 'Takeover', 'drain', 'listenFds', 'listenUnix', 'notify', 'takeover',
-  'serve', 'ServeHandle', 'whyInUse',
+  'serve', 'ServeHandle', 'whyInUse', 'sendConnection', 'receiveConnection',
 ];
 
 async function exercise(s, how) {
@@ -110,6 +110,27 @@ async function exercise(s, how) {
   t.close();
   assert.deepEqual(await s.drain(served), { timedOut: false, destroyed: 0 });
   s.listenUnix(`${dir}/u.sock`).close();
+  // sendConnection / receiveConnection: a connection moves between two channels' ends, its peer unaware.
+  const ends = [];
+  const relay = s.FdChannel.serve(s.listenUnix(`${dir}/c.sock`), (end) => ends.push(end));
+  const near = s.FdChannel.connect(`${dir}/c.sock`);
+  while (ends.length === 0) await new Promise((r) => setTimeout(r, 10));
+  const origin = net.createServer().listen(0, '127.0.0.1');
+  await once(origin, 'listening');
+  const incoming = once(origin, 'connection');
+  const peerClient = net.connect(origin.address().port, '127.0.0.1');
+  const [acceptedHere] = await incoming;
+  await s.sendConnection(near, acceptedHere, { state: { n: 1 } });
+  const moved = await s.receiveConnection(ends[0]);
+  assert.deepEqual(moved.state, { n: 1 });
+  const reply = once(peerClient, 'data');
+  moved.socket.end('moved');
+  assert.equal(String((await reply)[0]), 'moved');
+  peerClient.destroy();
+  near.close();
+  ends[0].close();
+  relay.close();
+  origin.close();
   require('node:fs').rmSync(dir, { recursive: true, force: true });
 
   // serve(): a supervised worker answers, a reload's receipt says it lost nothing.

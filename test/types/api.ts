@@ -2,7 +2,7 @@
 // runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
 // the line below it ever type-checks.
 import net from 'node:net';
-import { constants, getOption, listen, notify, restart, serve, setOption, waitForState, whyInUse, type AddressInUseError, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
+import { constants, FdChannel, getOption, listen, notify, receiveConnection, restart, sendConnection, serve, setOption, waitForState, whyInUse, type AddressInUseError, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
 
 declare const server: net.Server;
 
@@ -63,6 +63,8 @@ async function supervise(): Promise<void> {
   const s = await serve({ listen: ['http=127.0.0.1:0', { kind: 'unix', name: 'api', path: '/run/app.sock', mode: 0o660 }], command: ['node', 'app.js'], workers: 2 });
   const receipt: ReloadReceipt = await s.reload();
   const queued: number = receipt.lost.queued;
+  const kept: number | undefined = receipt.connections?.kept;
+  void [kept, serve({ listen: ['127.0.0.1:0'], command: ['node', 'app.js'], keepConnections: true })];
   const status: ServeStatus = s.status();
   const workers: number = await s.scale(status.workers.length + 1);
   void [queued, workers];
@@ -73,6 +75,17 @@ async function supervise(): Promise<void> {
   void serve({ listen: ['127.0.0.1:0'], command: ['node'], worker: 2 });
 }
 void supervise;
+
+// sendConnection / receiveConnection: a net.Socket and a JSON state each way.
+async function move(channel: FdChannel, socket: net.Socket): Promise<net.Socket> {
+  await sendConnection(channel, socket, { state: { session: 1 }, timeoutMs: 1000 });
+  // @ts-expect-error unknown keys are refused at runtime, and by the type
+  await sendConnection(channel, socket, { sate: 1 });
+  const { socket: moved, state } = await receiveConnection(channel, { timeoutMs: 1000 });
+  void state;
+  return moved;
+}
+void move;
 
 // whyInUse: a port is required; unknown keys are refused; causes narrow by kind.
 void whyInUse({ port: 8080, host: '::', reuseAddr: false, reusePort: true, ipv6Only: true });
