@@ -27,6 +27,7 @@ const EXPECTED: Record<string, string[]> = {
   'takeover.js': ['v1 answers: v1', 'v1 exited: 0 | same port: true | v2 answers: v2'],
   'fd-passing.js': ['peer pid matches: true', 'served by the receiver on "web"'],
   'watch-states.js': ['TIME_WAIT seen, same socket as before: true'],
+  'move-connection.js': ['first answer: hello, one', 'second answer: hello again, two | same connection: true'],
   'serve-library.js': ['answers: 200', 'reload ok: true | generation: 2 | queued connections lost: 0', 'workers: 2'],
   'why-in-use.js': [
     'EADDRINUSE time-wait 3',
@@ -37,7 +38,7 @@ const EXPECTED: Record<string, string[]> = {
 };
 
 // The docs pages show examples verbatim too, and the images they name exist.
-const DOCS: Record<string, string[]> = { 'why-port-busy.md': ['why-in-use.js'], 'lab-lost-segments.md': [], 'serve.md': ['serve-library.js', 'systemd/app.service'] };
+const DOCS: Record<string, string[]> = { 'why-port-busy.md': ['why-in-use.js'], 'lab-lost-segments.md': [], 'serve.md': ['serve-library.js', 'systemd/app.service'], 'keep-connections.md': ['move-connection.js'] };
 
 describe('docs pages', () => {
   for (const [page, examples] of Object.entries(DOCS)) {

@@ -8,7 +8,7 @@
 //   after the reloads, now held by the new generation's pids;
 // - python3 is the client whose one connection is served by two processes in turn.
 // Under CI (root) a missing wrk or tcpdump is a failure, not a skip.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -172,11 +172,16 @@ describe.skipIf(!isLinux || skipUnlessAvailable(canWire))(
 // python3 holds keep-alive connections: one request, a reload, the next request on the
 // same socket (its local port unchanged, no reconnect) answered by the new generation.
 const PY_CLIENT = `
-import socket, sys
+import socket, ssl, sys, time
 n = int(sys.argv[2])
 conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20) for _ in range(n)]
-def ask(s):
-    s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+if len(sys.argv) > 3:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conns = [context.wrap_socket(s) for s in conns]
+def ask(s, path):
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
     got = b""
     while b"\\r\\n\\r\\n" not in got:
         chunk = s.recv(65536)
@@ -193,10 +198,16 @@ def ask(s):
     close = b"connection: close" in head.lower()
     return body.decode().split()[1] + (" close" if close else "")
 for line in sys.stdin:
+    if line.strip() == "eof":
+        # How long until the server closes each (silent) connection.
+        started = time.time()
+        ends = [s.recv(1) for s in conns]
+        print("eof", ends == [b""] * n, round(time.time() - started, 1), flush=True)
+        continue
     answers = {}
     for s in conns:
         try:
-            a = ask(s)
+            a = ask(s, line.strip() or "/")
         except OSError as e:
             a = type(e).__name__
         answers[a] = answers.get(a, 0) + 1
@@ -207,19 +218,61 @@ for line in sys.stdin:
 describe.skipIf(!isLinux)('sockctl serve --keep-connections: what is kept and what is not (python3 as the client)', { timeout: 60_000 }, () => {
   beforeAll(() => ensureBuilt());
 
-  async function start(n: number, control?: string) {
-    const serve = new Lines(process.execPath, [CLI, 'serve', '--keep-connections', '--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], control ? { SERVE_FIXTURE_CONTROL: control } : {});
+  async function start(n: number, control?: string, tlsDir?: string) {
+    const env = { ...(control && { SERVE_FIXTURE_CONTROL: control }), ...(tlsDir && { SERVE_FIXTURE_TLS_DIR: tlsDir }) };
+    const serve = new Lines(process.execPath, [CLI, 'serve', '--keep-connections', '--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], env);
     const port = Number((await serve.line(/serving \S+=[^ ]*:(\d+)/))[1]);
     await serve.line(/generation 1: 1 worker\(s\) ready/);
-    const client = new Lines('python3', ['-c', PY_CLIENT, String(port), String(n)]);
+    const client = new Lines('python3', ['-c', PY_CLIENT, String(port), String(n), ...(tlsDir ? ['tls'] : [])]);
     return { serve, port, client };
   }
 
-  async function ask(client: Lines): Promise<string> {
+  async function ask(client: Lines, path = '/'): Promise<string> {
     const from = client.lines.length;
-    client.child.stdin!.write('go\n');
+    client.child.stdin!.write(`${path}\n`);
     return (await client.line(/^answers .*/, from))[0];
   }
+
+  it('a request in flight at the reload is answered keep-alive, then its connection moves; a silent one is closed after keepAliveTimeout there', async () => {
+    const { serve, client } = await start(1);
+    expect(await ask(client)).toBe("answers [('1', 1)] ports 1");
+    const slow = ask(client, '/slow'); // answered after 3 s: the reload comes meanwhile
+    await new Promise((r) => setTimeout(r, 300));
+    const from = serve.lines.length;
+    serve.child.kill('SIGHUP');
+    await serve.line(/generation 2: 1 worker\(s\) ready/, from);
+    expect(await slow).toBe("answers [('1', 1)] ports 1"); // no Connection: close
+    expect((await serve.line(/generation 1: (\d+) connection\(s\) kept by generation 2/, from))[1]).toBe('1');
+    expect(await ask(client)).toBe("answers [('2', 1)] ports 1");
+    // Silent now: generation 2's keep-alive timer (Node's default, 5 s), re-armed for it, ends it.
+    const fromClient = client.lines.length;
+    client.child.stdin!.write('eof\n');
+    const [, closed, seconds] = (await client.line(/^eof (\w+) ([\d.]+)$/, fromClient))!;
+    expect(closed).toBe('True');
+    expect(Number(seconds)).toBeGreaterThanOrEqual(4);
+    client.child.stdin!.end();
+    await serve.stop();
+  });
+
+  it('TLS connections are not moved: drained by the old generation (Connection: close), none counted as kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-keep-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+        '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      writeFileSync(join(dir, 'mode'), 'tls');
+      const { serve, client } = await start(3, join(dir, 'mode'), dir);
+      expect(await ask(client)).toBe("answers [('1', 3)] ports 3");
+      const from = serve.lines.length;
+      serve.child.kill('SIGHUP');
+      await serve.line(/generation 2: 1 worker\(s\) ready/, from);
+      expect(await ask(client)).toBe("answers [('1 close', 3)] ports 3");
+      client.child.stdin!.end(); // the client closes its side too: the TLS sockets end, the drain with them
+      expect((await serve.line(/generation 1: (\d+) connection\(s\) kept by generation 2(.*)$/, from)).slice(1)).toEqual(['0', '']);
+      await serve.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('200 idle connections move to the new generation at once, each answered there on the same socket', async () => {
     const { serve, port, client } = await start(200);
@@ -258,7 +311,7 @@ describe.skipIf(!isLinux)('sockctl serve --keep-connections: what is kept and wh
   });
 });
 
-describe('sendConnection / receiveConnection: one connection served by two processes in turn', () => {
+describe('sendConnection / receiveConnection: one connection served by two processes in turn', { timeout: 60_000 }, () => {
   it('the peer (python3) sees one socket: its next request answered by the receiver, which got the state; bad input refused', async () => {
     const { FdChannel, listenUnix, sendConnection, receiveConnection } = await import('../lib/index');
     const dir = mkdtempSync(join(tmpdir(), 'sockctl-conn-'));
@@ -306,7 +359,7 @@ print("got", s.recv(100).decode().strip(), s.getsockname()[1], flush=True)
       moved.end(`second ${(state as { session: string }).session}\n`);
       const second = await client.line(/^got second abc (\d+)$/);
       expect(second[1]).toBe(first[1]); // the same connection: its local port unchanged
-      await once(client.child, 'exit');
+      if (client.child.exitCode === null) await once(client.child, 'exit');
       expect(client.child.exitCode).toBe(0);
 
       sender.close();

@@ -50,7 +50,8 @@ function keepable(server: net.Server): boolean {
 
 class Keeper {
   readonly #channel: FdChannel;
-  readonly #servers = new Set<net.Server>();
+  /** The servers that take connections, with their port (kept: a draining server's address() is null once closed). */
+  readonly #servers = new Map<net.Server, number>();
   readonly #parked = new Set<Parked>();
   readonly #replies = new Map<number, (kept: boolean) => void>();
   /** Sockets on their way to the relay, and sockets that came back: drained here. */
@@ -67,12 +68,12 @@ class Keeper {
   /** A server of this process now serves on a port: the relay may send its connections here. */
   serve(server: net.Server): void {
     if (this.#closed || !keepable(server) || this.#servers.has(server)) return;
-    this.#servers.add(server);
+    this.#servers.set(server, portOf(server)!);
     server.once('close', () => {
       this.#servers.delete(server);
       this.#closeIfDone();
     });
-    const ports = [...this.#servers].map(portOf).filter((p): p is number => p !== null);
+    const ports = [...this.#servers.values()];
     this.#channel.send(JSON.stringify({ t: 'adopt', ports })).catch(() => this.close());
   }
 
@@ -118,7 +119,7 @@ class Keeper {
   async #move(server: net.Server, socket: net.Socket): Promise<void> {
     this.#moving.add(socket);
     stopReading(socket); // from here nothing of the connection enters this process
-    const kept = await this.#ask(portOf(server) ?? 0, fdOf(socket));
+    const kept = await this.#ask(this.#servers.get(server) ?? 0, fdOf(socket));
     this.#moving.delete(socket);
     if (kept) {
       socket.destroy(); // close(2) of our copy: the next generation holds the connection
@@ -131,7 +132,7 @@ class Keeper {
 
   async #moveParked(entry: Parked): Promise<void> {
     this.#unpark(entry);
-    const kept = await this.#ask(portOf(entry.server) ?? 0, entry.descriptor.fd);
+    const kept = await this.#ask(this.#servers.get(entry.server) ?? 0, entry.descriptor.fd);
     if (kept) entry.descriptor.close();
     else this.#adopt(entry.server, entry.descriptor);
     this.#closeIfDone();
@@ -181,7 +182,7 @@ class Keeper {
   }
 
   #arrived(fields: Record<string, unknown>, descriptor: OwnedDescriptor): void {
-    const server = [...this.#servers].find((s) => s.listening && portOf(s) === fields.port);
+    const server = [...this.#servers].find(([s, port]) => s.listening && port === fields.port)?.[0];
     if (server === undefined) {
       descriptor.close(); // the server closed meanwhile
       return;
@@ -245,7 +246,7 @@ let keeper: Keeper | undefined;
 
 onServing((server) => {
   const path = process.env[KEEP_CONNECTIONS_ENV];
-  if (path === undefined || path === '') return;
+  if (path === undefined || path === '' || !keepable(server)) return; // nothing to keep: no channel held open
   try {
     keeper ??= new Keeper(path);
   } catch (error) {
