@@ -11,7 +11,7 @@ const RELOAD_HELP = `Usage: sockctl reload --control PATH [--timeout MS]
 
 Asks the sockctl serve listening at PATH for a reload and waits for its end; prints its
 receipt as JSON: ok, generation, pids, readyMs, drainMs, lost { queued, listenDrops },
-and error when it failed. Exit 0: the new generation is ready and the old one retired;
+connections { kept, returned } (with --keep-connections, else null), and error when it failed. Exit 0: the new generation is ready and the old one retired;
 1: it failed, and the old generation keeps serving; 2: no answer, or a usage error.
 A reload asked for while one runs joins the next one, and gets that one's receipt.
   --timeout MS   how long to wait for the answer (default 120000)
