@@ -204,8 +204,8 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
   });
 
   it('--reuse-port: one listener per worker in one group; reloads keep them (ss: same inodes); SIGTTOU leaves with nothing dropped', async () => {
-    // A python3 start may take seconds on a loaded machine; the stalled scale-up below waits this long too.
-    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--ready-timeout', '6000', '--', 'python3', PYTHON_SERVER]);
+    // A python3 start may take seconds on a loaded machine (more under ASan); the stalled scale-up below waits this long too.
+    const serve = new Serve(['--listen', '127.0.0.1:0', '--workers', '2', '--reuse-port', '--ready-timeout', '12000', '--', 'python3', PYTHON_SERVER]);
     const port = await serve.port();
     const inodes = listenInodes(port);
     expect(inodes).toHaveLength(2);
@@ -245,7 +245,7 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
     serve.signal('SIGTTIN');
     // The stalled worker's listener is in the group (a second LISTEN row in ss) until the
     // failed scale-up closes it: sampled all that time, while the clients go on connecting.
-    const failedLine = /scale up failed: generation 3 worker 1 \(pid \d+\) not ready within 6000 ms; 1 worker\(s\) keep serving/;
+    const failedLine = /scale up failed: generation 3 worker 1 \(pid \d+\) not ready within 12000 ms; 1 worker\(s\) keep serving/;
     const twoListeners = () => ssDetailedRows(port).filter((r) => r.tcpState === 'LISTEN' && r.localPort === port);
     expect(await until(() => twoListeners().length === 2), 'a second LISTEN row in ss').toBe(true);
     let samples = 0;
