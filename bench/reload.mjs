@@ -4,7 +4,12 @@
 // reference, measured in the same run. Then 2 workers' throughput on short connections:
 // shared listeners, --reuse-port and Node cluster, and how evenly the workers share the
 // connections (coefficient of variation of the requests each answered).
+// Then keep-alive connections across reloads: handshakes per reload (tcpdump, root) and p99
+// for Node cluster, serve draining and serve --keep-connections; 502s behind nginx's
+// upstream keep-alive pool (POST, proxy_next_upstream off); the time to hand N idle
+// connections over against N clients reconnecting.
 // Usage: npm run bench:reload [-- --reloads N --connections C --rows cluster,shared,rolling]
+// (--rows keep-connections,nginx,handover: only those sections)
 // The root-only row runs in a network namespace of its own (unshare --net) with
 // net.ipv4.tcp_migrate_req=1; elsewhere it is skipped with the reason.
 import { execFileSync, spawn } from 'node:child_process';
@@ -14,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startNginx } from './reload/nginx.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = join(HERE, '..', 'dist', 'cli', 'main.js');
@@ -33,8 +39,8 @@ const RELOADS = Number(args.reloads);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A child whose stdout and stderr lines are kept, to wait for what it prints. */
-function run(command, argv, env = {}) {
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: false });
+function run(command, argv, env = {}, stdin = 'ignore') {
+  const child = spawn(command, argv, { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: false });
   const lines = [];
   const waiters = new Set();
   for (const stream of [child.stdout, child.stderr]) {
@@ -84,9 +90,9 @@ async function freePort() {
   return port;
 }
 
-function serve(flags) {
+function serve(flags, env = {}) {
   return async (counts) => {
-    const p = run(process.execPath, [CLI, 'serve', '--listen', 'http=127.0.0.1:0', ...flags, '--', process.execPath, APP], { BENCH_COUNTS: counts });
+    const p = run(process.execPath, [CLI, 'serve', '--listen', 'http=127.0.0.1:0', ...flags, '--', process.execPath, APP], { BENCH_COUNTS: counts, ...env });
     const port = Number((await p.line(/serving http=127\.0\.0\.1:(\d+)/))[1]);
     let generation = 1;
     return {
@@ -164,11 +170,31 @@ function wrk(port, keepAlive) {
   };
 }
 
-async function measure(row, keepAlive, reloads) {
+/** tcpdump on lo counting handshakes opened to `port` (SYN without ACK); null without root or tcpdump. */
+async function synCounter(port) {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  const dump = run('tcpdump', ['-i', 'lo', '-n', '-l', `tcp dst port ${port} and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn`]);
+  await dump.line(/listening on lo/);
+  return {
+    async stop() {
+      await sleep(200);
+      await dump.stop('SIGINT');
+      return dump.lines.filter((l) => /Flags \[S\]/.test(l)).length;
+    },
+  };
+}
+
+async function measure(row, keepAlive, reloads, handshakes = false) {
   const counts = mkdtempSync(join(tmpdir(), 'sockctl-bench-'));
   const server = await row.start(counts);
   try {
     await sleep(300);
+    const syn = handshakes ? await synCounter(server.port) : null;
     const load = wrk(server.port, keepAlive);
     await sleep(500);
     const started = Date.now();
@@ -179,7 +205,7 @@ async function measure(row, keepAlive, reloads) {
     await sleep(Math.max(500, Number(args['reference-ms']) - (Date.now() - started)));
     const result = await load.stop();
     const failed = server.p.lines.filter((l) => /reload failed|refused|scale (up|down) failed/.test(l)).length;
-    return { ...result, reloads, failedReloads: failed };
+    return { ...result, reloads, failedReloads: failed, handshakes: syn ? await syn.stop() : null };
   } finally {
     await server.p.stop();
     rmSync(counts, { recursive: true, force: true });
@@ -231,6 +257,96 @@ function inNetns(row) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
+const KEEP_ROWS = [
+  { name: 'Node `cluster`, 2 workers replaced one by one', start: inProcess('cluster.js', 'replaced', { BENCH_WORKERS: '2' }) },
+  { name: '`sockctl serve --workers 2` (draining: `Connection: close`)', start: serve(['--workers', '2']) },
+  { name: '`sockctl serve --workers 2 --keep-connections`', start: serve(['--workers', '2', '--keep-connections']) },
+];
+
+/** Keep-alive load through the reloads: how many handshakes each reload costs the clients. */
+async function keepConnectionsSection() {
+  console.log(`\nKeep-alive connections (wrk -t1 -c${args.connections}) through ${RELOADS} reloads; handshakes counted by tcpdump on lo (SYN without ACK; wrk's own at its start are connections + 1):`);
+  console.log('| server | reloads | wrk socket errors connect/read/write/timeout | non-2xx | handshakes | handshakes per reload | p99 ms | p99 × no-reload |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of KEEP_ROWS) {
+    const ref = await measure(row, true, 0, true);
+    const r = await measure(row, true, RELOADS, true);
+    const perReload = r.handshakes === null ? 'needs root and tcpdump' : ((r.handshakes - (Number(args.connections) + 1)) / RELOADS).toFixed(1);
+    for (const [x, ratio, per] of [[ref, '', ''], [r, (r.p99 / ref.p99).toFixed(2), perReload]]) {
+      console.log(`| ${row.name} | ${x.reloads} | ${x.connect}/${x.read}/${x.write}/${x.timeout} | ${x.status} | ${x.handshakes ?? '-'} | ${per} | ${ms(x.p99)} | ${ratio} |`);
+    }
+  }
+}
+
+/** nginx's upstream keep-alive pool in front: 502s over the reloads, draining against keeping. */
+async function nginxSection() {
+  console.log(`\nBehind nginx (upstream keepalive 32, keepalive_timeout 60s, proxy_next_upstream off; the app's keepAliveTimeout 75 s), wrk -t1 -c${args.connections} POST, ${RELOADS} reloads:`);
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+  } catch {
+    console.log('skipped: no nginx (apt-get install nginx-light)');
+    return;
+  }
+  const lua = join(mkdtempSync(join(tmpdir(), 'sockctl-bench-lua-')), 'post.lua');
+  (await import('node:fs')).writeFileSync(lua, `wrk.method = "POST"\nwrk.body = "x"\n${readFileSync(join(HERE, 'reload', 'report.lua'), 'utf8')}`);
+  console.log('| app under `sockctl serve --workers 2` | reloads | wrk socket errors connect/read/write/timeout | 502s (non-2xx) | requests | p99 ms |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, flags] of [['draining (`drain()`: `Connection: close`)', []], ['`--keep-connections`', ['--keep-connections']]]) {
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-bench-nginx-'));
+    const app = await serve(['--workers', '2', ...flags], { BENCH_KEEPALIVE_MS: '75000' })(dir); // (the workers inherit it)
+    let nginx;
+    try {
+      const port = await freePort();
+      nginx = await startNginx(dir, port, app.port);
+      const load = run('wrk', ['-t1', `-c${args.connections}`, '-d300s', '--timeout', '5s', '-s', lua, `http://127.0.0.1:${port}/`]);
+      await sleep(500);
+      for (let i = 0; i < RELOADS; i++) {
+        await app.reload();
+        await sleep(150);
+      }
+      await sleep(6000); // past the app's drain timeout (5 s): the last old workers are gone
+      await load.stop('SIGINT');
+      const r = JSON.parse(load.lines.find((l) => l.startsWith('{"requests"')));
+      console.log(`| ${name} | ${RELOADS} | ${r.connect}/${r.read}/${r.write}/${r.timeout} | ${r.status} | ${r.requests} | ${ms(r.p99)} |`);
+    } finally {
+      nginx?.kill('SIGQUIT');
+      if (nginx) await new Promise((resolve) => (nginx.exitCode !== null ? resolve() : nginx.once('exit', resolve)));
+      await app.p.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The time to hand N idle connections over, against N clients making a new connection each. */
+async function handoverSection() {
+  console.log('\nHanding N idle keep-alive connections to the new generation (`--keep-connections`, 1 worker; python3 clients), against N fresh connections with one request each, same run:');
+  console.log('| N | handed over in ms | µs per connection | N reconnects + request, ms | × reconnect | kept ones answered afterwards |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const n of [16, 1000]) {
+    const counts = mkdtempSync(join(tmpdir(), 'sockctl-bench-'));
+    const server = await serve(['--keep-connections'])(counts);
+    try {
+      const clients = run('python3', [join(HERE, 'reload', 'idle-clients.py'), String(server.port), String(n)], {}, 'pipe');
+      await clients.line(/^ready$/, 0, 60_000);
+      const from = server.p.lines.length;
+      await server.reload();
+      const keptLine = (await server.p.line(/generation 1: (\d+) connection\(s\) kept/, from, 60_000)).input;
+      const drainingLine = server.p.lines.slice(from).find((l) => /generation 1: draining/.test(l));
+      const stamp = (line) => Date.parse(line.split(' ')[0]);
+      const handed = stamp(keptLine) - stamp(drainingLine);
+      const kept = Number(/: (\d+) connection/.exec(keptLine)[1]);
+      clients.child.stdin.write('go\n');
+      const [, reconnect] = await clients.line(/^reconnect ([\d.]+) (\d+)$/, 0, 60_000);
+      const [, answered] = await clients.line(/^kept answered (\d+)$/, 0, 60_000);
+      console.log(`| ${n} | ${handed} (${kept} kept) | ${((handed * 1000) / n).toFixed(0)} | ${reconnect} | ${(handed / Number(reconnect)).toFixed(2)} | ${answered} |`);
+      await clients.stop();
+    } finally {
+      await server.p.stop();
+      rmSync(counts, { recursive: true, force: true });
+    }
+  }
+}
+
 async function main() {
   if (args.only) {
     const row = ROWS.find((r) => r.key === args.only);
@@ -240,6 +356,7 @@ async function main() {
   console.log(`wrk -t1 -c${args.connections}, ${RELOADS} reloads per run, ${new Date().toISOString()}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   console.log('| server | connections | reloads | wrk socket errors connect/read/write/timeout | non-2xx | req/s | p50 ms | p99 ms | max ms | p99 × no-reload |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const wanted = (key) => !args.rows || args.rows.split(',').includes(key);
   const chosen = args.rows ? ROWS.filter((row) => args.rows.split(',').includes(row.key)) : ROWS;
   for (const row of chosen) {
     const results = row.netns ? inNetns(row) : await rowResults(row);
@@ -252,6 +369,9 @@ async function main() {
       console.log(line(row.name, mode, reloaded, ref));
     }
   }
+  if (wanted('keep-connections')) await keepConnectionsSection();
+  if (wanted('nginx')) await nginxSection();
+  if (wanted('handover')) await handoverSection();
   if (args.rows) return;
   console.log(`\nShort connections per second, 2 workers, no reload (wrk -t1 -c${args.connections}, ${args['throughput-ms']} ms each):`);
   console.log('| 2 workers | connections/s | × cluster | requests per worker | CV |');

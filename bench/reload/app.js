@@ -13,6 +13,10 @@ const server = http.createServer((req, res) => {
   res.end(body);
 });
 
+// BENCH_KEEPALIVE_MS: above a proxy's upstream keepalive_timeout, so that ordinary idle
+// closes do not mix with the reloads' (the nginx row).
+if (process.env.BENCH_KEEPALIVE_MS) server.keepAliveTimeout = Number(process.env.BENCH_KEEPALIVE_MS);
+
 function saveCount() {
   if (process.env.BENCH_COUNTS) fs.writeFileSync(join(process.env.BENCH_COUNTS, String(process.pid)), String(answered));
 }
