@@ -274,6 +274,24 @@ describe.skipIf(!isLinux)('sockctl serve --keep-connections: what is kept and wh
     }
   });
 
+  it('the relay refuses a process that is not a worker (same uid, read from a worker\'s environment)', async () => {
+    const { FdChannel } = await import('../lib/index');
+    const { serve, client } = await start(1);
+    const workerPid = Number(/\(pid (\d+)\)/.exec(serve.lines.find((l) => /generation 1: 1 worker/.test(l))!)![1]);
+    const environ = (await import('node:fs')).readFileSync(`/proc/${workerPid}/environ`, 'utf8').split('\0');
+    const path = environ.find((e) => e.startsWith('SOCKCTL_KEEP_CONNECTIONS='))!.split('=')[1]!;
+    expect((await import('node:fs')).statSync(join(path, '..')).mode & 0o777).toBe(0o700);
+    const intruder = FdChannel.connect(path);
+    await intruder.send(JSON.stringify({ t: 'adopt', ports: [1] })).catch(() => undefined);
+    // Closed at once, unread (so with RST if the adopt message had arrived).
+    await expect(intruder.receive({ timeoutMs: 5000 })).rejects.toMatchObject({ code: expect.stringMatching(/^(EPIPE|ECONNRESET)$/) });
+    intruder.close();
+    await serve.line(/a process that is not a worker connected to the relay; refused/);
+    expect(await ask(client)).toBe("answers [('1', 1)] ports 1");
+    client.child.stdin!.end();
+    await serve.stop();
+  });
+
   it('200 idle connections move to the new generation at once, each answered there on the same socket', async () => {
     const { serve, port, client } = await start(200);
     expect(await ask(client)).toBe("answers [('1', 200)] ports 200");
