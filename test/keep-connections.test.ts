@@ -10,7 +10,7 @@
 // Under CI (root) a missing wrk or tcpdump is a failure, not a skip.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +103,11 @@ interface WrkReport {
 }
 
 const RELOADS = 10;
+
+/** How many descriptors `pid` has open. */
+function openDescriptors(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
 
 async function reloadsUnderWrk(keep: boolean) {
   const serve = new Lines(process.execPath, [CLI, 'serve', ...(keep ? ['--keep-connections'] : []), '--listen', 'http=127.0.0.1:0', '--workers', '2', '--', process.execPath, NODE_SERVER]);
@@ -290,6 +295,34 @@ describe.skipIf(!isLinux)('sockctl serve --keep-connections: what is kept and wh
     expect(await ask(client)).toBe("answers [('1', 1)] ports 1");
     client.child.stdin!.end();
     await serve.stop();
+  });
+
+  it('a new generation that dies while connections are in transit: each one is answered or closed, none hangs or leaks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-keep-die-'));
+    try {
+      const control = join(dir, 'mode');
+      const { serve, client } = await start(200, control);
+      expect(await ask(client)).toBe("answers [('1', 200)] ports 200");
+      const supervisorFds = () => (openDescriptors(serve.child.pid!));
+      const before = supervisorFds();
+      writeFileSync(control, 'die-after-ready');
+      const from = serve.lines.length;
+      serve.child.kill('SIGHUP');
+      const [, kept, returned] = (await serve.line(/generation 1: (\d+) connection\(s\) kept by generation 2(?:; (\d+) nobody took)?/, from))!;
+      expect(Number(kept) + Number(returned ?? 0)).toBe(200);
+      writeFileSync(control, 'normal'); // the restarted worker serves
+      // Every connection: an answer (from the new generation), or closed (EOF or reset), never a hang.
+      const answers = await ask(client);
+      expect(answers).not.toMatch(/timeout/i);
+      console.log(`died in transit: kept ${kept}, returned ${returned ?? 0}; ${answers}`);
+      // The supervisor holds no descriptor of theirs afterwards.
+      for (const deadline = Date.now() + 5000; supervisorFds() > before && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      expect(supervisorFds()).toBeLessThanOrEqual(before);
+      client.child.stdin!.end();
+      await serve.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('200 idle connections move to the new generation at once, each answered there on the same socket', async () => {
