@@ -13,7 +13,7 @@ import { addOwners, queryRows } from './list';
 import { lookupRowSync } from './netlink';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
-import { StateWatch, type WatchSource } from './watch';
+import { adoptRows, StateWatch, type WatchSource } from './watch';
 import type { TcpState } from '../core/tcp-states';
 
 export interface WaitForStateOptions {
@@ -150,8 +150,11 @@ export async function waitForState(
   const onAbort = () => watch.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    // One look once the tracepoint is armed: a state reached before is found here, and what
+    // follows comes from the tracepoint alone (no dump is polled while waiting).
     let rows = await list();
     if (done(rows)) return finish(rows);
+    adoptRows(watch, rows);
     let expired = false;
     timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
     for await (const change of watch) {

@@ -131,6 +131,13 @@ function unavailable(error: TracepointUnavailable): Error {
   return e;
 }
 
+/**
+ * For waitForState (not exported from the package): hands an unseeded tracepoint watch the
+ * rows its caller listed once the watch was armed, so that a TIME_WAIT among them still
+ * reports its end (TIME_WAIT -> CLOSED) without any dump being polled.
+ */
+export let adoptRows: (watch: StateWatch, rows: readonly TcpStateRow[]) => void;
+
 // Watches still open at exit are closed while JavaScript still runs (a worker's, which gets
 // no 'exit' event when terminated, are closed by the readers' environment cleanup).
 const live = new Set<StateWatch>();
@@ -195,8 +202,9 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     }
     this.source = chosen;
     try {
-      if (chosen === 'tracepoint' && (internal.seed || this.#settings.initial)) this.#seed();
-      else this.#startPolling();
+      // The tracepoint alone serves a tracepoint watch: no dump is polled beside it.
+      if (chosen === 'poll') this.#startPolling();
+      else if (internal.seed || this.#settings.initial) this.#seed();
     } catch (error) {
       this.#close();
       throw error;
@@ -347,6 +355,21 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
       throw error;
     }
     this.#instance = instance;
+  }
+
+  static {
+    adoptRows = (watch, rows) => watch.#adopt(rows);
+  }
+
+  // Rows a caller listed after this watch began (waitForState's one look): their cookies are
+  // kept, and a TIME_WAIT among them is looked up again when its timer is due, since no event
+  // marks its end. An unseeded watch learns of the sockets already there this way.
+  #adopt(rows: readonly TcpStateRow[]): void {
+    if (this.source !== 'tracepoint' || this.#ended) return;
+    for (const row of rows) {
+      this.#live.set(tupleKey(row.family === 'ipv6', row.localAddress, row.localPort, row.remoteAddress, row.remotePort), row.cookie);
+      if (row.state === 'TIME_WAIT') this.#trackTimeWait(row);
+    }
   }
 
   // The sockets already there: their cookies, and (initial) a first change each.
