@@ -14,11 +14,10 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { timeWaits } from './time-waits.mjs';
 
 const require = createRequire(import.meta.url);
 const { tcpStates, tcpStatesSync } = require('../dist/index.js');
@@ -27,8 +26,6 @@ const netstat = require('node-netstat');
 const MANY = 20_000;
 const FEW = 2_000;
 const ROUNDS = 15;
-const BATCH = 250; // connections in flight at once: 500 descriptors at most
-const SOURCE_PORTS = { first: 20_000, count: 10_000 }; // per 127.0.0.N source address
 
 for (const [tool, args, pkg] of [['ss', ['-V'], 'iproute2'], ['netstat', ['--version'], 'net-tools']]) {
   try {
@@ -37,34 +34,6 @@ for (const [tool, args, pkg] of [['ss', ['-V'], 'iproute2'], ['netstat', ['--ver
     console.error(`bench:states needs ${tool} (Debian ${pkg}): apt-get install -y iproute2 net-tools`);
     process.exit(1);
   }
-}
-
-// The server closes first, so the TIME_WAIT lands on its port. Each client binds its own
-// 127.0.0.N:port, so every 4-tuple is new (a SYN that met an old TIME_WAIT could recycle it).
-async function timeWaits(count, firstAddress) {
-  const server = net.createServer((socket) => socket.end()).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  const started = performance.now();
-  let skipped = 0;
-  const connect = (i) =>
-    new Promise((resolve) => {
-      const client = net.connect({
-        port,
-        host: '127.0.0.1',
-        localAddress: `127.0.0.${firstAddress + Math.floor(i / SOURCE_PORTS.count)}`,
-        localPort: SOURCE_PORTS.first + (i % SOURCE_PORTS.count),
-      });
-      client.on('error', () => (skipped++, resolve()));
-      client.on('close', resolve);
-      client.resume();
-    });
-  for (let i = 0; i < count + skipped && i < 2 * count; i += BATCH) {
-    const end = Math.min(i + BATCH, count + skipped);
-    await Promise.all(Array.from({ length: end - i }, (_, k) => connect(i + k)));
-  }
-  const made = tcpStatesSync({ localPort: port, state: 'TIME_WAIT' }).length;
-  return { server, port, made, seconds: (performance.now() - started) / 1000, skipped };
 }
 
 // Round-robin: each round runs every method once, in a rotated order, so that GC pauses and

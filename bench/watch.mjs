@@ -9,6 +9,11 @@
 //   2. 1,000 short connections (python3) while tcpdump -i lo captures them: the
 //      transitions the wire implies (test/helpers/wire-rules.mjs) against the tracepoint's.
 //      Goal: 0 missed.
+//   3. waitForState itself: CPU time of a 3 s wait on { localPort } for a state that never
+//      comes, with ~50,000 TIME_WAIT sockets in the namespace (bench/time-waits.mjs), on the
+//      tracepoint against dump polling (source: 'poll'), alternating, medians.
+//      Goal: the tracepoint's wait at least 100x cheaper.
+// `node bench/watch.mjs wait` runs part 3 alone; `node bench/watch.mjs lookup` part 1 alone.
 // The 50,000 sockets are 25,000 loopback connections held by python3 children (bounded in
 // count and time, each under its descriptor limit); it closes them with RST (SO_LINGER 0) so that no TIME_WAIT is left.
 // Needs root (tracefs, tcpdump), python3 and tcpdump; `npm run build:gyp` first.
@@ -18,15 +23,19 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { impliedTransitions } from '../test/helpers/wire-rules.mjs';
+import { timeWaits } from './time-waits.mjs';
 
 const require = createRequire(import.meta.url);
-const { tcpStates, watchStates } = require('../dist/index.js');
+const { tcpStates, waitForState, watchStates } = require('../dist/index.js');
 const { lookupRowSync } = require('../dist/states/netlink.js');
 
 const OTHER_CONNECTIONS = 25_000; // two sockets each
 const PERIOD_MS = 20;
 const MEASURE_MS = 3000;
 const SHORT_CONNECTIONS = 1000;
+const TIME_WAITS = 50_000; // 5 source addresses of 10,000 ports each
+const WAIT_MS = 3000;
+const WAIT_ROUNDS = 3;
 
 for (const [tool, args] of [['python3', ['--version']], ['tcpdump', ['--version']]]) {
   if (spawnSync(tool, args).status !== 0) {
@@ -202,5 +211,51 @@ print('done', flush=True)
   console.log(`   goal (0 missed): ${missed === 0 && byClient.size === SHORT_CONNECTIONS ? 'met' : 'NOT met'}`);
 }
 
-await partOne();
-await partTwo();
+// CPU ms (user + system, this process) of one waitForState that times out after WAIT_MS.
+async function waitCpu(port, source) {
+  const start = cpuMs();
+  const began = performance.now();
+  const outcome = await waitForState({ localPort: port }, 'CLOSE_WAIT', { timeoutMs: WAIT_MS, source }).then(
+    () => 'resolved',
+    (error) => error.code,
+  );
+  if (outcome !== 'ETIMEDOUT') throw new Error(`bench:watch: the wait ended with ${outcome}, not ETIMEDOUT`);
+  return { cpu: cpuMs() - start, wall: performance.now() - began };
+}
+
+async function partThree() {
+  const made = await timeWaits(TIME_WAITS, 2);
+  made.server.close();
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  try {
+    const results = { poll: [], tracepoint: [] };
+    for (let round = 0; round < WAIT_ROUNDS; round++) {
+      for (const source of round % 2 === 0 ? ['poll', 'tracepoint'] : ['tracepoint', 'poll']) results[source].push(await waitCpu(port, source));
+    }
+    const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    console.log(`3. waitForState({ localPort: ${port} }, 'CLOSE_WAIT', { timeoutMs: ${WAIT_MS} }) timing out, with ${made.made} TIME_WAIT in the namespace, ${WAIT_ROUNDS} rounds alternating, CPU ms (user + system):`);
+    for (const [source, xs] of Object.entries(results)) {
+      console.log(`   ${source.padEnd(10)} ${xs.map((x) => x.cpu.toFixed(1)).join(', ')} (median ${median(xs.map((x) => x.cpu)).toFixed(1)}; wall ${median(xs.map((x) => x.wall)).toFixed(0)} ms)`);
+    }
+    const ratio = median(results.poll.map((x) => x.cpu)) / Math.max(median(results.tracepoint.map((x) => x.cpu)), 0.001);
+    console.log(`   poll/tracepoint ${ratio.toFixed(1)}x; goal (>= 100x): ${ratio >= 100 ? 'met' : 'NOT met'}`);
+    // What the tracepoint's wait cannot do without: one look at the table once the tracepoint
+    // is armed (a state reached before the wait), and one at the timeout (what it listed).
+    const dumps = [];
+    for (let i = 0; i < 5; i++) {
+      const start = cpuMs();
+      await tcpStates({ localPort: port });
+      dumps.push(cpuMs() - start);
+    }
+    console.log(`   one dump of this table (the kernel walks every socket for a port filter): median ${median(dumps).toFixed(1)} ms CPU; the tracepoint's wait makes 2`);
+  } finally {
+    server.close();
+  }
+}
+
+const only = process.argv[2];
+if (only === undefined || only === 'lookup') await partOne();
+if (only === undefined) await partTwo();
+if (only === undefined || only === 'wait') await partThree();
