@@ -5,7 +5,7 @@
 // Rows go back to JavaScript as one ArrayBuffer of fixed records (diag_row.h; lib/states/
 // netlink.ts decodes them with the offsets exported here): one copy, no per-field Napi
 // calls. tcpDiagLookupSync names one connection's 4-tuple (the kernel looks it up instead
-// of walking its tables). tcpDiagDump does the work on libuv's thread pool (PromiseWorker)
+// of walking its tables), on the environment's kept socket (environment.h, rule 3). tcpDiagDump does the work on libuv's thread pool (PromiseWorker)
 // and resolves a promise; tcpDiagDumpSync blocks.
 #include <cerrno>
 #include <cstdint>
@@ -18,6 +18,7 @@
 
 #include "address.h"
 #include "diag_row.h"
+#include "environment.h"
 #include "errors.h"
 #include "init.h"
 #include "promise_worker.h"
@@ -118,14 +119,21 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
     request.cookie[0] = static_cast<uint32_t>(value);
     request.cookie[1] = static_cast<uint32_t>(value >> 32);
   }
+  const char* syscall = "";
+  int fd = LookupSocket(env, &syscall);
+  if (fd < 0) throw ErrnoError(env, -fd, syscall);
   std::vector<DiagRow> rows;
   DumpFailure failure;
   try {
-    failure = sys::DiagLookup(request, &rows);
+    failure = sys::DiagLookup(fd, request, &rows);
   } catch (const std::bad_alloc&) {  // as the sync dump: ENOMEM, never std::terminate
     failure = {ENOMEM, "sock_diag"};
   }
-  if (failure.error != 0) throw ErrnoError(env, failure.error, failure.syscall);
+  if (failure.error != 0) {
+    // The socket itself failed (not the kernel's answer): the next lookup opens a new one.
+    if (std::strcmp(failure.syscall, "sock_diag") != 0) DropLookupSocket(env);
+    throw ErrnoError(env, failure.error, failure.syscall);
+  }
   return ToArrayBuffer(env, rows);
 }
 

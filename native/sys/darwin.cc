@@ -106,7 +106,12 @@ Failure NoSockDiag() {
 
 Failure DiagDump(const DumpRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
 
-Failure DiagLookup(const LookupRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
+Failure DiagLookup(int, const LookupRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
+
+int OpenLookupSocket(const char** syscall) noexcept {
+  *syscall = "socket";
+  return -ENOTSUP;
+}
 
 Failure DiagRowsOf(const char*, size_t, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
 

@@ -3,7 +3,8 @@
 // the state mask and the port filter (INET_DIAG_REQ_BYTECODE, diag_bytecode.h) evaluated
 // in the kernel, one dump on a NETLINK_SOCK_DIAG socket of its own; a lookup by 4-tuple
 // without NLM_F_DUMP (the kernel's inet_diag_find_one_icsk looks in its hash tables
-// instead of walking them); the destroy events' socket. The seam is sys.h; diag.cc and
+// instead of walking them), on a socket its caller keeps (environment.cc: one per Node
+// environment); the destroy events' socket. The seam is sys.h; diag.cc and
 // events.cc hold what every platform shares.
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
@@ -228,13 +229,23 @@ Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows) {
   return ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
 }
 
-Failure DiagLookup(const LookupRequest& request, std::vector<DiagRow>* rows) {
-  NetlinkSocket socket;
-  if (socket.fd() < 0) return Fail(errno, "socket");
-  timeval timeout = {kReceiveTimeoutSeconds, 0};
-  if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
-    return Fail(errno, "setsockopt");
+int OpenLookupSocket(const char** syscall) noexcept {
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) {
+    *syscall = "socket";
+    return -errno;
   }
+  timeval timeout = {kReceiveTimeoutSeconds, 0};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+    int error = errno;
+    close(fd);
+    *syscall = "setsockopt";
+    return -error;
+  }
+  return fd;
+}
+
+Failure DiagLookup(int fd, const LookupRequest& request, std::vector<DiagRow>* rows) {
   struct {
     nlmsghdr header;
     inet_diag_req_v2 body;
@@ -257,7 +268,7 @@ Failure DiagLookup(const LookupRequest& request, std::vector<DiagRow>* rows) {
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
   do {
-    sent = sendto(socket.fd(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    sent = sendto(fd, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return Fail(errno, "sendto");
 
@@ -267,7 +278,7 @@ Failure DiagLookup(const LookupRequest& request, std::vector<DiagRow>* rows) {
     socklen_t fromLength = sizeof from;
     ssize_t received;
     do {
-      received = recvfrom(socket.fd(), storage, sizeof storage, 0, reinterpret_cast<sockaddr*>(&from), &fromLength);
+      received = recvfrom(fd, storage, sizeof storage, 0, reinterpret_cast<sockaddr*>(&from), &fromLength);
     } while (received < 0 && errno == EINTR);
     if (received < 0) return Fail(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno, "recvfrom");
     if (from.nl_pid != 0) continue;

@@ -113,7 +113,12 @@ struct Failure {
 
 // Blocking; run on the thread pool or synchronously by diag.cc. May throw std::bad_alloc.
 Failure DiagDump(const DumpRequest& request, std::vector<diag::DiagRow>* rows);
-Failure DiagLookup(const LookupRequest& request, std::vector<diag::DiagRow>* rows);
+// On `fd`, a socket from OpenLookupSocket kept by the caller for many lookups (replies
+// are matched by sequence number, so a late reply to an earlier request is skipped).
+Failure DiagLookup(int fd, const LookupRequest& request, std::vector<diag::DiagRow>* rows);
+// A blocking NETLINK_SOCK_DIAG socket for DiagLookup, close-on-exec, its receive bounded by
+// SO_RCVTIMEO: a descriptor, or -errno and `syscall` set.
+int OpenLookupSocket(const char** syscall) noexcept;
 // The rows of recorded sock_diag replies (netlink messages as the kernel sent them).
 Failure DiagRowsOf(const char* messages, size_t length, std::vector<diag::DiagRow>* rows);
 
