@@ -24,8 +24,9 @@ Options:
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
   --json             print JSON: an array of rows; with --watch, one change per line
-                     (TcpStateChangeJson: time, from, to, cookie, via, row)
-  --watch            print the sockets there now, then every state change, until
+                     (TcpStateChangeJson: time, from, to, durationMs, cookie, via, row)
+  --watch            print the sockets there now, then every state change with the
+                     milliseconds spent in the state left ('-' where unknown), until
                      Ctrl-C or --timeout: from the kernel's sock:inet_sock_set_state
                      tracepoint where this process may read tracefs (root), else polls
   --interval MS      with --watch, when polling: time between polls (default 20)
@@ -141,7 +142,8 @@ async function watch(filter: TcpStatesFilter, json: boolean, source: WatchSource
         process.stdout.write(`${toJson(changeToJson(change))}\n`);
       } else {
         const id = `${formatEndpoint(change.row.localAddress, change.row.localPort)} ${formatEndpoint(change.row.remoteAddress, change.row.remotePort)}`;
-        const what = change.from === null ? change.to : `${change.from} -> ${change.to}`;
+        // The time in the state left, as bcc's tcpstates prints it ('-': unknown).
+        const what = change.from === null ? change.to : `${change.from} -> ${change.to}  ${change.durationMs === null ? '-' : change.durationMs.toFixed(3)} ms`;
         const owner = filter.withProcess ? `  ${owners(change.row)}` : '';
         process.stdout.write(`${clock(change.time)}  ${id}  ${what}  sk:${change.cookie ?? '-'}${owner}\n`);
       }
