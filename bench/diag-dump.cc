@@ -3,7 +3,7 @@
 // native/diag_bytecode.h, so the kernel does the same work), rows read in place from the
 // receive buffer, nothing copied. Prints "<rows> <nanoseconds>" for one dump, timed from
 // socket() to NLMSG_DONE (process start-up not included). sock_diag(7), netlink(7).
-// Build: g++ -O2 -std=c++17 -Inative bench/diag-dump.cc -o diag-dump
+// Build: g++ -O2 -std=c++17 -Inative -Inative/sys bench/diag-dump.cc -o diag-dump
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -66,7 +66,10 @@ int main(int argc, char** argv) {
       }
       if (m->nlmsg_type == NLMSG_ERROR) return std::fprintf(stderr, "sock_diag error\n"), 1;
       const inet_diag_msg* row = static_cast<const inet_diag_msg*>(NLMSG_DATA(m));
-      touched += row->idiag_state + row->id.idiag_sport + row->id.idiag_dport + row->idiag_expires + row->idiag_inode + row->id.idiag_src[0] + row->id.idiag_dst[0] + row->id.idiag_cookie[0];
+      // The fields the JavaScript side reads of every row: state, addresses, ports, cookie, queues.
+      touched += row->idiag_state + row->id.idiag_sport + row->id.idiag_dport + row->id.idiag_src[0] + row->id.idiag_src[3] +
+                 row->id.idiag_dst[0] + row->id.idiag_dst[3] + row->id.idiag_cookie[0] + row->id.idiag_cookie[1] + row->idiag_rqueue +
+                 row->idiag_wqueue;
       rows++;
     }
   }
