@@ -35,6 +35,7 @@ constexpr int kMaxReceives = 1 << 16;        // ~370 sockets a read: far beyond 
 constexpr time_t kReceiveTimeoutSeconds = 10;
 
 std::atomic<uint32_t> nextSequence{1};
+std::atomic<size_t> lastDumpRows{0};  // DiagDump's size hint
 
 // inet_diag_msg as a row of diag_row.h.
 DiagRow RowOf(const inet_diag_msg& message) {
@@ -225,8 +226,14 @@ Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows) {
   uint32_t sequence = nextSequence.fetch_add(1);
   Failure failure = SendRequest(socket.fd(), family, request, sequence);
   if (failure.error != 0) return failure;
+  // Room for as many rows as the last dump had, and a quarter more: a table of thousands of
+  // rows grows the vector once, not a dozen times (each a copy into memory not yet touched).
+  size_t hint = lastDumpRows.load(std::memory_order_relaxed);
+  rows->reserve(hint + hint / 4 + 16);
   // Replies carry the request's type.
-  return ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
+  failure = ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
+  lastDumpRows.store(rows->size(), std::memory_order_relaxed);
+  return failure;
 }
 
 int OpenLookupSocket(const char** syscall) noexcept {
