@@ -99,9 +99,15 @@ export interface NativeBinding {
   getTcpInfo(fd: number): RawTcpInfo;
   /** The TCP_INFO decoder alone, on bytes as getsockopt returns them (their length is the kernel's). */
   decodeTcpInfo(bytes: NodeJS.TypedArray): RawTcpInfo;
-  /** NETLINK_SOCK_DIAG dump (native/diag.cc): `families` 1 IPv4, 2 IPv6, 3 both; ports 0 for any. */
+  /**
+   * NETLINK_SOCK_DIAG dump (native/diag.cc): `families` 1 IPv4, 2 IPv6, 3 both; ports 0 for
+   * any. With `scratch`, the rows are copied into it when they fit, and the result is their
+   * count; otherwise it is an ArrayBuffer of the rows.
+   */
   tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number): Promise<ArrayBuffer>;
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined): Promise<ArrayBuffer | number>;
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined): ArrayBuffer | number;
   /** The size of one record in the dump's ArrayBuffer. */
   readonly diagRowBytes: number;
   /** native/diag_row.h: where each field of a row is, and the numbers its fields use. */

@@ -41,7 +41,8 @@ const W_COOKIE_HIGH = O.cookieHigh / 4;
 const ROW_IPV6 = layout.rowFamilies.ipv6;
 const W_V6ONLY = O.v6only / 4;
 
-export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
+/** The rows of a dump: the first `count` records of `dump` (all of them by default). */
+export function decodeRows(dump: ArrayBuffer, count = dump.byteLength / ROW_BYTES): TcpStateRow[] {
   const bytes = new Uint8Array(dump);
   const words = new Uint32Array(dump); // native order, as the addon wrote them
   const halves = new Uint16Array(dump);
@@ -54,7 +55,6 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
     if (text === undefined) ipv4Text.set(key, (text = formatIPv4(bytes, offset)));
     return text;
   };
-  const count = dump.byteLength / ROW_BYTES;
   const rows: TcpStateRow[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
@@ -86,9 +86,8 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
  * false (dual-stack), or null for an IPv4 socket. Not part of TcpStateRow (/proc has no such
  * column); whyInUse reads it to tell a dual-stack [::] socket from an IPv6-only one.
  */
-export function decodeV6only(dump: ArrayBuffer): (boolean | null)[] {
+export function decodeV6only(dump: ArrayBuffer, count = dump.byteLength / ROW_BYTES): (boolean | null)[] {
   const words = new Uint32Array(dump);
-  const count = dump.byteLength / ROW_BYTES;
   const flags: (boolean | null)[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const value = words[(i * ROW_BYTES) / 4 + W_V6ONLY]!;
@@ -97,22 +96,58 @@ export function decodeV6only(dump: ArrayBuffer): (boolean | null)[] {
   return flags;
 }
 
-/** netlinkRows with each row's IPV6_V6ONLY beside it. */
-export async function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
+// Buffers the addon copies a dump's rows into (native/diag.cc), kept for the next dumps:
+// memory already touched costs nothing to write, where a fresh buffer's every page faults in
+// (a third of a 20,000-row dump here). One per dump in flight, a few kept, none over 16 MiB.
+const SCRATCH_KEPT = 4;
+const SCRATCH_MAX_BYTES = 16 << 20;
+const SCRATCH_MIN_ROWS = 64;
+const scratches: ArrayBuffer[] = [];
+
+/** Decodes what the addon returned for `scratch`, and keeps a buffer (the same, or a bigger one) for the next dump. */
+function fromScratch<T>(out: ArrayBuffer | number, scratch: ArrayBuffer | undefined, decode: (dump: ArrayBuffer, count: number) => T): T {
+  const dump = typeof out === 'number' ? scratch! : out;
+  const count = typeof out === 'number' ? out : out.byteLength / ROW_BYTES;
+  const result = decode(dump, count);
+  const kept = typeof out === 'number' ? scratch! : new ArrayBuffer(Math.max(SCRATCH_MIN_ROWS, Math.ceil(count * 1.25)) * ROW_BYTES);
+  if (scratches.length < SCRATCH_KEPT && kept.byteLength <= SCRATCH_MAX_BYTES) scratches.push(kept);
+  return result;
+}
+
+async function dumpAsync<T>(query: StatesQuery, decode: (dump: ArrayBuffer, count: number) => T): Promise<T> {
   const { states, localPort, remotePort, anyPort } = query;
-  const dump = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort);
-  return { rows: decodeRows(dump), v6only: decodeV6only(dump) };
+  const scratch = scratches.pop();
+  let out: ArrayBuffer | number;
+  try {
+    out = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, scratch);
+  } catch (error) {
+    if (scratch !== undefined) scratches.push(scratch);
+    throw error;
+  }
+  return fromScratch(out, scratch, decode);
+}
+
+/** netlinkRows with each row's IPV6_V6ONLY beside it. */
+export function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
+  return dumpAsync(query, (dump, count) => ({ rows: decodeRows(dump, count), v6only: decodeV6only(dump, count) }));
 }
 
 export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
   const { states, localPort, remotePort, anyPort } = query;
-  return decodeRows(binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort));
+  const scratch = scratches.pop();
+  let out: ArrayBuffer | number;
+  try {
+    out = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, scratch);
+  } catch (error) {
+    if (scratch !== undefined) scratches.push(scratch);
+    throw error;
+  }
+  return fromScratch(out, scratch, decodeRows);
 }
 
 /** The dump runs on libuv's thread pool; only the decoding is on this thread. */
-export async function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
-  const { states, localPort, remotePort, anyPort } = query;
-  return decodeRows(await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort));
+export function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
+  return dumpAsync(query, decodeRows);
 }
 
 /**
