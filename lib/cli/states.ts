@@ -23,6 +23,10 @@ Options:
                      (any case; ss's spellings such as time-wait or estab work too)
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
+  -B, --bound-inactive
+                     sockets bound to a port that neither listen nor connect, as
+                     ss -B (state CLOSED; Linux 6.8 and later list them), beside
+                     the --state given, if any: a cause of many EADDRINUSE
   --json             print JSON: an array of rows; with --watch, one change per line
                      (TcpStateChangeJson: time, from, to, durationMs, cookie, via, row)
   --watch            print the sockets there now, then every state change with the
@@ -49,6 +53,7 @@ const OPTIONS = {
   state: { type: 'string', multiple: true },
   family: { type: 'string' },
   process: { type: 'boolean', short: 'p' },
+  'bound-inactive': { type: 'boolean', short: 'B' },
   json: { type: 'boolean' },
   watch: { type: 'boolean' },
   interval: { type: 'string' },
@@ -171,7 +176,9 @@ export async function runStates(args: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    const states = values.state?.flatMap((s) => s.split(',')).filter((s) => s !== '').map(stateName);
+    const named = values.state?.flatMap((s) => s.split(',')).filter((s) => s !== '').map(stateName);
+    // -B: the bound, inactive sockets, which the kernel dumps as CLOSED (lib/states/filter.ts).
+    const states = values['bound-inactive'] ? [...(named ?? []), 'CLOSED' as const] : named;
     filter = {
       port: integer(values.port, 'port', 1, 65535),
       state: states,
