@@ -18,6 +18,7 @@ export { type TcpState } from './core/tcp-states';
 export { type SystemError } from './core/errors';
 export { tcpStates, tcpStatesSync } from './states/list';
 export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
+export { destroySocket, type DestroyTarget } from './states/destroy';
 export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
 export {
   watchStates,

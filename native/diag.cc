@@ -180,7 +180,7 @@ Napi::Value TcpDiagDumpSync(const Napi::CallbackInfo& info) {
 
 // (ipv6, localAddress, localPort, remoteAddress, remotePort, cookie): cookie is 16 hex
 // digits (high word first, as ss prints sk:) or '' for none. Checked in lib/states/ first.
-Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
+LookupRequest LookupArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LookupRequest request = {};
   request.ipv6 = IntArg(info, 0, "ipv6") != 0;
@@ -204,6 +204,12 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
     request.cookie[0] = static_cast<uint32_t>(value);
     request.cookie[1] = static_cast<uint32_t>(value >> 32);
   }
+  return request;
+}
+
+Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LookupRequest request = LookupArgs(info);
   const char* syscall = "";
   int fd = LookupSocket(env, &syscall);
   if (fd < 0) throw ErrnoError(env, -fd, syscall);
@@ -220,6 +226,21 @@ Napi::Value TcpDiagLookupSync(const Napi::CallbackInfo& info) {
     throw ErrnoError(env, failure.error, failure.syscall);
   }
   return ToArrayBuffer(env, std::move(rows));
+}
+
+// The same arguments: SOCK_DESTROY of that socket (destroySocket, lib/states/destroy.ts).
+Napi::Value TcpDiagDestroySync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LookupRequest request = LookupArgs(info);
+  const char* syscall = "";
+  int fd = LookupSocket(env, &syscall);
+  if (fd < 0) throw ErrnoError(env, -fd, syscall);
+  DumpFailure failure = sys::DiagDestroy(fd, request);
+  if (failure.error != 0) {
+    if (std::strcmp(failure.syscall, "sendto") == 0 || std::strcmp(failure.syscall, "recvfrom") == 0) DropLookupSocket(env);
+    throw ErrnoError(env, failure.error, failure.syscall);
+  }
+  return env.Undefined();
 }
 
 // The rows of recorded sock_diag replies (netlink messages as the kernel sent them): what
@@ -281,6 +302,7 @@ void InitDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpDiagDump", Napi::Function::New(env, TcpDiagDump, "tcpDiagDump"));
   exports.Set("tcpDiagDumpSync", Napi::Function::New(env, TcpDiagDumpSync, "tcpDiagDumpSync"));
   exports.Set("tcpDiagLookupSync", Napi::Function::New(env, TcpDiagLookupSync, "tcpDiagLookupSync"));
+  exports.Set("tcpDiagDestroySync", Napi::Function::New(env, TcpDiagDestroySync, "tcpDiagDestroySync"));
   exports.Set("diagRowBytes", Napi::Number::New(env, sizeof(DiagRow)));
   exports.Set("diagLayout", Layout(env));
   exports.Set("diagRowsFromMessages", Napi::Function::New(env, DiagRowsFromMessages, "diagRowsFromMessages"));

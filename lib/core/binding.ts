@@ -114,6 +114,8 @@ export interface NativeBinding {
   readonly diagLayout: DiagLayout;
   /** One connection by its 4-tuple (no NLM_F_DUMP): 0 or 1 row. `cookie` hex or '' for any. */
   tcpDiagLookupSync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): ArrayBuffer;
+  /** SOCK_DESTROY of the socket a lookup with the same arguments would find ('' cookie: any). */
+  tcpDiagDestroySync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): void;
   /** The rows of recorded sock_diag reply messages (for the decoders' fixture tests). */
   diagRowsFromMessages(messages: Buffer): ArrayBuffer;
   /** native/events.cc: a descriptor polled on the loop ('file': a path opened O_NONBLOCK; 'destroy': sock_diag's destroy groups). */

@@ -108,6 +108,8 @@ Failure DiagDump(const DumpRequest&, std::vector<diag::DiagRow>*) { return NoSoc
 
 Failure DiagLookup(int, const LookupRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
 
+Failure DiagDestroy(int, const LookupRequest&) { return NoSockDiag(); }
+
 int OpenLookupSocket(const char** syscall) noexcept {
   *syscall = "socket";
   return -ENOTSUP;

@@ -252,15 +252,18 @@ int OpenLookupSocket(const char** syscall) noexcept {
   return fd;
 }
 
-Failure DiagLookup(int fd, const LookupRequest& request, std::vector<DiagRow>* rows) {
+namespace {
+
+// One socket named by its 4-tuple and cookie: a lookup (SOCK_DIAG_BY_FAMILY) or a destroy
+// (SOCK_DESTROY, acknowledged).
+Failure SendOne(int fd, uint16_t type, uint16_t flags, const LookupRequest& request, uint32_t sequence) {
   struct {
     nlmsghdr header;
     inet_diag_req_v2 body;
   } message = {};
-  uint32_t sequence = nextSequence.fetch_add(1);
   message.header.nlmsg_len = sizeof message;
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST;
+  message.header.nlmsg_type = type;
+  message.header.nlmsg_flags = flags;
   message.header.nlmsg_seq = sequence;
   message.body.sdiag_family = request.ipv6 ? AF_INET6 : AF_INET;
   message.body.sdiag_protocol = IPPROTO_TCP;
@@ -278,6 +281,42 @@ Failure DiagLookup(int fd, const LookupRequest& request, std::vector<DiagRow>* r
     sent = sendto(fd, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return Fail(errno, "sendto");
+  return {};
+}
+
+}  // namespace
+
+// SOCK_DESTROY (what ss -K sends; CAP_NET_ADMIN in the socket's network namespace): the
+// kernel aborts the socket (tcp_abort: an RST to the peer) and acknowledges.
+Failure DiagDestroy(int fd, const LookupRequest& request) {
+  uint32_t sequence = nextSequence.fetch_add(1);
+  Failure failure = SendOne(fd, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, request, sequence);
+  if (failure.error != 0) return failure;
+  uint64_t storage[512];  // aligned for nlmsghdr
+  for (int reads = 0; reads < 16; ++reads) {
+    sockaddr_nl from = {};
+    socklen_t fromLength = sizeof from;
+    ssize_t received;
+    do {
+      received = recvfrom(fd, storage, sizeof storage, 0, reinterpret_cast<sockaddr*>(&from), &fromLength);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0) return Fail(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno, "recvfrom");
+    if (from.nl_pid != 0) continue;
+    int left = static_cast<int>(received);
+    for (auto* reply = reinterpret_cast<nlmsghdr*>(storage); NLMSG_OK(reply, left); reply = NLMSG_NEXT(reply, left)) {
+      if (reply->nlmsg_seq != sequence || reply->nlmsg_type != NLMSG_ERROR) continue;
+      if (reply->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return Fail(EBADMSG, "sock_diag");
+      int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(reply))->error;
+      return error == 0 ? Failure{} : Fail(error, "sock_destroy");
+    }
+  }
+  return Fail(EBADMSG, "sock_diag");
+}
+
+Failure DiagLookup(int fd, const LookupRequest& request, std::vector<DiagRow>* rows) {
+  uint32_t sequence = nextSequence.fetch_add(1);
+  Failure failure = SendOne(fd, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, request, sequence);
+  if (failure.error != 0) return failure;
 
   uint64_t storage[1024];  // one row and its attributes fit easily; aligned for nlmsghdr
   for (int reads = 0; reads < 16; ++reads) {

@@ -116,6 +116,9 @@ Failure DiagDump(const DumpRequest& request, std::vector<diag::DiagRow>* rows);
 // On `fd`, a socket from OpenLookupSocket kept by the caller for many lookups (replies
 // are matched by sequence number, so a late reply to an earlier request is skipped).
 Failure DiagLookup(int fd, const LookupRequest& request, std::vector<diag::DiagRow>* rows);
+// SOCK_DESTROY of that socket, on the same kind of socket: EPERM without CAP_NET_ADMIN,
+// ENOENT when it is gone (or the cookie is another socket's).
+Failure DiagDestroy(int fd, const LookupRequest& request);
 // A blocking NETLINK_SOCK_DIAG socket for DiagLookup, close-on-exec, its receive bounded by
 // SO_RCVTIMEO: a descriptor, or -errno and `syscall` set.
 int OpenLookupSocket(const char** syscall) noexcept;
