@@ -5,9 +5,12 @@
 // destroying it again is ENOENT. Without the capability (root-only: a child as uid 65534)
 // it is EPERM, where `ss -K` says nothing.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { destroySocket, tcpStatesSync } from '../lib/index';
-import { DIST_INDEX, ensureBuilt } from './helpers/dist';
+import { CLI, DIST_INDEX, ensureBuilt } from './helpers/dist';
 import { connectedPair, isLinux } from './helpers/net';
 import { readableCopy } from './helpers/readable-copy';
 import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
@@ -72,6 +75,45 @@ describe.skipIf(!isLinux || skipUnlessAvailable(canUnshare))(`destroySocket in a
     expect(result.holder).toBe('ECONNABORTED');
     expect(result.after).toEqual([]);
     expect(result.again).toEqual({ code: 'ENOENT', syscall: 'sock_destroy' });
+  });
+});
+
+describe.skipIf(!isLinux || skipUnlessAvailable(canUnshare))(`sockctl states --kill in a network namespace of its own (unshare -Urn, python3: ${canUnshare ? 'available' : 'missing'})`, () => {
+  requireUnderCi(canUnshare, () => 'unshare -Urn (user namespaces) or python3 missing');
+
+  it('refuses two sockets without --yes (stdin not a terminal); with it destroys the first, the second already reset by it; python3 sees both', () => {
+    ensureBuilt();
+    // A shell in the namespace: python3 holds a connection, sockctl runs twice, python3 reports.
+    const shell = `
+      ip link set lo up
+      coproc HOLD { python3 -c "$HOLDER"; }
+      read -r port client <&"\${HOLD[0]}"
+      "$NODE" "$CLI" states --kill --port "$port" --state established < /dev/null
+      echo "without --yes: $?"
+      "$NODE" "$CLI" states --kill --yes --json --port "$port" --state established > "$OUT"
+      echo "with --yes: $?"
+      echo >&"\${HOLD[1]}"
+      read -r a b <&"\${HOLD[0]}"
+      echo "python3: $a $b"
+      wait`;
+    const out = join(mkdtempSync(join(tmpdir(), 'sockctl-kill-')), 'out.json');
+    onTestFinished(() => rmSync(dirname(out), { recursive: true, force: true }));
+    const run = spawnSync('unshare', ['-Urn', 'bash', '-c', shell], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, HOLDER, NODE: process.execPath, CLI, OUT: out },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('without --yes: 2');
+    expect(run.stderr).toMatch(/sockctl states: 2 sockets match:[\s\S]*nothing destroyed \(--yes destroys them all/);
+    expect(run.stdout).toContain('with --yes: 0');
+    // The first end destroyed sends the other an RST: that one is gone by its turn, and said so.
+    const destroyed = JSON.parse(readFileSync(out, 'utf8')) as { state: string; localPort: number }[];
+    expect(destroyed).toMatchObject([{ state: 'ESTABLISHED' }]);
+    expect(run.stderr).toMatch(/sockctl states: already gone: ESTABLISHED 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ sk:[0-9a-f]+/);
+    // python3's own sockets: the destroyed one aborted, its peer reset (client first, then the accepted end).
+    const [, client, accepted] = /python3: (\w+) (\w+)/.exec(run.stdout) ?? [];
+    expect([client, accepted].sort()).toEqual(['ECONNABORTED', 'ECONNRESET']);
   });
 });
 

@@ -1,9 +1,11 @@
 // `sockctl states`: the TCP sockets of a port and their states, in-process (sock_diag, or
 // /proc/net/tcp when netlink is refused): what `netstat -anp | grep PORT` and `ss -tanp`
 // show, without net-tools. `--watch` prints every state change (watchStates).
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { integer, UsageError } from './usage';
 import { tcpStates } from '../states/list';
+import { destroySocket } from '../states/destroy';
 import { changeToJson, watchStates, type WatchSource } from '../states/watch';
 import { formatEndpoint } from '../states/address';
 import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
@@ -27,6 +29,10 @@ Options:
                      sockets bound to a port that neither listen nor connect, as
                      ss -B (state CLOSED; Linux 6.8 and later list them), beside
                      the --state given, if any: a cause of many EADDRINUSE
+  -K, --kill         destroy the sockets listed (SOCK_DESTROY, as ss -K: the peer gets
+                     a reset; needs CAP_NET_ADMIN, else EPERM and exit 2); needs --port;
+                     more than one socket: asks on a terminal, else only with --yes
+  -y, --yes          with --kill: destroy every socket listed without asking
   --json             print JSON: an array of rows; with --watch, one change per line
                      (TcpStateChangeJson: time, from, to, durationMs, cookie, via, row)
   --watch            print the sockets there now, then every state change with the
@@ -54,6 +60,8 @@ const OPTIONS = {
   family: { type: 'string' },
   process: { type: 'boolean', short: 'p' },
   'bound-inactive': { type: 'boolean', short: 'B' },
+  kill: { type: 'boolean', short: 'K' },
+  yes: { type: 'boolean', short: 'y' },
   json: { type: 'boolean' },
   watch: { type: 'boolean' },
   interval: { type: 'string' },
@@ -164,6 +172,50 @@ async function watch(filter: TcpStatesFilter, json: boolean, source: WatchSource
   return matched ? 0 : 1;
 }
 
+async function ask(question: string): Promise<string> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await prompt.question(question);
+  } finally {
+    prompt.close();
+  }
+}
+
+/**
+ * --kill: each row listed is destroyed (destroySocket); more than one only with --yes, or
+ * a 'y' on a terminal. A
+ * socket gone meanwhile (ENOENT) is said and skipped; anything else (EPERM) stops, exit 2.
+ */
+async function kill(rows: TcpStateRow[], yes: boolean, json: boolean, withProcess: boolean): Promise<number> {
+  if (rows.length === 0) return 1;
+  if (rows.length > 1 && !yes) {
+    process.stderr.write(`sockctl states: ${rows.length} sockets match:\n${table(rows, withProcess)}`);
+    // Asked on a terminal; elsewhere (a script, a pipe) nothing is destroyed without --yes.
+    const answer = process.stdin.isTTY ? await ask(`destroy all ${rows.length}? [y/N] `) : '';
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      process.stderr.write('sockctl states: nothing destroyed (--yes destroys them all, or narrow the filter)\n');
+      return 2;
+    }
+  }
+  const destroyed: TcpStateRow[] = [];
+  for (const row of rows) {
+    const id = `${row.state} ${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)} sk:${row.cookie ?? '-'}`;
+    try {
+      destroySocket(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') {
+        process.stderr.write(`sockctl states: already gone: ${id}\n`);
+        continue;
+      }
+      throw error;
+    }
+    destroyed.push(row);
+    if (!json) process.stdout.write(`destroyed ${id}\n`);
+  }
+  if (json) process.stdout.write(`${toJson(destroyed, 2)}\n`);
+  return destroyed.length > 0 ? 0 : 1;
+}
+
 export async function runStates(args: string[]): Promise<number> {
   let values;
   let filter: TcpStatesFilter;
@@ -195,6 +247,9 @@ export async function runStates(args: string[]): Promise<number> {
     if (!values.watch && (values.interval !== undefined || values.timeout !== undefined)) {
       throw new UsageError('--interval and --timeout go with --watch');
     }
+    if (values.kill && values.watch) throw new UsageError('--kill does not go with --watch');
+    if (values.kill && filter.port === undefined) throw new UsageError('--kill needs --port: it destroys every socket listed');
+    if (values.yes && !values.kill) throw new UsageError('--yes goes with --kill');
   } catch (error) {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n\n${HELP}`);
     return 2;
@@ -202,6 +257,7 @@ export async function runStates(args: string[]): Promise<number> {
   try {
     if (values.watch) return await watch(filter, values.json ?? false, watchSource, intervalMs, timeoutMs);
     const rows = await tcpStates(filter);
+    if (values.kill) return await kill(rows, values.yes ?? false, values.json ?? false, filter.withProcess ?? false);
     process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false));
     return rows.length > 0 ? 0 : 1;
   } catch (error) {

@@ -10,7 +10,7 @@ const EXPORTS = [
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
   'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState', 'watchStates', 'StateWatch',
   'FdChannel', 'LISTEN_FDS_START', 'SystemdDescriptor', 'TAKEOVER_PROTOCOL', 'Takeover', 'drain', 'listenFds', 'listenUnix', 'notify', 'takeover',
-  'serve', 'ServeHandle', 'whyInUse',
+  'serve', 'ServeHandle', 'whyInUse', 'destroySocket',
 ];
 
 async function exercise(s, how) {
@@ -58,6 +58,8 @@ async function exercise(s, how) {
   assert.equal(change.to, 'FIN_WAIT_2');
   assert.equal(change.from, null);
   watch.close();
+  // destroySocket: a cookie no socket has names none (ENOENT, with or without the capability).
+  assert.throws(() => s.destroySocket({ ...row, cookie: '1' }), { code: 'ENOENT', syscall: 'sock_destroy' });
   assert.deepEqual(await watch.next(), { value: undefined, done: true });
   client.destroy();
   peer.destroy();
