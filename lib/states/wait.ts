@@ -1,6 +1,7 @@
 // waitForState: resolves as soon as the kernel has a matching socket in the wanted state.
 // Where the tracepoint serves (watch.ts), every transition is seen, even one shorter than
-// any poll (FIN_WAIT_1 on loopback); elsewhere the kernel is polled (pollKernel): by the
+// any poll (FIN_WAIT_1 on loopback), and the kernel is listed once after the tracepoint is
+// armed (a state reached before), then only when an event brings a wanted state; elsewhere the kernel is polled (pollKernel): by the
 // exact 4-tuple lookup when the filter names both ends (its cost does not grow with the
 // host's table), else by a dump with the filter run in the kernel. 'CLOSED' means gone.
 import { constants as osConstants } from 'node:os';

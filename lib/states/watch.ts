@@ -190,7 +190,8 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   /**
    * `internal.seed: false` (waitForState, the lab) skips the first dump that gives the
    * sockets already there their cookies: a wait naming one connection must not walk the
-   * host's table; cookies then come from lookups.
+   * host's table; cookies then come from lookups (and from adoptRows). A tracepoint watch
+   * never polls dumps, seeded or not.
    */
   constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined, internal: { seed: boolean } = { seed: true }) {
     this.#query = toQuery(filter);
