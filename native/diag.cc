@@ -116,7 +116,9 @@ Napi::Value Deliver(Napi::Env env, std::vector<DiagRow>&& rows, Napi::Value scra
   return ToArrayBuffer(env, std::move(rows));
 }
 
-// (families, states, localPort, remotePort, anyPort): checked in lib/states/ first.
+// (families, states, localPort, remotePort, anyPort, scratch?, extensions?): checked in
+// lib/states/ first. `extensions` (diag::kExtension*, 0 by default) asks for TCP_INFO, the
+// congestion control and the socket's memory of each row.
 DumpRequest RequestArgs(const Napi::CallbackInfo& info) {
   DumpRequest request;
   request.families = IntArg(info, 0, "families") & (kIpv4 | kIpv6);
@@ -124,7 +126,22 @@ DumpRequest RequestArgs(const Napi::CallbackInfo& info) {
   request.localPort = PortArg(info, 2, "localPort");
   request.remotePort = PortArg(info, 3, "remotePort");
   request.anyPort = PortArg(info, 4, "anyPort");
+  if (info.Length() > 6 && !info[6].IsUndefined()) {
+    request.extensions = static_cast<uint8_t>(IntArg(info, 6, "extensions") &
+                                              (diag::kExtensionInfo | diag::kExtensionCongestion | diag::kExtensionMemory));
+  }
   return request;
+}
+
+// An extended dump's result: [rows, extras], two ArrayBuffers of as many records each.
+Napi::Value DeliverExtended(Napi::Env env, std::vector<DiagRow>&& rows, std::vector<diag::DiagExtra>&& extras) {
+  Napi::Array both = Napi::Array::New(env, 2);
+  both.Set(0u, ToArrayBuffer(env, std::move(rows)));
+  size_t bytes = extras.size() * sizeof(diag::DiagExtra);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes != 0) std::memcpy(buffer.Data(), extras.data(), bytes);
+  both.Set(1u, buffer);
+  return both;
 }
 
 class DumpWorker : public PromiseWorker {
@@ -137,7 +154,7 @@ class DumpWorker : public PromiseWorker {
  private:
   void Run() override {
     rows_ = TakeRows();
-    failure_ = sys::DiagDump(request_, &rows_);
+    failure_ = sys::DiagDump(request_, &rows_, &extras_);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -145,12 +162,14 @@ class DumpWorker : public PromiseWorker {
       GiveRows(std::move(rows_));
       throw ErrnoError(env, failure_.error, failure_.syscall);
     }
+    if (request_.extensions != 0) return DeliverExtended(env, std::move(rows_), std::move(extras_));
     return Deliver(env, std::move(rows_), scratch_.IsEmpty() ? env.Undefined() : scratch_.Value());
   }
 
   DumpRequest request_;
   DumpFailure failure_;
   std::vector<DiagRow> rows_;
+  std::vector<diag::DiagExtra> extras_;
   Napi::Reference<Napi::ArrayBuffer> scratch_;  // held until the result is delivered
 };
 
@@ -163,11 +182,12 @@ Napi::Value TcpDiagDumpSync(const Napi::CallbackInfo& info) {
   DumpRequest request = RequestArgs(info);
   Napi::Value scratch = ScratchArg(info, 5);
   std::vector<DiagRow> rows = TakeRows();
+  std::vector<diag::DiagExtra> extras;
   DumpFailure failure;
   // node-addon-api passes on only Napi::Error: a std::bad_alloc from the row vector would
   // reach std::terminate. Out of memory is ENOMEM, as a failed syscall would say it.
   try {
-    failure = sys::DiagDump(request, &rows);
+    failure = sys::DiagDump(request, &rows, &extras);
   } catch (const std::bad_alloc&) {
     failure = {ENOMEM, "sock_diag"};
   }
@@ -175,6 +195,7 @@ Napi::Value TcpDiagDumpSync(const Napi::CallbackInfo& info) {
     GiveRows(std::move(rows));
     throw ErrnoError(info.Env(), failure.error, failure.syscall);
   }
+  if (request.extensions != 0) return DeliverExtended(info.Env(), std::move(rows), std::move(extras));
   return Deliver(info.Env(), std::move(rows), scratch);
 }
 
@@ -293,6 +314,20 @@ Napi::Object Layout(Napi::Env env) {
   timers.Set("timewait", Napi::Number::New(env, diag::kTimerTimeWait));
   timers.Set("persist", Napi::Number::New(env, diag::kTimerPersist));
   layout.Set("timers", timers);
+  Napi::Object extra = Napi::Object::New(env);
+  extra.Set("bytes", Napi::Number::New(env, sizeof(diag::DiagExtra)));
+  extra.Set("infoBytes", Napi::Number::New(env, offsetof(diag::DiagExtra, infoBytes)));
+  extra.Set("memoryWords", Napi::Number::New(env, offsetof(diag::DiagExtra, memoryWords)));
+  extra.Set("congestion", Napi::Number::New(env, offsetof(diag::DiagExtra, congestion)));
+  extra.Set("congestionBytes", Napi::Number::New(env, diag::kCongestionBytes));
+  extra.Set("memory", Napi::Number::New(env, offsetof(diag::DiagExtra, memory)));
+  extra.Set("info", Napi::Number::New(env, offsetof(diag::DiagExtra, info)));
+  Napi::Object extensions = Napi::Object::New(env);
+  extensions.Set("info", Napi::Number::New(env, diag::kExtensionInfo));
+  extensions.Set("congestion", Napi::Number::New(env, diag::kExtensionCongestion));
+  extensions.Set("memory", Napi::Number::New(env, diag::kExtensionMemory));
+  extra.Set("extensions", extensions);
+  layout.Set("extra", extra);
   return layout;
 }
 

@@ -9,7 +9,7 @@ import { destroySocket } from '../states/destroy';
 import { changeToJson, watchStates, type WatchSource } from '../states/watch';
 import { formatEndpoint } from '../states/address';
 import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
-import type { TcpStateRow, TcpStateRowWithProcess } from '../states/row';
+import type { SocketMemory, TcpStateRow, TcpStateRowWithProcess } from '../states/row';
 import type { SocketFamily } from '../core/socket';
 import type { TcpState } from '../core/tcp-states';
 
@@ -25,6 +25,9 @@ Options:
                      (any case; ss's spellings such as time-wait or estab work too)
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
+  -i, --info         each socket's TCP_INFO and congestion control under it, as ss -ti
+                     (any socket of the namespace, no privilege needed)
+  -m, --memory       each socket's memory under it, as ss -m (skmem:...)
   -B, --bound-inactive
                      sockets bound to a port that neither listen nor connect, as
                      ss -B (state CLOSED; Linux 6.8 and later list them), beside
@@ -60,6 +63,8 @@ const OPTIONS = {
   family: { type: 'string' },
   process: { type: 'boolean', short: 'p' },
   'bound-inactive': { type: 'boolean', short: 'B' },
+  info: { type: 'boolean', short: 'i' },
+  memory: { type: 'boolean', short: 'm' },
   kill: { type: 'boolean', short: 'K' },
   yes: { type: 'boolean', short: 'y' },
   json: { type: 'boolean' },
@@ -126,7 +131,30 @@ function table(rows: TcpStateRow[], withProcess: boolean): string {
     return cells;
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i]!.length)));
-  return [header, ...lines].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  const text = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  // -i, -m: a second line under the row, in ss's words.
+  const details = (row: TcpStateRow) => [row.memory ? skmem(row.memory) : '', row.info !== undefined || row.congestion !== undefined ? tcpDetails(row) : ''].filter((d) => d !== '').join(' ');
+  return [text(header), ...lines.map((cells, i) => {
+    const more = details(rows[i]!);
+    return more === '' ? text(cells) : `${text(cells)}\n\t ${more}`;
+  })].join('\n') + '\n';
+}
+
+/** `ss -m`'s skmem:(r,rb,t,tb,f,w,o,bl,d). */
+function skmem(m: SocketMemory): string {
+  return `skmem:(r${m.rmemAlloc},rb${m.rcvbuf},t${m.wmemAlloc},tb${m.sndbuf},f${m.fwdAlloc},w${m.wmemQueued},o${m.optmem},bl${m.backlog},d${m.drops})`;
+}
+
+/** `ss -ti`'s words for what TCP_INFO says (times in ms, as ss prints them). */
+function tcpDetails(row: TcpStateRow): string {
+  const i = row.info;
+  if (i === null || i === undefined) return row.congestion ?? '';
+  const ms = (us: number | undefined) => String((us ?? 0) / 1000);
+  const parts = [row.congestion ?? '', `wscale:${i.sndWscale},${i.rcvWscale}`, `rto:${ms(i.rto)}`, `rtt:${ms(i.rtt)}/${ms(i.rttvar)}`, `mss:${i.sndMss}`, `pmtu:${i.pmtu}`, `rcvmss:${i.rcvMss}`, `advmss:${i.advmss}`, `cwnd:${i.sndCwnd}`];
+  if ((i.sndSsthresh ?? 0) < 0x7fffffff) parts.push(`ssthresh:${i.sndSsthresh}`);
+  if ((i.retrans ?? 0) > 0 || (i.totalRetrans ?? 0) > 0) parts.push(`retrans:${i.retrans}/${i.totalRetrans}`);
+  parts.push(`rcv_space:${i.rcvSpace}`, `rcv_ssthresh:${i.rcvSsthresh}`);
+  return parts.filter((p) => p !== '').join(' ');
 }
 
 /** Local time, HH:MM:SS.mmm. */
@@ -236,6 +264,8 @@ export async function runStates(args: string[]): Promise<number> {
       state: states,
       family: oneOf<SocketFamily>(values.family, 'family', ['ipv4', 'ipv6']),
       withProcess: values.process ?? false,
+      info: values.info ?? false,
+      memory: values.memory ?? false,
     };
     const source = oneOf<TcpStatesSource | 'tracepoint' | 'poll'>(values.source, 'source', ['auto', 'netlink', 'proc', 'tracepoint', 'poll']);
     if (!values.watch && (source === 'tracepoint' || source === 'poll')) throw new UsageError(`--source ${source} goes with --watch`);

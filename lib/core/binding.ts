@@ -53,6 +53,17 @@ export interface DiagLayout {
   rowFamilies: { ipv4: number; ipv6: number };
   requestFamilies: { ipv4: number; ipv6: number };
   timers: { none: number; retransmit: number; keepalive: number; timewait: number; persist: number };
+  /** native/diag_row.h DiagExtra: what an extended dump adds to each row. */
+  extra: {
+    bytes: number;
+    infoBytes: number;
+    memoryWords: number;
+    congestion: number;
+    congestionBytes: number;
+    memory: number;
+    info: number;
+    extensions: { info: number; congestion: number; memory: number };
+  };
 }
 
 /** A polled descriptor that the reader owns; `fd` is -1 once closed. */
@@ -108,6 +119,9 @@ export interface NativeBinding {
   tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined): Promise<ArrayBuffer | number>;
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined): ArrayBuffer | number;
+  /** With extensions (diagLayout.extra.extensions): [rows, extras], records of diagLayout.extra beside the rows. */
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number): Promise<[ArrayBuffer, ArrayBuffer]>;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number): [ArrayBuffer, ArrayBuffer];
   /** The size of one record in the dump's ArrayBuffer. */
   readonly diagRowBytes: number;
   /** native/diag_row.h: where each field of a row is, and the numbers its fields use. */

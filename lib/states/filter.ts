@@ -22,6 +22,15 @@ export interface TcpStatesFilter {
   /** Adds `pid`, `command` and `owners` to each row, found by inode as `ss -p` does. */
   withProcess?: boolean;
   /**
+   * Adds `info` (TCP_INFO as `getOption(socket, 'TCP_INFO')` gives it, for any socket of the
+   * namespace: sock_diag's INET_DIAG_INFO, no privilege needed) and `congestion` (the
+   * congestion control) to each row, as `ss -ti`. Off by default: the plain listing stays as
+   * cheap as it was.
+   */
+  info?: boolean;
+  /** Adds `memory` (the socket's buffers, INET_DIAG_SKMEMINFO) to each row, as `ss -m`. */
+  memory?: boolean;
+  /**
    * 'netlink' (NETLINK_SOCK_DIAG), 'proc' (/proc/net/tcp and tcp6), or 'auto' (the default):
    * netlink, and /proc when netlink is refused.
    */
@@ -42,10 +51,12 @@ export interface StatesQuery {
   readonly localAddress: string | null;
   readonly remoteAddress: string | null;
   readonly withProcess: boolean;
+  readonly info: boolean;
+  readonly memory: boolean;
   readonly source: TcpStatesSource;
 }
 
-const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'source'] as const;
+const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'info', 'memory', 'source'] as const;
 const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
 const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
 
@@ -120,6 +131,8 @@ export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
     localAddress: address(f.localAddress, `${name}.localAddress`),
     remoteAddress: address(f.remoteAddress, `${name}.remoteAddress`),
     withProcess: f.withProcess === undefined ? false : validateBoolean(f.withProcess, `${name}.withProcess`),
+    info: f.info === undefined ? false : validateBoolean(f.info, `${name}.info`),
+    memory: f.memory === undefined ? false : validateBoolean(f.memory, `${name}.memory`),
     source: oneOf(f.source, `${name}.source`, SOURCES) ?? 'auto',
   };
 }

@@ -3,7 +3,8 @@
 import { binding } from '../core/binding';
 import { formatIPv4, formatIPv6 } from './address';
 import type { StatesQuery } from './filter';
-import { makeRow, type TcpStateRow } from './row';
+import { makeRow, type SocketMemory, type TcpStateRow } from './row';
+import { tcpInfoOf } from '../core/options';
 
 // Where each field of a row is: native/diag_row.h, exported by the addon (never copied here).
 const layout = binding.diagLayout;
@@ -127,6 +128,40 @@ async function dumpAsync<T>(query: StatesQuery, decode: (dump: ArrayBuffer, coun
   return fromScratch(out, scratch, decode);
 }
 
+// An extended dump (filter.info, filter.memory): the rows, and beside each its extra record
+// (native/diag_row.h DiagExtra), decoded into the row's info, congestion and memory.
+const X = layout.extra;
+const MEMORY_FIELDS: readonly (keyof SocketMemory)[] = ['rmemAlloc', 'rcvbuf', 'wmemAlloc', 'sndbuf', 'fwdAlloc', 'wmemQueued', 'optmem', 'backlog', 'drops'];
+
+function extensionsOf(query: StatesQuery): number {
+  return (query.info ? X.extensions.info | X.extensions.congestion : 0) | (query.memory ? X.extensions.memory : 0);
+}
+
+function withExtras(rows: TcpStateRow[], extras: ArrayBuffer, query: StatesQuery): TcpStateRow[] {
+  const bytes = new Uint8Array(extras);
+  const words = new Uint32Array(extras);
+  rows.forEach((row, i) => {
+    const at = i * X.bytes;
+    if (query.info) {
+      const length = words[(at + X.infoBytes) / 4]!;
+      row.info = length === 0 ? null : tcpInfoOf(binding.decodeTcpInfo(bytes.subarray(at + X.info, at + X.info + length)));
+      const name = bytes.subarray(at + X.congestion, at + X.congestion + X.congestionBytes);
+      const end = name.indexOf(0);
+      row.congestion = end === 0 ? null : Buffer.from(name.buffer, name.byteOffset, end < 0 ? name.length : end).toString('latin1');
+    }
+    if (query.memory) {
+      const count = words[(at + X.memoryWords) / 4]!;
+      if (count < MEMORY_FIELDS.length) row.memory = null;
+      else {
+        const memory = {} as SocketMemory;
+        MEMORY_FIELDS.forEach((field, k) => (memory[field] = words[(at + X.memory) / 4 + k]!));
+        row.memory = memory;
+      }
+    }
+  });
+  return rows;
+}
+
 /** netlinkRows with each row's IPV6_V6ONLY beside it. */
 export function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
   return dumpAsync(query, (dump, count) => ({ rows: decodeRows(dump, count), v6only: decodeV6only(dump, count) }));
@@ -134,6 +169,11 @@ export function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpSt
 
 export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
   const { states, localPort, remotePort, anyPort } = query;
+  const extensions = extensionsOf(query);
+  if (extensions !== 0) {
+    const [dump, extras] = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, undefined, extensions);
+    return withExtras(decodeRows(dump), extras, query);
+  }
   const scratch = scratches.pop();
   let out: ArrayBuffer | number;
   try {
@@ -146,7 +186,13 @@ export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
 }
 
 /** The dump runs on libuv's thread pool; only the decoding is on this thread. */
-export function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
+export async function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
+  const extensions = extensionsOf(query);
+  if (extensions !== 0) {
+    const { states, localPort, remotePort, anyPort } = query;
+    const [dump, extras] = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, undefined, extensions);
+    return withExtras(decodeRows(dump), extras, query);
+  }
   return dumpAsync(query, decodeRows);
 }
 

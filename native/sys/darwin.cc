@@ -104,7 +104,7 @@ Failure NoSockDiag() {
 
 }  // namespace
 
-Failure DiagDump(const DumpRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
+Failure DiagDump(const DumpRequest&, std::vector<diag::DiagRow>*, std::vector<diag::DiagExtra>*) { return NoSockDiag(); }
 
 Failure DiagLookup(int, const LookupRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
 

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -26,6 +27,7 @@ namespace sockctl::sys {
 
 namespace {
 
+using diag::DiagExtra;
 using diag::DiagRow;
 
 constexpr int kIpv4 = diag::kRequestIpv4;
@@ -128,12 +130,14 @@ Failure SendRequest(int fd, uint8_t family, const DumpRequest& request, uint32_t
     headerBytes = NLMSG_LENGTH(sizeof(inet_diag_req));
     message.header.nlmsg_type = TCPDIAG_GETSOCK;
     message.body.both.idiag_states = request.states;
+    message.body.both.idiag_ext = request.extensions;
   } else {
     headerBytes = NLMSG_LENGTH(sizeof(inet_diag_req_v2));
     message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     message.body.byFamily.sdiag_family = family;
     message.body.byFamily.sdiag_protocol = IPPROTO_TCP;
     message.body.byFamily.idiag_states = request.states;
+    message.body.byFamily.idiag_ext = request.extensions;
   }
   message.header.nlmsg_len = static_cast<uint32_t>(headerBytes + (filter.empty() ? 0 : attribute.nla_len));
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -164,9 +168,42 @@ void AppendRow(const nlmsghdr* message, std::vector<DiagRow>* rows) {
   rows->push_back(RowOf(message));
 }
 
+// The attributes an extended request asked for, of one reply message (whose length was
+// checked to hold an inet_diag_msg).
+DiagExtra ExtraOf(const nlmsghdr* message) {
+  DiagExtra extra = {};
+  const char* base = reinterpret_cast<const char*>(message);
+  const char* at = base + NLMSG_ALIGN(NLMSG_LENGTH(sizeof(inet_diag_msg)));
+  const char* end = base + message->nlmsg_len;
+  while (at + sizeof(nlattr) <= end) {
+    nlattr attribute;
+    std::memcpy(&attribute, at, sizeof attribute);
+    if (attribute.nla_len < sizeof(nlattr) || attribute.nla_len > end - at) break;
+    const char* payload = at + NLA_HDRLEN;
+    size_t bytes = attribute.nla_len - NLA_HDRLEN;
+    switch (attribute.nla_type & NLA_TYPE_MASK) {
+      case INET_DIAG_INFO:
+        extra.infoBytes = static_cast<uint32_t>(std::min(bytes, diag::kInfoBytes));
+        std::memcpy(extra.info, payload, extra.infoBytes);
+        break;
+      case INET_DIAG_CONG:
+        std::memcpy(extra.congestion, payload, std::min(bytes, diag::kCongestionBytes - 1));
+        break;
+      case INET_DIAG_SKMEMINFO:
+        extra.memoryWords = static_cast<uint32_t>(std::min(bytes / sizeof(uint32_t), diag::kMemoryWords));
+        std::memcpy(extra.memory, payload, extra.memoryWords * sizeof(uint32_t));
+        break;
+      default:
+        break;
+    }
+    at += NLA_ALIGN(attribute.nla_len);
+  }
+  return extra;
+}
+
 // Reads the replies (of `type`) to `sequence` until NLMSG_DONE; a bounded number of reads,
 // each bounded by SO_RCVTIMEO.
-Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRow>* rows) {
+Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRow>* rows, std::vector<DiagExtra>* extras) {
   std::vector<uint64_t> storage(kReceiveBytes / sizeof(uint64_t));  // aligned for nlmsghdr
   char* buffer = reinterpret_cast<char*>(storage.data());
   for (int reads = 0; reads < kMaxReceives; ++reads) {
@@ -207,6 +244,7 @@ Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRo
       if (message->nlmsg_type != type) continue;
       if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(EBADMSG, "sock_diag");
       AppendRow(message, rows);
+      if (extras != nullptr) extras->push_back(ExtraOf(message));
     }
   }
   return Fail(EOVERFLOW, "recvmsg");
@@ -214,7 +252,7 @@ Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRo
 
 }  // namespace
 
-Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows) {
+Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows, std::vector<DiagExtra>* extras) {
   if (request.families == 0) return {};
   NetlinkSocket socket;
   if (socket.fd() < 0) return Fail(errno, "socket");
@@ -231,7 +269,8 @@ Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows) {
   size_t hint = lastDumpRows.load(std::memory_order_relaxed);
   rows->reserve(hint + hint / 4 + 16);
   // Replies carry the request's type.
-  failure = ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows);
+  failure = ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows,
+                        request.extensions != 0 ? extras : nullptr);
   lastDumpRows.store(rows->size(), std::memory_order_relaxed);
   return failure;
 }

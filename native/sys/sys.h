@@ -92,6 +92,7 @@ struct DumpRequest {
   uint16_t localPort;  // 0: any
   uint16_t remotePort;
   uint16_t anyPort;    // local or remote
+  uint8_t extensions = 0;  // diag::kExtension*: then DiagDump fills `extras` too
 };
 
 // One connection named by its 4-tuple (and its cookie, or none): answered with that
@@ -112,7 +113,7 @@ struct Failure {
 };
 
 // Blocking; run on the thread pool or synchronously by diag.cc. May throw std::bad_alloc.
-Failure DiagDump(const DumpRequest& request, std::vector<diag::DiagRow>* rows);
+Failure DiagDump(const DumpRequest& request, std::vector<diag::DiagRow>* rows, std::vector<diag::DiagExtra>* extras = nullptr);
 // On `fd`, a socket from OpenLookupSocket kept by the caller for many lookups (replies
 // are matched by sequence number, so a late reply to an earlier request is skipped).
 Failure DiagLookup(int fd, const LookupRequest& request, std::vector<diag::DiagRow>* rows);

@@ -2,7 +2,7 @@
 // runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
 // the line below it ever type-checks.
 import net from 'node:net';
-import { constants, getOption, listen, notify, restart, serve, setOption, waitForState, watchStates, whyInUse, type AddressInUseError, type TcpStateChange, type TcpStateChangeJson, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
+import { constants, getOption, listen, notify, restart, serve, setOption, tcpStatesSync, waitForState, watchStates, whyInUse, type AddressInUseError, type TcpStateChange, type TcpStateChangeJson, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
 
 declare const server: net.Server;
 
@@ -110,3 +110,13 @@ const lineMs: number | null = line.durationMs;
 const bare: TcpStateChange = { time: 0, from: null, to: 'LISTEN', cookie: null, row: undefined as never, via: 'poll' };
 void lineMs;
 void bare;
+
+// tcpStates' info and memory: optional on a row, null where the kernel gave none.
+const [detailed] = tcpStatesSync({ port: 80, info: true, memory: true });
+const detailedRtt: number | undefined = detailed?.info?.rtt;
+const detailedBuffer: number | undefined = detailed?.memory?.rcvbuf;
+// @ts-expect-error info may be null or absent: it must be checked
+const unchecked: number = detailed!.info.rtt;
+// @ts-expect-error info is a boolean
+tcpStatesSync({ info: 'yes' });
+void [detailedRtt, detailedBuffer, unchecked];
