@@ -116,9 +116,9 @@ Napi::Value Deliver(Napi::Env env, std::vector<DiagRow>&& rows, Napi::Value scra
   return ToArrayBuffer(env, std::move(rows));
 }
 
-// (families, states, localPort, remotePort, anyPort, scratch?, extensions?): checked in
-// lib/states/ first. `extensions` (diag::kExtension*, 0 by default) asks for TCP_INFO, the
-// congestion control and the socket's memory of each row.
+// (families, states, localPort, remotePort, anyPort, scratch?, extensions?, udp?): checked
+// in lib/states/ first. `extensions` (diag::kExtension*, 0 by default) asks for TCP_INFO, the
+// congestion control and the socket's memory of each row; `udp` (1) for UDP sockets.
 DumpRequest RequestArgs(const Napi::CallbackInfo& info) {
   DumpRequest request;
   request.families = IntArg(info, 0, "families") & (kIpv4 | kIpv6);
@@ -130,6 +130,7 @@ DumpRequest RequestArgs(const Napi::CallbackInfo& info) {
     request.extensions = static_cast<uint8_t>(IntArg(info, 6, "extensions") &
                                               (diag::kExtensionInfo | diag::kExtensionCongestion | diag::kExtensionMemory));
   }
+  if (info.Length() > 7 && !info[7].IsUndefined()) request.udp = IntArg(info, 7, "udp") != 0;
   return request;
 }
 

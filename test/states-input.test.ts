@@ -29,7 +29,7 @@ const BAD_FILTERS: Array<[unknown, ErrorClass, string, string]> = [
     { prot: 80 },
     TypeError,
     'ERR_INVALID_ARG_VALUE',
-    "The property 'filter.prot' is not a property of a TCP states filter (port, localPort, remotePort, localAddress, remoteAddress, state, family, withProcess, info, memory, source). Received 80",
+    "The property 'filter.prot' is not a property of a TCP states filter (port, localPort, remotePort, localAddress, remoteAddress, state, family, withProcess, info, memory, protocol, source). Received 80",
   ],
 ];
 

@@ -25,6 +25,7 @@ Options:
                      (any case; ss's spellings such as time-wait or estab work too)
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
+  -u, --udp          UDP sockets instead, as ss -uan (UNCONN: not connected)
   -i, --info         each socket's TCP_INFO and congestion control under it, as ss -ti
                      (any socket of the namespace, no privilege needed)
   -m, --memory       each socket's memory under it, as ss -m (skmem:...)
@@ -63,6 +64,7 @@ const OPTIONS = {
   family: { type: 'string' },
   process: { type: 'boolean', short: 'p' },
   'bound-inactive': { type: 'boolean', short: 'B' },
+  udp: { type: 'boolean', short: 'u' },
   info: { type: 'boolean', short: 'i' },
   memory: { type: 'boolean', short: 'm' },
   kill: { type: 'boolean', short: 'K' },
@@ -115,12 +117,12 @@ function timer(row: TcpStateRow): string {
   return `${row.timer.kind} ${(row.timer.expiresMs / 1000).toFixed(1)}s${retries}`;
 }
 
-function table(rows: TcpStateRow[], withProcess: boolean): string {
+function table(rows: TcpStateRow[], withProcess: boolean, udp = false): string {
   const header = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'];
   if (withProcess) header.push('PID/Program');
   const lines = rows.map((row) => {
     const cells = [
-      row.state,
+      udp && row.state === 'CLOSED' ? 'UNCONN' : row.state,
       String(row.recvQ),
       String(row.sendQ),
       formatEndpoint(row.localAddress, row.localPort),
@@ -265,6 +267,7 @@ export async function runStates(args: string[]): Promise<number> {
       family: oneOf<SocketFamily>(values.family, 'family', ['ipv4', 'ipv6']),
       withProcess: values.process ?? false,
       info: values.info ?? false,
+      protocol: values.udp ? 'udp' : 'tcp',
       memory: values.memory ?? false,
     };
     const source = oneOf<TcpStatesSource | 'tracepoint' | 'poll'>(values.source, 'source', ['auto', 'netlink', 'proc', 'tracepoint', 'poll']);
@@ -278,6 +281,7 @@ export async function runStates(args: string[]): Promise<number> {
       throw new UsageError('--interval and --timeout go with --watch');
     }
     if (values.kill && values.watch) throw new UsageError('--kill does not go with --watch');
+    if (values.udp && (values.watch || values.kill)) throw new UsageError(`--udp does not go with --${values.watch ? 'watch' : 'kill'}: TCP only`);
     if (values.kill && filter.port === undefined) throw new UsageError('--kill needs --port: it destroys every socket listed');
     if (values.yes && !values.kill) throw new UsageError('--yes goes with --kill');
   } catch (error) {
@@ -288,7 +292,7 @@ export async function runStates(args: string[]): Promise<number> {
     if (values.watch) return await watch(filter, values.json ?? false, watchSource, intervalMs, timeoutMs);
     const rows = await tcpStates(filter);
     if (values.kill) return await kill(rows, values.yes ?? false, values.json ?? false, filter.withProcess ?? false);
-    process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false));
+    process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false, filter.protocol === 'udp'));
     return rows.length > 0 ? 0 : 1;
   } catch (error) {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n`);

@@ -116,12 +116,12 @@ export interface NativeBinding {
    * count; otherwise it is an ArrayBuffer of the rows.
    */
   tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number): Promise<ArrayBuffer>;
-  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined): Promise<ArrayBuffer | number>;
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined, extensions?: 0, udp?: number): Promise<ArrayBuffer | number>;
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
-  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined): ArrayBuffer | number;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined, extensions?: 0, udp?: number): ArrayBuffer | number;
   /** With extensions (diagLayout.extra.extensions): [rows, extras], records of diagLayout.extra beside the rows. */
-  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number): Promise<[ArrayBuffer, ArrayBuffer]>;
-  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number): [ArrayBuffer, ArrayBuffer];
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number, udp?: number): Promise<[ArrayBuffer, ArrayBuffer]>;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number, udp?: number): [ArrayBuffer, ArrayBuffer];
   /** The size of one record in the dump's ArrayBuffer. */
   readonly diagRowBytes: number;
   /** native/diag_row.h: where each field of a row is, and the numbers its fields use. */

@@ -31,6 +31,12 @@ export interface TcpStatesFilter {
   /** Adds `memory` (the socket's buffers, INET_DIAG_SKMEMINFO) to each row, as `ss -m`. */
   memory?: boolean;
   /**
+   * 'tcp' (the default) or 'udp': UDP sockets instead, as `ss -uan` (and `netstat -u`) list
+   * them, through the same sock_diag dump. A UDP row's state is 'CLOSED' when it is not
+   * connected (ss's UNCONN) and 'ESTABLISHED' when it is.
+   */
+  protocol?: 'tcp' | 'udp';
+  /**
    * 'netlink' (NETLINK_SOCK_DIAG), 'proc' (/proc/net/tcp and tcp6), or 'auto' (the default):
    * netlink, and /proc when netlink is refused.
    */
@@ -53,12 +59,14 @@ export interface StatesQuery {
   readonly withProcess: boolean;
   readonly info: boolean;
   readonly memory: boolean;
+  readonly protocol: 'tcp' | 'udp';
   readonly source: TcpStatesSource;
 }
 
-const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'info', 'memory', 'source'] as const;
+const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'info', 'memory', 'protocol', 'source'] as const;
 const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
 const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
+const PROTOCOLS = ['tcp', 'udp'] as const;
 
 /**
  * TCP_BOUND_INACTIVE (include/net/tcp_states.h, Linux >= 6.8): a request bit only. Sockets
@@ -133,8 +141,15 @@ export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
     withProcess: f.withProcess === undefined ? false : validateBoolean(f.withProcess, `${name}.withProcess`),
     info: f.info === undefined ? false : validateBoolean(f.info, `${name}.info`),
     memory: f.memory === undefined ? false : validateBoolean(f.memory, `${name}.memory`),
+    protocol: oneOf(f.protocol, `${name}.protocol`, PROTOCOLS) ?? 'tcp',
     source: oneOf(f.source, `${name}.source`, SOURCES) ?? 'auto',
   };
+}
+
+/** waitForState and watchStates follow TCP's states: a UDP filter is refused there. */
+export function tcpOnly(query: StatesQuery, name = 'filter'): StatesQuery {
+  if (query.protocol !== 'tcp') throw invalidArgValue(`${name}.protocol`, query.protocol, "is for tcpStates: only TCP sockets change state ('tcp')");
+  return query;
 }
 
 /** The address conditions, which every source checks in JavaScript. */

@@ -14,6 +14,11 @@ if (ROW_BYTES % 4 !== 0 || O.expiresMs % 4 !== 0 || O.localPort % 2 !== 0 || O.c
   throw new Error('sockctl: the addon\'s diag rows are not aligned as this library reads them: rebuild it');
 }
 
+/** The addon's last dump argument: 1 for UDP sockets (filter.protocol). */
+function udpOf(query: StatesQuery): number {
+  return query.protocol === 'udp' ? 1 : 0;
+}
+
 function families(query: StatesQuery): number {
   return (query.ipv4 ? layout.requestFamilies.ipv4 : 0) | (query.ipv6 ? layout.requestFamilies.ipv6 : 0);
 }
@@ -120,7 +125,7 @@ async function dumpAsync<T>(query: StatesQuery, decode: (dump: ArrayBuffer, coun
   const scratch = scratches.pop();
   let out: ArrayBuffer | number;
   try {
-    out = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, scratch);
+    out = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, scratch, 0, udpOf(query));
   } catch (error) {
     if (scratch !== undefined) scratches.push(scratch);
     throw error;
@@ -171,13 +176,13 @@ export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
   const { states, localPort, remotePort, anyPort } = query;
   const extensions = extensionsOf(query);
   if (extensions !== 0) {
-    const [dump, extras] = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, undefined, extensions);
+    const [dump, extras] = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, undefined, extensions, udpOf(query));
     return withExtras(decodeRows(dump), extras, query);
   }
   const scratch = scratches.pop();
   let out: ArrayBuffer | number;
   try {
-    out = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, scratch);
+    out = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, scratch, 0, udpOf(query));
   } catch (error) {
     if (scratch !== undefined) scratches.push(scratch);
     throw error;
@@ -190,7 +195,7 @@ export async function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
   const extensions = extensionsOf(query);
   if (extensions !== 0) {
     const { states, localPort, remotePort, anyPort } = query;
-    const [dump, extras] = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, undefined, extensions);
+    const [dump, extras] = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, undefined, extensions, udpOf(query));
     return withExtras(decodeRows(dump), extras, query);
   }
   return dumpAsync(query, decodeRows);

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { abortError, errnoException, invalidArgValue, type SystemError } from '../core/errors';
 import { INT32_MAX, readOptions, validateAbortSignal, validateInteger } from '../core/validate';
 import { formatEndpoint } from './address';
-import { stateBits, stateMask, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwners, queryRows } from './list';
 import { lookupRowSync } from './netlink';
 import { pollKernel } from './poll';
@@ -105,7 +105,7 @@ export async function waitForState(
   state: TcpState | readonly TcpState[],
   options: WaitForStateOptions = {},
 ): Promise<TcpStateRow[]> {
-  const query = toQuery(filter);
+  const query = tcpOnly(toQuery(filter));
   // Read once: a caller's array is copied before it is checked.
   const states = typeof state === 'string' ? state : Array.isArray(state) ? Array.from(state as readonly TcpState[]) : state;
   const wanted = stateMask(states, 'state');

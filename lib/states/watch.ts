@@ -17,7 +17,7 @@ import { abortError, errnoException, invalidArgValue } from '../core/errors';
 import { binding, type NativeEventReader } from '../core/binding';
 import type { TcpState } from '../core/tcp-states';
 import { validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
-import { matchesAddresses, stateBits, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { matchesAddresses, stateBits, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwnersSync, queryRows, queryRowsSync } from './list';
 import { decodeRows, lookupRowSync } from './netlink';
 import type { TcpStateRow } from './row';
@@ -194,7 +194,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
    * never polls dumps, seeded or not.
    */
   constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined, internal: { seed: boolean } = { seed: true }) {
-    this.#query = toQuery(filter);
+    this.#query = tcpOnly(toQuery(filter));
     this.#settings = readOptions(options);
     const { signal, source } = this.#settings;
     if (signal?.aborted) throw abortError(signal);

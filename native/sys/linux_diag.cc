@@ -135,7 +135,7 @@ Failure SendRequest(int fd, uint8_t family, const DumpRequest& request, uint32_t
     headerBytes = NLMSG_LENGTH(sizeof(inet_diag_req_v2));
     message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     message.body.byFamily.sdiag_family = family;
-    message.body.byFamily.sdiag_protocol = IPPROTO_TCP;
+    message.body.byFamily.sdiag_protocol = request.udp ? IPPROTO_UDP : IPPROTO_TCP;
     message.body.byFamily.idiag_states = request.states;
     message.body.byFamily.idiag_ext = request.extensions;
   }
@@ -260,17 +260,28 @@ Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows, std::ve
   if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
     return Fail(errno, "setsockopt");
   }
-  uint8_t family = request.families == kIpv4 ? AF_INET : request.families == kIpv6 ? AF_INET6 : AF_UNSPEC;
-  uint32_t sequence = nextSequence.fetch_add(1);
-  Failure failure = SendRequest(socket.fd(), family, request, sequence);
-  if (failure.error != 0) return failure;
   // Room for as many rows as the last dump had, and a quarter more: a table of thousands of
   // rows grows the vector once, not a dozen times (each a copy into memory not yet touched).
   size_t hint = lastDumpRows.load(std::memory_order_relaxed);
   rows->reserve(hint + hint / 4 + 16);
+  std::vector<DiagExtra>* wanted = request.extensions != 0 ? extras : nullptr;
+  if (request.udp) {
+    // TCPDIAG_GETSOCK serves TCP only: UDP is asked family by family.
+    for (uint8_t each : {AF_INET, AF_INET6}) {
+      if ((request.families & (each == AF_INET ? kIpv4 : kIpv6)) == 0) continue;
+      uint32_t sequence = nextSequence.fetch_add(1);
+      Failure failure = SendRequest(socket.fd(), each, request, sequence);
+      if (failure.error == 0) failure = ReceiveRows(socket.fd(), sequence, SOCK_DIAG_BY_FAMILY, rows, wanted);
+      if (failure.error != 0) return failure;
+    }
+    return {};
+  }
+  uint8_t family = request.families == kIpv4 ? AF_INET : request.families == kIpv6 ? AF_INET6 : AF_UNSPEC;
+  uint32_t sequence = nextSequence.fetch_add(1);
+  Failure failure = SendRequest(socket.fd(), family, request, sequence);
+  if (failure.error != 0) return failure;
   // Replies carry the request's type.
-  failure = ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows,
-                        request.extensions != 0 ? extras : nullptr);
+  failure = ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows, wanted);
   lastDumpRows.store(rows->size(), std::memory_order_relaxed);
   return failure;
 }

@@ -93,6 +93,7 @@ struct DumpRequest {
   uint16_t remotePort;
   uint16_t anyPort;    // local or remote
   uint8_t extensions = 0;  // diag::kExtension*: then DiagDump fills `extras` too
+  bool udp = false;        // UDP sockets instead of TCP (ss -u): one request per family
 };
 
 // One connection named by its 4-tuple (and its cookie, or none): answered with that
