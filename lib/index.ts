@@ -19,6 +19,7 @@ export { type SystemError } from './core/errors';
 export { tcpStates, tcpStatesSync } from './states/list';
 export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
 export { destroySocket, type DestroyTarget } from './states/destroy';
+export { unixSockets, unixSocketsSync, type UnixSocketRow } from './states/unix';
 export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
 export {
   watchStates,

@@ -265,6 +265,23 @@ Napi::Value TcpDiagDestroySync(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Every UNIX socket of the namespace (ss -x): records of diag_row.h UnixRow.
+Napi::Value UnixDiagDumpSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<diag::UnixRow> rows;
+  DumpFailure failure;
+  try {
+    failure = sys::UnixDump(&rows);
+  } catch (const std::bad_alloc&) {
+    failure = {ENOMEM, "sock_diag"};
+  }
+  if (failure.error != 0) throw ErrnoError(env, failure.error, failure.syscall);
+  size_t bytes = rows.size() * sizeof(diag::UnixRow);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes != 0) std::memcpy(buffer.Data(), rows.data(), bytes);
+  return buffer;
+}
+
 // The rows of recorded sock_diag replies (netlink messages as the kernel sent them): what
 // a dump does to each message, without a kernel, for the decoders' fixture tests.
 Napi::Value DiagRowsFromMessages(const Napi::CallbackInfo& info) {
@@ -329,6 +346,19 @@ Napi::Object Layout(Napi::Env env) {
   extensions.Set("memory", Napi::Number::New(env, diag::kExtensionMemory));
   extra.Set("extensions", extensions);
   layout.Set("extra", extra);
+  Napi::Object unixRow = Napi::Object::New(env);
+  unixRow.Set("bytes", Napi::Number::New(env, sizeof(diag::UnixRow)));
+#define SOCKCTL_UNIX(field) unixRow.Set(#field, Napi::Number::New(env, offsetof(diag::UnixRow, field)))
+  SOCKCTL_UNIX(type);
+  SOCKCTL_UNIX(state);
+  SOCKCTL_UNIX(pathBytes);
+  SOCKCTL_UNIX(inode);
+  SOCKCTL_UNIX(peerInode);
+  SOCKCTL_UNIX(recvQ);
+  SOCKCTL_UNIX(sendQ);
+  SOCKCTL_UNIX(path);
+#undef SOCKCTL_UNIX
+  layout.Set("unix", unixRow);
   return layout;
 }
 
@@ -338,6 +368,7 @@ void InitDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpDiagDump", Napi::Function::New(env, TcpDiagDump, "tcpDiagDump"));
   exports.Set("tcpDiagDumpSync", Napi::Function::New(env, TcpDiagDumpSync, "tcpDiagDumpSync"));
   exports.Set("tcpDiagLookupSync", Napi::Function::New(env, TcpDiagLookupSync, "tcpDiagLookupSync"));
+  exports.Set("unixDiagDumpSync", Napi::Function::New(env, UnixDiagDumpSync, "unixDiagDumpSync"));
   exports.Set("tcpDiagDestroySync", Napi::Function::New(env, TcpDiagDestroySync, "tcpDiagDestroySync"));
   exports.Set("diagRowBytes", Napi::Number::New(env, sizeof(DiagRow)));
   exports.Set("diagLayout", Layout(env));

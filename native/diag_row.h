@@ -52,6 +52,21 @@ constexpr int kExtensionInfo = 1 << (2 - 1);      // INET_DIAG_INFO
 constexpr int kExtensionCongestion = 1 << (4 - 1);  // INET_DIAG_CONG
 constexpr int kExtensionMemory = 1 << (7 - 1);    // INET_DIAG_SKMEMINFO
 
+// One UNIX socket (sock_diag(7) for AF_UNIX, linux/unix_diag.h: struct unix_diag_msg and the
+// attributes UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN), as `ss -x` lists them.
+constexpr size_t kUnixPathBytes = 108;  // sun_path
+struct UnixRow {
+  uint8_t type;        // SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET
+  uint8_t state;       // include/net/tcp_states.h numbers: LISTEN, ESTABLISHED, CLOSE (unconnected)
+  uint16_t pathBytes;  // 0: no name; an abstract name starts with a NUL byte
+  uint32_t inode;
+  uint32_t peerInode;  // 0: no peer
+  uint32_t recvQ;      // a listener: connections waiting; else bytes received, not read
+  uint32_t sendQ;      // a listener: the backlog; else bytes sent, not yet read by the peer
+  uint8_t path[kUnixPathBytes];
+};
+static_assert(sizeof(UnixRow) == 128, "a UNIX row is 128 bytes");
+
 // DiagRow.family.
 constexpr uint8_t kRowIpv4 = 4;
 constexpr uint8_t kRowIpv6 = 6;

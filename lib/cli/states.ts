@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { integer, UsageError } from './usage';
 import { tcpStates } from '../states/list';
 import { destroySocket } from '../states/destroy';
+import { unixSockets, type UnixSocketRow } from '../states/unix';
 import { changeToJson, watchStates, type WatchSource } from '../states/watch';
 import { formatEndpoint } from '../states/address';
 import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
@@ -26,6 +27,8 @@ Options:
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
   -u, --udp          UDP sockets instead, as ss -uan (UNCONN: not connected)
+  -x, --unix         UNIX sockets instead, as ss -xa: type, state, name ('@' for an
+                     abstract one), inode and the peer's inode (--json with it too)
   -i, --info         each socket's TCP_INFO and congestion control under it, as ss -ti
                      (any socket of the namespace, no privilege needed)
   -m, --memory       each socket's memory under it, as ss -m (skmem:...)
@@ -65,6 +68,7 @@ const OPTIONS = {
   process: { type: 'boolean', short: 'p' },
   'bound-inactive': { type: 'boolean', short: 'B' },
   udp: { type: 'boolean', short: 'u' },
+  unix: { type: 'boolean', short: 'x' },
   info: { type: 'boolean', short: 'i' },
   memory: { type: 'boolean', short: 'm' },
   kill: { type: 'boolean', short: 'K' },
@@ -140,6 +144,16 @@ function table(rows: TcpStateRow[], withProcess: boolean, udp = false): string {
     const more = details(rows[i]!);
     return more === '' ? text(cells) : `${text(cells)}\n\t ${more}`;
   })].join('\n') + '\n';
+}
+
+/** `ss -xa`'s columns: Netid State Recv-Q Send-Q, the name and inode, the peer's inode. */
+function unixTable(rows: UnixSocketRow[]): string {
+  const NETID = { stream: 'u_str', dgram: 'u_dgr', seqpacket: 'u_seq', unknown: '?' } as const;
+  const STATE: Partial<Record<string, string>> = { ESTABLISHED: 'ESTAB', CLOSED: 'UNCONN' };
+  const header = ['Netid', 'State', 'Recv-Q', 'Send-Q', 'Path', 'Inode', 'Peer'];
+  const lines = rows.map((r) => [NETID[r.type], STATE[r.state] ?? r.state, String(r.recvQ), String(r.sendQ), r.path === null ? '*' : printable(r.path), String(r.inode), String(r.peerInode ?? '*')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i]!.length)));
+  return [header, ...lines].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 /** `ss -m`'s skmem:(r,rb,t,tb,f,w,o,bl,d). */
@@ -282,6 +296,11 @@ export async function runStates(args: string[]): Promise<number> {
     }
     if (values.kill && values.watch) throw new UsageError('--kill does not go with --watch');
     if (values.udp && (values.watch || values.kill)) throw new UsageError(`--udp does not go with --${values.watch ? 'watch' : 'kill'}: TCP only`);
+    if (values.unix) {
+      const given: Record<string, unknown> = values;
+      const other = ['port', 'state', 'family', 'watch', 'kill', 'udp', 'info', 'memory', 'bound-inactive', 'process', 'source'].find((name) => given[name] !== undefined);
+      if (other !== undefined) throw new UsageError(`--unix lists every UNIX socket: --${other} does not go with it`);
+    }
     if (values.kill && filter.port === undefined) throw new UsageError('--kill needs --port: it destroys every socket listed');
     if (values.yes && !values.kill) throw new UsageError('--yes goes with --kill');
   } catch (error) {
@@ -290,6 +309,11 @@ export async function runStates(args: string[]): Promise<number> {
   }
   try {
     if (values.watch) return await watch(filter, values.json ?? false, watchSource, intervalMs, timeoutMs);
+    if (values.unix) {
+      const sockets = await unixSockets();
+      process.stdout.write(values.json ? `${toJson(sockets, 2)}\n` : unixTable(sockets));
+      return sockets.length > 0 ? 0 : 1;
+    }
     const rows = await tcpStates(filter);
     if (values.kill) return await kill(rows, values.yes ?? false, values.json ?? false, filter.withProcess ?? false);
     process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false, filter.protocol === 'udp'));

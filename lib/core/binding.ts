@@ -64,6 +64,8 @@ export interface DiagLayout {
     info: number;
     extensions: { info: number; congestion: number; memory: number };
   };
+  /** native/diag_row.h UnixRow. */
+  unix: Record<'bytes' | 'type' | 'state' | 'pathBytes' | 'inode' | 'peerInode' | 'recvQ' | 'sendQ' | 'path', number>;
 }
 
 /** A polled descriptor that the reader owns; `fd` is -1 once closed. */
@@ -128,6 +130,8 @@ export interface NativeBinding {
   readonly diagLayout: DiagLayout;
   /** One connection by its 4-tuple (no NLM_F_DUMP): 0 or 1 row. `cookie` hex or '' for any. */
   tcpDiagLookupSync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): ArrayBuffer;
+  /** Every UNIX socket of the namespace: records of diagLayout.unix. */
+  unixDiagDumpSync(): ArrayBuffer;
   /** SOCK_DESTROY of the socket a lookup with the same arguments would find ('' cookie: any). */
   tcpDiagDestroySync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): void;
   /** The rows of recorded sock_diag reply messages (for the decoders' fixture tests). */

@@ -110,6 +110,8 @@ Failure DiagLookup(int, const LookupRequest&, std::vector<diag::DiagRow>*) { ret
 
 Failure DiagDestroy(int, const LookupRequest&) { return NoSockDiag(); }
 
+Failure UnixDump(std::vector<diag::UnixRow>*) { return NoSockDiag(); }
+
 int OpenLookupSocket(const char** syscall) noexcept {
   *syscall = "socket";
   return -ENOTSUP;

@@ -10,6 +10,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -201,9 +202,11 @@ DiagExtra ExtraOf(const nlmsghdr* message) {
   return extra;
 }
 
-// Reads the replies (of `type`) to `sequence` until NLMSG_DONE; a bounded number of reads,
+// Reads the replies (of `type`, each at least `minimum` bytes of payload) to `sequence`
+// until NLMSG_DONE, handing each to `onMessage`; a bounded number of reads,
 // each bounded by SO_RCVTIMEO.
-Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRow>* rows, std::vector<DiagExtra>* extras) {
+template <typename OnMessage>
+Failure ReceiveMessages(int fd, uint32_t sequence, uint16_t type, size_t minimum, OnMessage onMessage) {
   std::vector<uint64_t> storage(kReceiveBytes / sizeof(uint64_t));  // aligned for nlmsghdr
   char* buffer = reinterpret_cast<char*>(storage.data());
   for (int reads = 0; reads < kMaxReceives; ++reads) {
@@ -242,12 +245,59 @@ Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRo
         return Fail(-error->error, "sock_diag");
       }
       if (message->nlmsg_type != type) continue;
-      if (message->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return Fail(EBADMSG, "sock_diag");
-      AppendRow(message, rows);
-      if (extras != nullptr) extras->push_back(ExtraOf(message));
+      if (message->nlmsg_len < NLMSG_LENGTH(minimum)) return Fail(EBADMSG, "sock_diag");
+      onMessage(message);
     }
   }
   return Fail(EOVERFLOW, "recvmsg");
+}
+
+Failure ReceiveRows(int fd, uint32_t sequence, uint16_t type, std::vector<DiagRow>* rows, std::vector<DiagExtra>* extras) {
+  return ReceiveMessages(fd, sequence, type, sizeof(inet_diag_msg), [&](const nlmsghdr* message) {
+    AppendRow(message, rows);
+    if (extras != nullptr) extras->push_back(ExtraOf(message));
+  });
+}
+
+// A UNIX socket's reply: the message, its name, its peer, its queues.
+diag::UnixRow UnixRowOf(const nlmsghdr* message) {
+  diag::UnixRow row = {};
+  unix_diag_msg head;
+  std::memcpy(&head, NLMSG_DATA(message), sizeof head);
+  row.type = head.udiag_type;
+  row.state = head.udiag_state;
+  row.inode = head.udiag_ino;
+  const char* base = reinterpret_cast<const char*>(message);
+  const char* at = base + NLMSG_ALIGN(NLMSG_LENGTH(sizeof(unix_diag_msg)));
+  const char* end = base + message->nlmsg_len;
+  while (at + sizeof(nlattr) <= end) {
+    nlattr attribute;
+    std::memcpy(&attribute, at, sizeof attribute);
+    if (attribute.nla_len < sizeof(nlattr) || attribute.nla_len > end - at) break;
+    const char* payload = at + NLA_HDRLEN;
+    size_t bytes = attribute.nla_len - NLA_HDRLEN;
+    switch (attribute.nla_type & NLA_TYPE_MASK) {
+      case UNIX_DIAG_NAME:
+        row.pathBytes = static_cast<uint16_t>(std::min(bytes, diag::kUnixPathBytes));
+        std::memcpy(row.path, payload, row.pathBytes);
+        break;
+      case UNIX_DIAG_PEER:
+        if (bytes >= sizeof(uint32_t)) std::memcpy(&row.peerInode, payload, sizeof(uint32_t));
+        break;
+      case UNIX_DIAG_RQLEN:
+        if (bytes >= sizeof(unix_diag_rqlen)) {
+          unix_diag_rqlen queues;
+          std::memcpy(&queues, payload, sizeof queues);
+          row.recvQ = queues.udiag_rqueue;
+          row.sendQ = queues.udiag_wqueue;
+        }
+        break;
+      default:
+        break;
+    }
+    at += NLA_ALIGN(attribute.nla_len);
+  }
+  return row;
 }
 
 }  // namespace
@@ -361,6 +411,35 @@ Failure DiagDestroy(int fd, const LookupRequest& request) {
     }
   }
   return Fail(EBADMSG, "sock_diag");
+}
+
+Failure UnixDump(std::vector<diag::UnixRow>* rows) {
+  NetlinkSocket socket;
+  if (socket.fd() < 0) return Fail(errno, "socket");
+  timeval timeout = {kReceiveTimeoutSeconds, 0};
+  if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) return Fail(errno, "setsockopt");
+  struct {
+    nlmsghdr header;
+    unix_diag_req body;
+  } message = {};
+  uint32_t sequence = nextSequence.fetch_add(1);
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.header.nlmsg_seq = sequence;
+  message.body.sdiag_family = AF_UNIX;
+  message.body.udiag_states = ~0U;
+  message.body.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN;
+  message.body.udiag_cookie[0] = message.body.udiag_cookie[1] = kNoCookie;
+  sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do {
+    sent = sendto(socket.fd(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return Fail(errno, "sendto");
+  return ReceiveMessages(socket.fd(), sequence, SOCK_DIAG_BY_FAMILY, sizeof(unix_diag_msg),
+                         [&](const nlmsghdr* reply) { rows->push_back(UnixRowOf(reply)); });
 }
 
 Failure DiagLookup(int fd, const LookupRequest& request, std::vector<DiagRow>* rows) {

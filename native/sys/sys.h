@@ -121,6 +121,8 @@ Failure DiagLookup(int fd, const LookupRequest& request, std::vector<diag::DiagR
 // SOCK_DESTROY of that socket, on the same kind of socket: EPERM without CAP_NET_ADMIN,
 // ENOENT when it is gone (or the cookie is another socket's).
 Failure DiagDestroy(int fd, const LookupRequest& request);
+// Every UNIX socket of the network namespace (a dump of AF_UNIX sock_diag).
+Failure UnixDump(std::vector<diag::UnixRow>* rows);
 // A blocking NETLINK_SOCK_DIAG socket for DiagLookup, close-on-exec, its receive bounded by
 // SO_RCVTIMEO: a descriptor, or -errno and `syscall` set.
 int OpenLookupSocket(const char** syscall) noexcept;

@@ -347,6 +347,8 @@ const PUBLIC = {
   tcpStatesSync: () => [filterValue()],
   tcpStates: () => [filterValue()],
   waitForState: () => [filterValue(), pick(STATES), waitOptions()],
+  unixSockets: () => (chance(0.8) ? [] : [anyValue()]),
+  unixSocketsSync: () => (chance(0.8) ? [] : [anyValue()]),
   // Rows whose cookie no socket of the campaign's has (never null, which names any socket on
   // the 4-tuple): as root, a destroy must not reach a real socket.
   destroySocket: () => [
@@ -586,6 +588,7 @@ const RAW = {
     pick(PORTS.concat([live.port, 65535, anyValue()])),
     pick(['1', '2', '1'.repeat(17), 'xyz', 'ABC', '-1', ' 1', 5, null, undefined]),
   ],
+  unixDiagDumpSync: () => (chance(0.8) ? [] : [anyValue()]),
   diagRowsFromMessages: () => [chance(0.8) ? netlinkMessages() : anyValue()],
   EventReader: () => {
     const kind = chance(0.85) ? pick(['file', 'destroy', 'x', '']) : anyValue();
