@@ -18,6 +18,8 @@ export { type TcpState } from './core/tcp-states';
 export { type SystemError } from './core/errors';
 export { tcpStates, tcpStatesSync } from './states/list';
 export { waitForState, type WaitForStateOptions, type WaitForStateTimeout } from './states/wait';
+export { destroySocket, type DestroyTarget } from './states/destroy';
+export { unixSockets, unixSocketsSync, type UnixSocketRow } from './states/unix';
 export { type TcpStatesFilter, type TcpStatesSource } from './states/filter';
 export {
   watchStates,

@@ -30,6 +30,43 @@ struct DiagRow {
 };
 static_assert(sizeof(DiagRow) == 72, "a row is 72 bytes: 4-byte fields stay aligned");
 
+// What a dump asked for with extensions adds to a row (sock_diag(7) attributes), in a second
+// ArrayBuffer beside the rows, one record each: INET_DIAG_INFO (struct tcp_info, as
+// getsockopt(TCP_INFO) gives it: as many bytes as the kernel sent, up to kInfoBytes),
+// INET_DIAG_CONG (the congestion control's name) and INET_DIAG_SKMEMINFO (SK_MEMINFO_*).
+// A field the reply did not carry (a TIME_WAIT row carries none) has length 0.
+constexpr size_t kInfoBytes = 256;
+constexpr size_t kCongestionBytes = 16;
+constexpr size_t kMemoryWords = 12;
+struct DiagExtra {
+  uint32_t infoBytes;    // 0: no INET_DIAG_INFO
+  uint32_t memoryWords;  // 0: no INET_DIAG_SKMEMINFO
+  char congestion[kCongestionBytes];  // NUL-terminated; empty: no INET_DIAG_CONG
+  uint32_t memory[kMemoryWords];
+  uint8_t info[kInfoBytes];
+};
+static_assert(sizeof(DiagExtra) % 8 == 0, "records stay aligned");
+
+// The extensions a request may ask for: bits of idiag_ext (1 << (INET_DIAG_x - 1)).
+constexpr int kExtensionInfo = 1 << (2 - 1);      // INET_DIAG_INFO
+constexpr int kExtensionCongestion = 1 << (4 - 1);  // INET_DIAG_CONG
+constexpr int kExtensionMemory = 1 << (7 - 1);    // INET_DIAG_SKMEMINFO
+
+// One UNIX socket (sock_diag(7) for AF_UNIX, linux/unix_diag.h: struct unix_diag_msg and the
+// attributes UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN), as `ss -x` lists them.
+constexpr size_t kUnixPathBytes = 108;  // sun_path
+struct UnixRow {
+  uint8_t type;        // SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET
+  uint8_t state;       // include/net/tcp_states.h numbers: LISTEN, ESTABLISHED, CLOSE (unconnected)
+  uint16_t pathBytes;  // 0: no name; an abstract name starts with a NUL byte
+  uint32_t inode;
+  uint32_t peerInode;  // 0: no peer
+  uint32_t recvQ;      // a listener: connections waiting; else bytes received, not read
+  uint32_t sendQ;      // a listener: the backlog; else bytes sent, not yet read by the peer
+  uint8_t path[kUnixPathBytes];
+};
+static_assert(sizeof(UnixRow) == 128, "a UNIX row is 128 bytes");
+
 // DiagRow.family.
 constexpr uint8_t kRowIpv4 = 4;
 constexpr uint8_t kRowIpv6 = 6;

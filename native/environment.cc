@@ -1,6 +1,9 @@
 // Per-environment state and its end: napi_set_instance_data(3), napi_add_env_cleanup_hook(3),
 // fstat(2), close(2). The rules every native file follows are in environment.h.
 //
+// Besides the registry below, each environment keeps the sock_diag socket its 4-tuple
+// lookups share (one socket() + setsockopt() saved per lookup), closed at its end.
+//
 // The registry of owned descriptors is what closes a worker's sockets when the worker ends
 // (terminate(), process.exit(), or its last task): the environment's cleanup hook closes
 // every descriptor JavaScript still owns there. GC is no help: a terminated worker's heap is
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <unordered_map>
 
 namespace sockctl {
@@ -27,7 +31,13 @@ struct FileId {
 struct Environment {
   Napi::FunctionReference errorFactory;
   std::unordered_map<int, FileId> owned;  // only touched on this environment's thread
+  int lookupFd = -1;                      // rule 3's kept socket; -1 until the first lookup
 };
+
+void CloseLookupSocket(Environment* environment) noexcept {
+  if (environment->lookupFd >= 0) close(environment->lookupFd);
+  environment->lookupFd = -1;
+}
 
 // Not Napi::Env::GetInstanceData, which may throw: this must not (rule 1).
 Environment* Of(napi_env env) noexcept {
@@ -46,12 +56,17 @@ void CloseOwned(Environment* environment) noexcept {
 
 // Cleanup hooks run last-registered first, so this one runs before Node-API's own hook
 // frees the instance data below; the finalizer still closes and unhooks if it comes first.
-void OnCleanup(void* data) noexcept { CloseOwned(static_cast<Environment*>(data)); }
+void OnCleanup(void* data) noexcept {
+  auto* environment = static_cast<Environment*>(data);
+  CloseOwned(environment);
+  CloseLookupSocket(environment);
+}
 
 void OnFinalize(napi_env env, void* data, void*) noexcept {
   auto* environment = static_cast<Environment*>(data);
   napi_remove_env_cleanup_hook(env, OnCleanup, environment);
   CloseOwned(environment);
+  CloseLookupSocket(environment);
   NoThrow([&] { delete environment; });
 }
 
@@ -67,6 +82,25 @@ void Own(Napi::Env env, int fd) noexcept {
 void Disown(Napi::Env env, int fd) noexcept {
   Environment* environment = Of(env);
   if (environment != nullptr) environment->owned.erase(fd);
+}
+
+int LookupSocket(Napi::Env env, const char** syscall) noexcept {
+  Environment* environment = Of(env);
+  if (environment == nullptr) {  // torn down: no socket to keep, none made
+    *syscall = "socket";
+    return -EBADF;
+  }
+  if (environment->lookupFd < 0) {
+    int fd = sys::OpenLookupSocket(syscall);
+    if (fd < 0) return fd;
+    environment->lookupFd = fd;
+  }
+  return environment->lookupFd;
+}
+
+void DropLookupSocket(Napi::Env env) noexcept {
+  Environment* environment = Of(env);
+  if (environment != nullptr) CloseLookupSocket(environment);
 }
 
 // InitEnvironment runs before anything that asks for it.

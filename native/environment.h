@@ -15,8 +15,11 @@
 //     if the environment ends while JavaScript still owns it, it is closed then. JavaScript
 //     gives it up through the binding's close() (closes and forgets) or disown() (release():
 //     the new owner, e.g. libuv, closes it). lib/core/descriptor.ts does both.
-//  3. A descriptor used only inside one native call (a netlink socket) stays in an RAII
-//     owner of its own and is never registered.
+//  3. A descriptor used only inside one native call (a dump's netlink socket) stays in an
+//     RAII owner of its own and is never registered. The one exception is the environment's
+//     own: the NETLINK_SOCK_DIAG socket that every 4-tuple lookup reuses (LookupSocket),
+//     close-on-exec, opened at the first lookup, used only on the environment's thread, and
+//     closed by the environment's cleanup (a terminated worker's included).
 #pragma once
 
 #include <napi.h>
@@ -34,6 +37,13 @@ void Own(Napi::Env env, int fd) noexcept;
 
 // JavaScript closed `fd` or gave it away: it is no longer closed at the end.
 void Disown(Napi::Env env, int fd) noexcept;
+
+// Rule 3: this environment's sock_diag socket for 4-tuple lookups (sys::OpenLookupSocket),
+// opened on first use: a descriptor, or -errno with `syscall` set. Not for JavaScript.
+int LookupSocket(Napi::Env env, const char** syscall) noexcept;
+
+// Closes it after a failed send or receive, so that the next lookup starts afresh.
+void DropLookupSocket(Napi::Env env) noexcept;
 
 // Rule 1: runs `body`, and swallows whatever it throws.
 template <typename Body>

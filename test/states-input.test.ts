@@ -29,7 +29,7 @@ const BAD_FILTERS: Array<[unknown, ErrorClass, string, string]> = [
     { prot: 80 },
     TypeError,
     'ERR_INVALID_ARG_VALUE',
-    "The property 'filter.prot' is not a property of a TCP states filter (port, localPort, remotePort, localAddress, remoteAddress, state, family, withProcess, source). Received 80",
+    "The property 'filter.prot' is not a property of a TCP states filter (port, localPort, remotePort, localAddress, remoteAddress, state, family, withProcess, info, memory, protocol, source). Received 80",
   ],
 ];
 
@@ -97,6 +97,27 @@ describe.skipIf(!isLinux)('tcpStates and waitForState reject bad input with Node
     // A mask of no state and no family: an empty dump, not an error.
     expect(binding.tcpDiagDumpSync(0, 0, 0, 0, 0).byteLength).toBe(0);
     expect(binding.tcpDiagDumpSync(3, 0, 0, 0, 0).byteLength).toBe(0);
+  });
+
+  it('a scratch buffer: rows copied into it when they fit (the count returned), else their own ArrayBuffer; a non-buffer is a TypeError', async () => {
+    const ours = [3, 1 << 1 /* ESTABLISHED */, pair.port, 0, 0] as const;
+    const own = binding.tcpDiagDumpSync(...ours);
+    expect(own.byteLength).toBe(binding.diagRowBytes); // the client's end of the pair
+    const roomy = new ArrayBuffer(binding.diagRowBytes * 4);
+    expect(binding.tcpDiagDumpSync(...ours, roomy)).toBe(1);
+    expect(Buffer.from(roomy, 0, binding.diagRowBytes)).toEqual(Buffer.from(own));
+    const async = new ArrayBuffer(binding.diagRowBytes * 4);
+    expect(await binding.tcpDiagDump(...ours, async)).toBe(1);
+    expect(Buffer.from(async, 0, binding.diagRowBytes)).toEqual(Buffer.from(own));
+    const small = binding.tcpDiagDumpSync(...ours, new ArrayBuffer(binding.diagRowBytes - 1));
+    expect(small).toBeInstanceOf(ArrayBuffer);
+    expect(Buffer.from(small as ArrayBuffer)).toEqual(Buffer.from(own));
+    expect(thrown(() => binding.tcpDiagDumpSync(...ours, new Uint8Array(8) as never))).toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: 'The "scratch" argument must be an ArrayBuffer',
+    });
+    expect(() => binding.tcpDiagDump(...ours, {} as never)).toThrow(TypeError);
   });
 
   it('elsewhere than Linux: ENOTSUP, never a silent empty list', async () => {

@@ -1,13 +1,16 @@
 // `sockctl states`: the TCP sockets of a port and their states, in-process (sock_diag, or
 // /proc/net/tcp when netlink is refused): what `netstat -anp | grep PORT` and `ss -tanp`
 // show, without net-tools. `--watch` prints every state change (watchStates).
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { integer, UsageError } from './usage';
 import { tcpStates } from '../states/list';
+import { destroySocket } from '../states/destroy';
+import { unixSockets, type UnixSocketRow } from '../states/unix';
 import { changeToJson, watchStates, type WatchSource } from '../states/watch';
 import { formatEndpoint } from '../states/address';
 import { TCP_STATES, type TcpStatesFilter, type TcpStatesSource } from '../states/filter';
-import type { TcpStateRow, TcpStateRowWithProcess } from '../states/row';
+import type { SocketMemory, TcpStateRow, TcpStateRowWithProcess } from '../states/row';
 import type { SocketFamily } from '../core/socket';
 import type { TcpState } from '../core/tcp-states';
 
@@ -23,9 +26,24 @@ Options:
                      (any case; ss's spellings such as time-wait or estab work too)
   --family F         ipv4 or ipv6
   -p, --process      show the processes holding each socket (pid/command), as ss -p
+  -u, --udp          UDP sockets instead, as ss -uan (UNCONN: not connected)
+  -x, --unix         UNIX sockets instead, as ss -xa: type, state, name ('@' for an
+                     abstract one), inode and the peer's inode (--json with it too)
+  -i, --info         each socket's TCP_INFO and congestion control under it, as ss -ti
+                     (any socket of the namespace, no privilege needed)
+  -m, --memory       each socket's memory under it, as ss -m (skmem:...)
+  -B, --bound-inactive
+                     sockets bound to a port that neither listen nor connect, as
+                     ss -B (state CLOSED; Linux 6.8 and later list them), beside
+                     the --state given, if any: a cause of many EADDRINUSE
+  -K, --kill         destroy the sockets listed (SOCK_DESTROY, as ss -K: the peer gets
+                     a reset; needs CAP_NET_ADMIN, else EPERM and exit 2); needs --port;
+                     more than one socket: asks on a terminal, else only with --yes
+  -y, --yes          with --kill: destroy every socket listed without asking
   --json             print JSON: an array of rows; with --watch, one change per line
-                     (TcpStateChangeJson: time, from, to, cookie, via, row)
-  --watch            print the sockets there now, then every state change, until
+                     (TcpStateChangeJson: time, from, to, durationMs, cookie, via, row)
+  --watch            print the sockets there now, then every state change with the
+                     milliseconds spent in the state left ('-' where unknown), until
                      Ctrl-C or --timeout: from the kernel's sock:inet_sock_set_state
                      tracepoint where this process may read tracefs (root), else polls
   --interval MS      with --watch, when polling: time between polls (default 20)
@@ -48,6 +66,13 @@ const OPTIONS = {
   state: { type: 'string', multiple: true },
   family: { type: 'string' },
   process: { type: 'boolean', short: 'p' },
+  'bound-inactive': { type: 'boolean', short: 'B' },
+  udp: { type: 'boolean', short: 'u' },
+  unix: { type: 'boolean', short: 'x' },
+  info: { type: 'boolean', short: 'i' },
+  memory: { type: 'boolean', short: 'm' },
+  kill: { type: 'boolean', short: 'K' },
+  yes: { type: 'boolean', short: 'y' },
   json: { type: 'boolean' },
   watch: { type: 'boolean' },
   interval: { type: 'string' },
@@ -96,12 +121,12 @@ function timer(row: TcpStateRow): string {
   return `${row.timer.kind} ${(row.timer.expiresMs / 1000).toFixed(1)}s${retries}`;
 }
 
-function table(rows: TcpStateRow[], withProcess: boolean): string {
+function table(rows: TcpStateRow[], withProcess: boolean, udp = false): string {
   const header = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'];
   if (withProcess) header.push('PID/Program');
   const lines = rows.map((row) => {
     const cells = [
-      row.state,
+      udp && row.state === 'CLOSED' ? 'UNCONN' : row.state,
       String(row.recvQ),
       String(row.sendQ),
       formatEndpoint(row.localAddress, row.localPort),
@@ -112,7 +137,40 @@ function table(rows: TcpStateRow[], withProcess: boolean): string {
     return cells;
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i]!.length)));
+  const text = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  // -i, -m: a second line under the row, in ss's words.
+  const details = (row: TcpStateRow) => [row.memory ? skmem(row.memory) : '', row.info !== undefined || row.congestion !== undefined ? tcpDetails(row) : ''].filter((d) => d !== '').join(' ');
+  return [text(header), ...lines.map((cells, i) => {
+    const more = details(rows[i]!);
+    return more === '' ? text(cells) : `${text(cells)}\n\t ${more}`;
+  })].join('\n') + '\n';
+}
+
+/** `ss -xa`'s columns: Netid State Recv-Q Send-Q, the name and inode, the peer's inode. */
+function unixTable(rows: UnixSocketRow[]): string {
+  const NETID = { stream: 'u_str', dgram: 'u_dgr', seqpacket: 'u_seq', unknown: '?' } as const;
+  const STATE: Partial<Record<string, string>> = { ESTABLISHED: 'ESTAB', CLOSED: 'UNCONN' };
+  const header = ['Netid', 'State', 'Recv-Q', 'Send-Q', 'Path', 'Inode', 'Peer'];
+  const lines = rows.map((r) => [NETID[r.type], STATE[r.state] ?? r.state, String(r.recvQ), String(r.sendQ), r.path === null ? '*' : printable(r.path), String(r.inode), String(r.peerInode ?? '*')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i]!.length)));
   return [header, ...lines].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `ss -m`'s skmem:(r,rb,t,tb,f,w,o,bl,d). */
+function skmem(m: SocketMemory): string {
+  return `skmem:(r${m.rmemAlloc},rb${m.rcvbuf},t${m.wmemAlloc},tb${m.sndbuf},f${m.fwdAlloc},w${m.wmemQueued},o${m.optmem},bl${m.backlog},d${m.drops})`;
+}
+
+/** `ss -ti`'s words for what TCP_INFO says (times in ms, as ss prints them). */
+function tcpDetails(row: TcpStateRow): string {
+  const i = row.info;
+  if (i === null || i === undefined) return row.congestion ?? '';
+  const ms = (us: number | undefined) => String((us ?? 0) / 1000);
+  const parts = [row.congestion ?? '', `wscale:${i.sndWscale},${i.rcvWscale}`, `rto:${ms(i.rto)}`, `rtt:${ms(i.rtt)}/${ms(i.rttvar)}`, `mss:${i.sndMss}`, `pmtu:${i.pmtu}`, `rcvmss:${i.rcvMss}`, `advmss:${i.advmss}`, `cwnd:${i.sndCwnd}`];
+  if ((i.sndSsthresh ?? 0) < 0x7fffffff) parts.push(`ssthresh:${i.sndSsthresh}`);
+  if ((i.retrans ?? 0) > 0 || (i.totalRetrans ?? 0) > 0) parts.push(`retrans:${i.retrans}/${i.totalRetrans}`);
+  parts.push(`rcv_space:${i.rcvSpace}`, `rcv_ssthresh:${i.rcvSsthresh}`);
+  return parts.filter((p) => p !== '').join(' ');
 }
 
 /** Local time, HH:MM:SS.mmm. */
@@ -141,7 +199,8 @@ async function watch(filter: TcpStatesFilter, json: boolean, source: WatchSource
         process.stdout.write(`${toJson(changeToJson(change))}\n`);
       } else {
         const id = `${formatEndpoint(change.row.localAddress, change.row.localPort)} ${formatEndpoint(change.row.remoteAddress, change.row.remotePort)}`;
-        const what = change.from === null ? change.to : `${change.from} -> ${change.to}`;
+        // The time in the state left, as bcc's tcpstates prints it ('-': unknown).
+        const what = change.from === null ? change.to : `${change.from} -> ${change.to}  ${change.durationMs === null ? '-' : change.durationMs.toFixed(3)} ms`;
         const owner = filter.withProcess ? `  ${owners(change.row)}` : '';
         process.stdout.write(`${clock(change.time)}  ${id}  ${what}  sk:${change.cookie ?? '-'}${owner}\n`);
       }
@@ -157,6 +216,50 @@ async function watch(filter: TcpStatesFilter, json: boolean, source: WatchSource
   return matched ? 0 : 1;
 }
 
+async function ask(question: string): Promise<string> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await prompt.question(question);
+  } finally {
+    prompt.close();
+  }
+}
+
+/**
+ * --kill: each row listed is destroyed (destroySocket); more than one only with --yes, or
+ * a 'y' on a terminal. A
+ * socket gone meanwhile (ENOENT) is said and skipped; anything else (EPERM) stops, exit 2.
+ */
+async function kill(rows: TcpStateRow[], yes: boolean, json: boolean, withProcess: boolean): Promise<number> {
+  if (rows.length === 0) return 1;
+  if (rows.length > 1 && !yes) {
+    process.stderr.write(`sockctl states: ${rows.length} sockets match:\n${table(rows, withProcess)}`);
+    // Asked on a terminal; elsewhere (a script, a pipe) nothing is destroyed without --yes.
+    const answer = process.stdin.isTTY ? await ask(`destroy all ${rows.length}? [y/N] `) : '';
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      process.stderr.write('sockctl states: nothing destroyed (--yes destroys them all, or narrow the filter)\n');
+      return 2;
+    }
+  }
+  const destroyed: TcpStateRow[] = [];
+  for (const row of rows) {
+    const id = `${row.state} ${formatEndpoint(row.localAddress, row.localPort)} ${formatEndpoint(row.remoteAddress, row.remotePort)} sk:${row.cookie ?? '-'}`;
+    try {
+      destroySocket(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') {
+        process.stderr.write(`sockctl states: already gone: ${id}\n`);
+        continue;
+      }
+      throw error;
+    }
+    destroyed.push(row);
+    if (!json) process.stdout.write(`destroyed ${id}\n`);
+  }
+  if (json) process.stdout.write(`${toJson(destroyed, 2)}\n`);
+  return destroyed.length > 0 ? 0 : 1;
+}
+
 export async function runStates(args: string[]): Promise<number> {
   let values;
   let filter: TcpStatesFilter;
@@ -169,12 +272,17 @@ export async function runStates(args: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    const states = values.state?.flatMap((s) => s.split(',')).filter((s) => s !== '').map(stateName);
+    const named = values.state?.flatMap((s) => s.split(',')).filter((s) => s !== '').map(stateName);
+    // -B: the bound, inactive sockets, which the kernel dumps as CLOSED (lib/states/filter.ts).
+    const states = values['bound-inactive'] ? [...(named ?? []), 'CLOSED' as const] : named;
     filter = {
       port: integer(values.port, 'port', 1, 65535),
       state: states,
       family: oneOf<SocketFamily>(values.family, 'family', ['ipv4', 'ipv6']),
       withProcess: values.process ?? false,
+      info: values.info ?? false,
+      protocol: values.udp ? 'udp' : 'tcp',
+      memory: values.memory ?? false,
     };
     const source = oneOf<TcpStatesSource | 'tracepoint' | 'poll'>(values.source, 'source', ['auto', 'netlink', 'proc', 'tracepoint', 'poll']);
     if (!values.watch && (source === 'tracepoint' || source === 'poll')) throw new UsageError(`--source ${source} goes with --watch`);
@@ -186,14 +294,29 @@ export async function runStates(args: string[]): Promise<number> {
     if (!values.watch && (values.interval !== undefined || values.timeout !== undefined)) {
       throw new UsageError('--interval and --timeout go with --watch');
     }
+    if (values.kill && values.watch) throw new UsageError('--kill does not go with --watch');
+    if (values.udp && (values.watch || values.kill)) throw new UsageError(`--udp does not go with --${values.watch ? 'watch' : 'kill'}: TCP only`);
+    if (values.unix) {
+      const given: Record<string, unknown> = values;
+      const other = ['port', 'state', 'family', 'watch', 'kill', 'udp', 'info', 'memory', 'bound-inactive', 'process', 'source'].find((name) => given[name] !== undefined);
+      if (other !== undefined) throw new UsageError(`--unix lists every UNIX socket: --${other} does not go with it`);
+    }
+    if (values.kill && filter.port === undefined) throw new UsageError('--kill needs --port: it destroys every socket listed');
+    if (values.yes && !values.kill) throw new UsageError('--yes goes with --kill');
   } catch (error) {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n\n${HELP}`);
     return 2;
   }
   try {
     if (values.watch) return await watch(filter, values.json ?? false, watchSource, intervalMs, timeoutMs);
+    if (values.unix) {
+      const sockets = await unixSockets();
+      process.stdout.write(values.json ? `${toJson(sockets, 2)}\n` : unixTable(sockets));
+      return sockets.length > 0 ? 0 : 1;
+    }
     const rows = await tcpStates(filter);
-    process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false));
+    if (values.kill) return await kill(rows, values.yes ?? false, values.json ?? false, filter.withProcess ?? false);
+    process.stdout.write(values.json ? `${toJson(rows, 2)}\n` : table(rows, filter.withProcess ?? false, filter.protocol === 'udp'));
     return rows.length > 0 ? 0 : 1;
   } catch (error) {
     process.stderr.write(`sockctl states: ${(error as Error).message}\n`);

@@ -53,6 +53,19 @@ export interface DiagLayout {
   rowFamilies: { ipv4: number; ipv6: number };
   requestFamilies: { ipv4: number; ipv6: number };
   timers: { none: number; retransmit: number; keepalive: number; timewait: number; persist: number };
+  /** native/diag_row.h DiagExtra: what an extended dump adds to each row. */
+  extra: {
+    bytes: number;
+    infoBytes: number;
+    memoryWords: number;
+    congestion: number;
+    congestionBytes: number;
+    memory: number;
+    info: number;
+    extensions: { info: number; congestion: number; memory: number };
+  };
+  /** native/diag_row.h UnixRow. */
+  unix: Record<'bytes' | 'type' | 'state' | 'pathBytes' | 'inode' | 'peerInode' | 'recvQ' | 'sendQ' | 'path', number>;
 }
 
 /** A polled descriptor that the reader owns; `fd` is -1 once closed. */
@@ -99,15 +112,28 @@ export interface NativeBinding {
   getTcpInfo(fd: number): RawTcpInfo;
   /** The TCP_INFO decoder alone, on bytes as getsockopt returns them (their length is the kernel's). */
   decodeTcpInfo(bytes: NodeJS.TypedArray): RawTcpInfo;
-  /** NETLINK_SOCK_DIAG dump (native/diag.cc): `families` 1 IPv4, 2 IPv6, 3 both; ports 0 for any. */
+  /**
+   * NETLINK_SOCK_DIAG dump (native/diag.cc): `families` 1 IPv4, 2 IPv6, 3 both; ports 0 for
+   * any. With `scratch`, the rows are copied into it when they fit, and the result is their
+   * count; otherwise it is an ArrayBuffer of the rows.
+   */
   tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number): Promise<ArrayBuffer>;
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined, extensions?: 0, udp?: number): Promise<ArrayBuffer | number>;
   tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number): ArrayBuffer;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: ArrayBuffer | undefined, extensions?: 0, udp?: number): ArrayBuffer | number;
+  /** With extensions (diagLayout.extra.extensions): [rows, extras], records of diagLayout.extra beside the rows. */
+  tcpDiagDump(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number, udp?: number): Promise<[ArrayBuffer, ArrayBuffer]>;
+  tcpDiagDumpSync(families: number, states: number, localPort: number, remotePort: number, anyPort: number, scratch: undefined, extensions: number, udp?: number): [ArrayBuffer, ArrayBuffer];
   /** The size of one record in the dump's ArrayBuffer. */
   readonly diagRowBytes: number;
   /** native/diag_row.h: where each field of a row is, and the numbers its fields use. */
   readonly diagLayout: DiagLayout;
   /** One connection by its 4-tuple (no NLM_F_DUMP): 0 or 1 row. `cookie` hex or '' for any. */
   tcpDiagLookupSync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): ArrayBuffer;
+  /** Every UNIX socket of the namespace: records of diagLayout.unix. */
+  unixDiagDumpSync(): ArrayBuffer;
+  /** SOCK_DESTROY of the socket a lookup with the same arguments would find ('' cookie: any). */
+  tcpDiagDestroySync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): void;
   /** The rows of recorded sock_diag reply messages (for the decoders' fixture tests). */
   diagRowsFromMessages(messages: Buffer): ArrayBuffer;
   /** native/events.cc: a descriptor polled on the loop ('file': a path opened O_NONBLOCK; 'destroy': sock_diag's destroy groups). */

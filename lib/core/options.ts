@@ -65,6 +65,11 @@ export interface Linger {
  */
 export type TcpInfo = Omit<RawTcpInfo, 'state'> & { state: TcpState | 'UNKNOWN' };
 
+/** The decoder's fields with the state named: getOption's TCP_INFO, and tcpStates' `info`. */
+export function tcpInfoOf(info: RawTcpInfo): TcpInfo {
+  return { ...info, state: info.state === undefined ? 'UNKNOWN' : (tcpStateName(info.state) as TcpState | 'UNKNOWN') };
+}
+
 interface KindValues {
   bool: boolean;
   int: number;
@@ -177,10 +182,8 @@ export function getOption<N extends OptionName>(target: Target, name: N): Option
         return binding.getIntOption(fd, option.level, option.optname);
       case 'linger':
         return binding.getLinger(fd);
-      case 'tcpInfo': {
-        const info = binding.getTcpInfo(fd);
-        return { ...info, state: info.state === undefined ? 'UNKNOWN' : tcpStateName(info.state) };
-      }
+      case 'tcpInfo':
+        return tcpInfoOf(binding.getTcpInfo(fd));
     }
   }) as OptionValue<N>;
 }

@@ -22,6 +22,21 @@ export interface TcpStatesFilter {
   /** Adds `pid`, `command` and `owners` to each row, found by inode as `ss -p` does. */
   withProcess?: boolean;
   /**
+   * Adds `info` (TCP_INFO as `getOption(socket, 'TCP_INFO')` gives it, for any socket of the
+   * namespace: sock_diag's INET_DIAG_INFO, no privilege needed) and `congestion` (the
+   * congestion control) to each row, as `ss -ti`. Off by default: the plain listing stays as
+   * cheap as it was.
+   */
+  info?: boolean;
+  /** Adds `memory` (the socket's buffers, INET_DIAG_SKMEMINFO) to each row, as `ss -m`. */
+  memory?: boolean;
+  /**
+   * 'tcp' (the default) or 'udp': UDP sockets instead, as `ss -uan` (and `netstat -u`) list
+   * them, through the same sock_diag dump. A UDP row's state is 'CLOSED' when it is not
+   * connected (ss's UNCONN) and 'ESTABLISHED' when it is.
+   */
+  protocol?: 'tcp' | 'udp';
+  /**
    * 'netlink' (NETLINK_SOCK_DIAG), 'proc' (/proc/net/tcp and tcp6), or 'auto' (the default):
    * netlink, and /proc when netlink is refused.
    */
@@ -42,12 +57,16 @@ export interface StatesQuery {
   readonly localAddress: string | null;
   readonly remoteAddress: string | null;
   readonly withProcess: boolean;
+  readonly info: boolean;
+  readonly memory: boolean;
+  readonly protocol: 'tcp' | 'udp';
   readonly source: TcpStatesSource;
 }
 
-const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'source'] as const;
+const FILTER_KEYS = ['port', 'localPort', 'remotePort', 'localAddress', 'remoteAddress', 'state', 'family', 'withProcess', 'info', 'memory', 'protocol', 'source'] as const;
 const FAMILIES: readonly SocketFamily[] = ['ipv4', 'ipv6'];
 const SOURCES: readonly TcpStatesSource[] = ['auto', 'netlink', 'proc'];
+const PROTOCOLS = ['tcp', 'udp'] as const;
 
 /**
  * TCP_BOUND_INACTIVE (include/net/tcp_states.h, Linux >= 6.8): a request bit only. Sockets
@@ -120,8 +139,17 @@ export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
     localAddress: address(f.localAddress, `${name}.localAddress`),
     remoteAddress: address(f.remoteAddress, `${name}.remoteAddress`),
     withProcess: f.withProcess === undefined ? false : validateBoolean(f.withProcess, `${name}.withProcess`),
+    info: f.info === undefined ? false : validateBoolean(f.info, `${name}.info`),
+    memory: f.memory === undefined ? false : validateBoolean(f.memory, `${name}.memory`),
+    protocol: oneOf(f.protocol, `${name}.protocol`, PROTOCOLS) ?? 'tcp',
     source: oneOf(f.source, `${name}.source`, SOURCES) ?? 'auto',
   };
+}
+
+/** waitForState and watchStates follow TCP's states: a UDP filter is refused there. */
+export function tcpOnly(query: StatesQuery, name = 'filter'): StatesQuery {
+  if (query.protocol !== 'tcp') throw invalidArgValue(`${name}.protocol`, query.protocol, "is for tcpStates: only TCP sockets change state ('tcp')");
+  return query;
 }
 
 /** The address conditions, which every source checks in JavaScript. */

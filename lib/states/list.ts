@@ -69,12 +69,19 @@ function fromSources<T extends TcpStateRow[] | Promise<TcpStateRow[]>>(query: St
   );
 }
 
+// /proc/net/tcp has no TCP_INFO, congestion control or socket memory: null where asked.
+function withoutExtras(query: StatesQuery, rows: TcpStateRow[]): TcpStateRow[] {
+  if (query.info) for (const row of rows) Object.assign(row, { info: null, congestion: null });
+  if (query.memory) for (const row of rows) row.memory = null;
+  return rows;
+}
+
 export function queryRowsSync(query: StatesQuery): TcpStateRow[] {
-  return fromSources(query, () => netlinkRowsSync(query), () => procRowsSync(query));
+  return fromSources(query, () => netlinkRowsSync(query), () => withoutExtras(query, procRowsSync(query)));
 }
 
 export function queryRows(query: StatesQuery): Promise<TcpStateRow[]> {
-  return fromSources(query, () => netlinkRows(query), () => procRows(query));
+  return fromSources(query, () => netlinkRows(query), () => procRows(query).then((rows) => withoutExtras(query, rows)));
 }
 
 function inodesOf(rows: readonly TcpStateRow[]): Set<number> {

@@ -3,7 +3,8 @@
 import { binding } from '../core/binding';
 import { formatIPv4, formatIPv6 } from './address';
 import type { StatesQuery } from './filter';
-import { makeRow, type TcpStateRow } from './row';
+import { makeRow, type SocketMemory, type TcpStateRow } from './row';
+import { tcpInfoOf } from '../core/options';
 
 // Where each field of a row is: native/diag_row.h, exported by the addon (never copied here).
 const layout = binding.diagLayout;
@@ -11,6 +12,11 @@ const ROW_BYTES = layout.rowBytes;
 const O = layout.offsets;
 if (ROW_BYTES % 4 !== 0 || O.expiresMs % 4 !== 0 || O.localPort % 2 !== 0 || O.cookieLow % 4 !== 0 || O.v6only % 4 !== 0) {
   throw new Error('sockctl: the addon\'s diag rows are not aligned as this library reads them: rebuild it');
+}
+
+/** The addon's last dump argument: 1 for UDP sockets (filter.protocol). */
+function udpOf(query: StatesQuery): number {
+  return query.protocol === 'udp' ? 1 : 0;
 }
 
 function families(query: StatesQuery): number {
@@ -41,7 +47,8 @@ const W_COOKIE_HIGH = O.cookieHigh / 4;
 const ROW_IPV6 = layout.rowFamilies.ipv6;
 const W_V6ONLY = O.v6only / 4;
 
-export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
+/** The rows of a dump: the first `count` records of `dump` (all of them by default). */
+export function decodeRows(dump: ArrayBuffer, count = dump.byteLength / ROW_BYTES): TcpStateRow[] {
   const bytes = new Uint8Array(dump);
   const words = new Uint32Array(dump); // native order, as the addon wrote them
   const halves = new Uint16Array(dump);
@@ -54,7 +61,6 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
     if (text === undefined) ipv4Text.set(key, (text = formatIPv4(bytes, offset)));
     return text;
   };
-  const count = dump.byteLength / ROW_BYTES;
   const rows: TcpStateRow[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
@@ -86,9 +92,8 @@ export function decodeRows(dump: ArrayBuffer): TcpStateRow[] {
  * false (dual-stack), or null for an IPv4 socket. Not part of TcpStateRow (/proc has no such
  * column); whyInUse reads it to tell a dual-stack [::] socket from an IPv6-only one.
  */
-export function decodeV6only(dump: ArrayBuffer): (boolean | null)[] {
+export function decodeV6only(dump: ArrayBuffer, count = dump.byteLength / ROW_BYTES): (boolean | null)[] {
   const words = new Uint32Array(dump);
-  const count = dump.byteLength / ROW_BYTES;
   const flags: (boolean | null)[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const value = words[(i * ROW_BYTES) / 4 + W_V6ONLY]!;
@@ -97,22 +102,103 @@ export function decodeV6only(dump: ArrayBuffer): (boolean | null)[] {
   return flags;
 }
 
-/** netlinkRows with each row's IPV6_V6ONLY beside it. */
-export async function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
+// Buffers the addon copies a dump's rows into (native/diag.cc), kept for the next dumps:
+// memory already touched costs nothing to write, where a fresh buffer's every page faults in
+// (a third of a 20,000-row dump here). One per dump in flight, a few kept, none over 16 MiB.
+const SCRATCH_KEPT = 4;
+const SCRATCH_MAX_BYTES = 16 << 20;
+const SCRATCH_MIN_ROWS = 64;
+const scratches: ArrayBuffer[] = [];
+
+/** Decodes what the addon returned for `scratch`, and keeps a buffer (the same, or a bigger one) for the next dump. */
+function fromScratch<T>(out: ArrayBuffer | number, scratch: ArrayBuffer | undefined, decode: (dump: ArrayBuffer, count: number) => T): T {
+  const dump = typeof out === 'number' ? scratch! : out;
+  const count = typeof out === 'number' ? out : out.byteLength / ROW_BYTES;
+  const result = decode(dump, count);
+  const kept = typeof out === 'number' ? scratch! : new ArrayBuffer(Math.max(SCRATCH_MIN_ROWS, Math.ceil(count * 1.25)) * ROW_BYTES);
+  if (scratches.length < SCRATCH_KEPT && kept.byteLength <= SCRATCH_MAX_BYTES) scratches.push(kept);
+  return result;
+}
+
+async function dumpAsync<T>(query: StatesQuery, decode: (dump: ArrayBuffer, count: number) => T): Promise<T> {
   const { states, localPort, remotePort, anyPort } = query;
-  const dump = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort);
-  return { rows: decodeRows(dump), v6only: decodeV6only(dump) };
+  const scratch = scratches.pop();
+  let out: ArrayBuffer | number;
+  try {
+    out = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, scratch, 0, udpOf(query));
+  } catch (error) {
+    if (scratch !== undefined) scratches.push(scratch);
+    throw error;
+  }
+  return fromScratch(out, scratch, decode);
+}
+
+// An extended dump (filter.info, filter.memory): the rows, and beside each its extra record
+// (native/diag_row.h DiagExtra), decoded into the row's info, congestion and memory.
+const X = layout.extra;
+const MEMORY_FIELDS: readonly (keyof SocketMemory)[] = ['rmemAlloc', 'rcvbuf', 'wmemAlloc', 'sndbuf', 'fwdAlloc', 'wmemQueued', 'optmem', 'backlog', 'drops'];
+
+function extensionsOf(query: StatesQuery): number {
+  return (query.info ? X.extensions.info | X.extensions.congestion : 0) | (query.memory ? X.extensions.memory : 0);
+}
+
+function withExtras(rows: TcpStateRow[], extras: ArrayBuffer, query: StatesQuery): TcpStateRow[] {
+  const bytes = new Uint8Array(extras);
+  const words = new Uint32Array(extras);
+  rows.forEach((row, i) => {
+    const at = i * X.bytes;
+    if (query.info) {
+      const length = words[(at + X.infoBytes) / 4]!;
+      row.info = length === 0 ? null : tcpInfoOf(binding.decodeTcpInfo(bytes.subarray(at + X.info, at + X.info + length)));
+      const name = bytes.subarray(at + X.congestion, at + X.congestion + X.congestionBytes);
+      const end = name.indexOf(0);
+      row.congestion = end === 0 ? null : Buffer.from(name.buffer, name.byteOffset, end < 0 ? name.length : end).toString('latin1');
+    }
+    if (query.memory) {
+      const count = words[(at + X.memoryWords) / 4]!;
+      if (count < MEMORY_FIELDS.length) row.memory = null;
+      else {
+        const memory = {} as SocketMemory;
+        MEMORY_FIELDS.forEach((field, k) => (memory[field] = words[(at + X.memory) / 4 + k]!));
+        row.memory = memory;
+      }
+    }
+  });
+  return rows;
+}
+
+/** netlinkRows with each row's IPV6_V6ONLY beside it. */
+export function netlinkRowsWithV6only(query: StatesQuery): Promise<{ rows: TcpStateRow[]; v6only: (boolean | null)[] }> {
+  return dumpAsync(query, (dump, count) => ({ rows: decodeRows(dump, count), v6only: decodeV6only(dump, count) }));
 }
 
 export function netlinkRowsSync(query: StatesQuery): TcpStateRow[] {
   const { states, localPort, remotePort, anyPort } = query;
-  return decodeRows(binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort));
+  const extensions = extensionsOf(query);
+  if (extensions !== 0) {
+    const [dump, extras] = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, undefined, extensions, udpOf(query));
+    return withExtras(decodeRows(dump), extras, query);
+  }
+  const scratch = scratches.pop();
+  let out: ArrayBuffer | number;
+  try {
+    out = binding.tcpDiagDumpSync(families(query), states, localPort, remotePort, anyPort, scratch, 0, udpOf(query));
+  } catch (error) {
+    if (scratch !== undefined) scratches.push(scratch);
+    throw error;
+  }
+  return fromScratch(out, scratch, decodeRows);
 }
 
 /** The dump runs on libuv's thread pool; only the decoding is on this thread. */
 export async function netlinkRows(query: StatesQuery): Promise<TcpStateRow[]> {
-  const { states, localPort, remotePort, anyPort } = query;
-  return decodeRows(await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort));
+  const extensions = extensionsOf(query);
+  if (extensions !== 0) {
+    const { states, localPort, remotePort, anyPort } = query;
+    const [dump, extras] = await binding.tcpDiagDump(families(query), states, localPort, remotePort, anyPort, undefined, extensions, udpOf(query));
+    return withExtras(decodeRows(dump), extras, query);
+  }
+  return dumpAsync(query, decodeRows);
 }
 
 /**

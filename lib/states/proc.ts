@@ -8,9 +8,12 @@ import { formatIPv4, formatIPv6 } from './address';
 import { matchesQuery, type StatesQuery } from './filter';
 import { makeRow, type TcpStateRow } from './row';
 
+// /proc/net/udp and udp6 (filter.protocol 'udp') print the same columns.
 const TABLES = [
-  { path: '/proc/net/tcp', ipv6: false },
-  { path: '/proc/net/tcp6', ipv6: true },
+  { path: '/proc/net/tcp', ipv6: false, udp: false },
+  { path: '/proc/net/tcp6', ipv6: true, udp: false },
+  { path: '/proc/net/udp', ipv6: false, udp: true },
+  { path: '/proc/net/udp6', ipv6: true, udp: true },
 ] as const;
 
 // Timer times are printed in USER_HZ ticks, 100 a second on every Linux.
@@ -88,7 +91,7 @@ export function parseTable(text: string, ipv6: boolean, query: StatesQuery, rows
 }
 
 function tablesFor(query: StatesQuery) {
-  return TABLES.filter((table) => (table.ipv6 ? query.ipv6 : query.ipv4));
+  return TABLES.filter((table) => (table.ipv6 ? query.ipv6 : query.ipv4) && table.udp === (query.protocol === 'udp'));
 }
 
 // No tcp6 table on a kernel without IPv6: no IPv6 socket. A missing tcp table is an error.

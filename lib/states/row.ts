@@ -3,6 +3,7 @@
 import type { SocketFamily } from '../core/socket';
 import { binding } from '../core/binding';
 import { tcpStateName, type TcpState } from '../core/tcp-states';
+import type { TcpInfo } from '../core/options';
 
 /**
  * The socket's pending timer, as `ss -o` shows it: 'retransmit' (ss "on": retransmission,
@@ -41,6 +42,38 @@ export interface TcpStateRow {
    * /proc/net/tcp, which has none.
    */
   cookie: string | null;
+  /**
+   * With `filter.info`: the socket's TCP_INFO as `getOption(socket, 'TCP_INFO')` gives it
+   * (`ss -ti`: rtt and rttvar in µs, sndCwnd, retransmits, ...); null where the kernel gave
+   * none (TIME_WAIT and SYN_RECV rows, and rows from /proc).
+   */
+  info?: TcpInfo | null;
+  /** With `filter.info`: the congestion control ('cubic', 'bbr', ...), or null as `info`. */
+  congestion?: string | null;
+  /** With `filter.memory`: the socket's memory, as `ss -m` prints skmem; null as `info`. */
+  memory?: SocketMemory | null;
+}
+
+/** sock_diag's INET_DIAG_SKMEMINFO, in bytes (`ss -m`'s skmem:(r,rb,t,tb,f,w,o,bl,d)). */
+export interface SocketMemory {
+  /** r: received, not read. */
+  rmemAlloc: number;
+  /** rb: the receive buffer's size (SO_RCVBUF). */
+  rcvbuf: number;
+  /** t: sent, not yet freed (in flight or queued in the kernel). */
+  wmemAlloc: number;
+  /** tb: the send buffer's size (SO_SNDBUF). */
+  sndbuf: number;
+  /** f: memory reserved, not yet used. */
+  fwdAlloc: number;
+  /** w: the send queue's memory. */
+  wmemQueued: number;
+  /** o: options and other ancillary memory. */
+  optmem: number;
+  /** bl: the backlog queue (packets waiting while the socket was busy). */
+  backlog: number;
+  /** d: packets dropped before reaching the socket. */
+  drops: number;
 }
 
 /** A process holding a descriptor of the socket. */

@@ -1,6 +1,7 @@
 // waitForState: resolves as soon as the kernel has a matching socket in the wanted state.
 // Where the tracepoint serves (watch.ts), every transition is seen, even one shorter than
-// any poll (FIN_WAIT_1 on loopback); elsewhere the kernel is polled (pollKernel): by the
+// any poll (FIN_WAIT_1 on loopback), and the kernel is listed once after the tracepoint is
+// armed (a state reached before), then only when an event brings a wanted state; elsewhere the kernel is polled (pollKernel): by the
 // exact 4-tuple lookup when the filter names both ends (its cost does not grow with the
 // host's table), else by a dump with the filter run in the kernel. 'CLOSED' means gone.
 import { constants as osConstants } from 'node:os';
@@ -8,12 +9,12 @@ import { isIP } from 'node:net';
 import { abortError, errnoException, invalidArgValue, type SystemError } from '../core/errors';
 import { INT32_MAX, readOptions, validateAbortSignal, validateInteger } from '../core/validate';
 import { formatEndpoint } from './address';
-import { stateBits, stateMask, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwners, queryRows } from './list';
 import { lookupRowSync } from './netlink';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
-import { StateWatch, type WatchSource } from './watch';
+import { adoptRows, StateWatch, type WatchSource } from './watch';
 import type { TcpState } from '../core/tcp-states';
 
 export interface WaitForStateOptions {
@@ -104,7 +105,7 @@ export async function waitForState(
   state: TcpState | readonly TcpState[],
   options: WaitForStateOptions = {},
 ): Promise<TcpStateRow[]> {
-  const query = toQuery(filter);
+  const query = tcpOnly(toQuery(filter));
   // Read once: a caller's array is copied before it is checked.
   const states = typeof state === 'string' ? state : Array.isArray(state) ? Array.from(state as readonly TcpState[]) : state;
   const wanted = stateMask(states, 'state');
@@ -150,8 +151,11 @@ export async function waitForState(
   const onAbort = () => watch.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    // One look once the tracepoint is armed: a state reached before is found here, and what
+    // follows comes from the tracepoint alone (no dump is polled while waiting).
     let rows = await list();
     if (done(rows)) return finish(rows);
+    adoptRows(watch, rows);
     let expired = false;
     timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
     for await (const change of watch) {

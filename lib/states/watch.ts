@@ -17,7 +17,7 @@ import { abortError, errnoException, invalidArgValue } from '../core/errors';
 import { binding, type NativeEventReader } from '../core/binding';
 import type { TcpState } from '../core/tcp-states';
 import { validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
-import { matchesAddresses, stateBits, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { matchesAddresses, stateBits, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwnersSync, queryRows, queryRowsSync } from './list';
 import { decodeRows, lookupRowSync } from './netlink';
 import type { TcpStateRow } from './row';
@@ -34,6 +34,15 @@ export interface TcpStateChange {
   from: TcpState | null;
   /** 'CLOSED' once the kernel no longer has the socket (TIME_WAIT over included). */
   to: TcpState;
+  /**
+   * How long the socket spent in `from`, in milliseconds (what bcc's tcpstates prints), from
+   * the kernel's timestamps of the tracepoint events that entered and left it. null where
+   * unknown, never 0 for it: the watch did not see the socket enter `from` (`from` null or
+   * 'CLOSED', or a socket older than the watch), the kernel does not report entering it
+   * (TIME_WAIT; a server's SYN_RECV, logged only at the handshake's final ACK), or the
+   * watch polls (its times are those of its dumps, not the kernel's).
+   */
+  durationMs: number | null;
   /** The socket's cookie (sock_diag's idiag_cookie, as `ss -e` prints `sk:`); null where unknown. */
   cookie: string | null;
   /**
@@ -63,13 +72,15 @@ export interface TcpStateChangeJson {
   time: string;
   from: TcpState | null;
   to: TcpState;
+  /** As TcpStateChange: milliseconds in `from`, null where unknown. */
+  durationMs: number | null;
   cookie: string | null;
   via: TcpStateChange['via'];
   row: TcpStateRow;
 }
 
 export function changeToJson(change: TcpStateChange): TcpStateChangeJson {
-  return { time: new Date(change.time).toISOString(), from: change.from, to: change.to, cookie: change.cookie, via: change.via, row: change.row };
+  return { time: new Date(change.time).toISOString(), from: change.from, to: change.to, durationMs: change.durationMs, cookie: change.cookie, via: change.via, row: change.row };
 }
 
 const OPTION_KEYS = new Set(['signal', 'source', 'intervalMs', 'initial', 'maxQueued']);
@@ -131,6 +142,13 @@ function unavailable(error: TracepointUnavailable): Error {
   return e;
 }
 
+/**
+ * For waitForState (not exported from the package): hands an unseeded tracepoint watch the
+ * rows its caller listed once the watch was armed, so that a TIME_WAIT among them still
+ * reports its end (TIME_WAIT -> CLOSED) without any dump being polled.
+ */
+export let adoptRows: (watch: StateWatch, rows: readonly TcpStateRow[]) => void;
+
 // Watches still open at exit are closed while JavaScript still runs (a worker's, which gets
 // no 'exit' event when terminated, are closed by the readers' environment cleanup).
 const live = new Set<StateWatch>();
@@ -155,6 +173,8 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   #reader: NativeEventReader | undefined;
   #rest = '';
   readonly #live = new Map<string, string | null>(); // tuple -> cookie
+  // tuple -> the state it entered and the kernel's time of that (null: entry not reported)
+  readonly #entered = new Map<string, { state: TcpState; monoNs: bigint | null }>();
   readonly #timeWaits = new Map<string, { row: TcpStateRow; deadline: number }>();
   #sweep: NodeJS.Timeout | undefined;
   readonly #connects: { event: TraceEvent; time: number }[] = [];
@@ -170,10 +190,11 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   /**
    * `internal.seed: false` (waitForState, the lab) skips the first dump that gives the
    * sockets already there their cookies: a wait naming one connection must not walk the
-   * host's table; cookies then come from lookups.
+   * host's table; cookies then come from lookups (and from adoptRows). A tracepoint watch
+   * never polls dumps, seeded or not.
    */
   constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined, internal: { seed: boolean } = { seed: true }) {
-    this.#query = toQuery(filter);
+    this.#query = tcpOnly(toQuery(filter));
     this.#settings = readOptions(options);
     const { signal, source } = this.#settings;
     if (signal?.aborted) throw abortError(signal);
@@ -195,8 +216,9 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     }
     this.source = chosen;
     try {
-      if (chosen === 'tracepoint' && (internal.seed || this.#settings.initial)) this.#seed();
-      else this.#startPolling();
+      // The tracepoint alone serves a tracepoint watch: no dump is polled beside it.
+      if (chosen === 'poll') this.#startPolling();
+      else if (internal.seed || this.#settings.initial) this.#seed();
     } catch (error) {
       this.#close();
       throw error;
@@ -349,6 +371,21 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     this.#instance = instance;
   }
 
+  static {
+    adoptRows = (watch, rows) => watch.#adopt(rows);
+  }
+
+  // Rows a caller listed after this watch began (waitForState's one look): their cookies are
+  // kept, and a TIME_WAIT among them is looked up again when its timer is due, since no event
+  // marks its end. An unseeded watch learns of the sockets already there this way.
+  #adopt(rows: readonly TcpStateRow[]): void {
+    if (this.source !== 'tracepoint' || this.#ended) return;
+    for (const row of rows) {
+      this.#live.set(tupleKey(row.family === 'ipv6', row.localAddress, row.localPort, row.remoteAddress, row.remotePort), row.cookie);
+      if (row.state === 'TIME_WAIT') this.#trackTimeWait(row);
+    }
+  }
+
   // The sockets already there: their cookies, and (initial) a first change each.
   #seed(): void {
     const rows = queryRowsSync({ ...this.#query, states: toQuery(undefined).states, withProcess: false, source: 'auto' });
@@ -356,7 +393,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     for (const row of rows) {
       this.#live.set(tupleKey(row.family === 'ipv6', row.localAddress, row.localPort, row.remoteAddress, row.remotePort), row.cookie);
       if (row.state === 'TIME_WAIT') this.#trackTimeWait(row);
-      if (this.#settings.initial) this.#push({ time: now, from: null, to: row.state, cookie: row.cookie, row, via: 'lookup' });
+      if (this.#settings.initial) this.#push({ time: now, from: null, to: row.state, durationMs: null, cookie: row.cookie, row, via: 'lookup' });
     }
   }
 
@@ -403,6 +440,21 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     for (const { event, time } of this.#connects.splice(0)) this.#onChange(event, time);
   }
 
+  // Time in event.from, from the kernel's timestamps of entering and leaving it; then what
+  // entering event.to is known as. A server's child socket is logged LISTEN -> SYN_RECV only
+  // at the final ACK, and a timewait socket's entry is not logged (see TcpStateChange).
+  #durationOf(key: string, event: TraceEvent, enteredTo: TcpState | null): number | null {
+    const entered = this.#entered.get(key);
+    const durationMs = entered !== undefined && entered.state === event.from && entered.monoNs !== null && event.monoNs >= entered.monoNs ? Number(event.monoNs - entered.monoNs) / 1e6 : null;
+    if (enteredTo === null) this.#entered.delete(key);
+    else {
+      const known = !(enteredTo === 'SYN_RECV' && event.from === 'LISTEN') && enteredTo !== 'TIME_WAIT' && !(enteredTo === 'FIN_WAIT_2' && event.to === 'CLOSED');
+      if (this.#entered.size >= MAX_TRACKED && !this.#entered.has(key)) this.#entered.delete(this.#entered.keys().next().value!);
+      this.#entered.set(key, { state: enteredTo, monoNs: known ? event.monoNs : null });
+    }
+    return durationMs;
+  }
+
   #onChange(event: TraceEvent, time: number): void {
     const key = tupleKey(event.ipv6, event.localAddress, event.localPort, event.remoteAddress, event.remotePort);
     let cookie = this.#live.get(key) ?? null;
@@ -411,20 +463,24 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
       if (TIME_WAIT_FROM.has(event.from)) {
         const tw = lookup(event, cookie ?? '');
         if (tw !== undefined && (tw.state === 'TIME_WAIT' || tw.state === 'FIN_WAIT_2') && (cookie === null || tw.cookie === cookie)) {
-          this.#push({ time, from: event.from, to: tw.state, cookie: tw.cookie, row: tw, via: 'lookup' });
+          const durationMs = this.#durationOf(key, event, tw.state);
+          this.#push({ time, from: event.from, to: tw.state, durationMs, cookie: tw.cookie, row: tw, via: 'lookup' });
           this.#trackTimeWait(tw);
           return;
         }
       }
-      this.#push({ time, from: event.from, to: 'CLOSED', cookie, row: this.#rowOf(event, cookie, undefined), via: 'tracepoint' });
+      const durationMs = this.#durationOf(key, event, null);
+      this.#push({ time, from: event.from, to: 'CLOSED', durationMs, cookie, row: this.#rowOf(event, cookie, undefined), via: 'tracepoint' });
       return;
     }
     const old = this.#timeWaits.get(key);
     if (old !== undefined && event.from !== 'TIME_WAIT') {
       // A new connection on the tuple: the kernel took over (or dropped) the timewait socket.
       this.#timeWaits.delete(key);
-      this.#push({ time, from: old.row.state, to: 'CLOSED', cookie: old.row.cookie, row: { ...old.row, state: 'CLOSED', timer: null }, via: 'tracepoint' });
+      this.#entered.delete(key);
+      this.#push({ time, from: old.row.state, to: 'CLOSED', durationMs: null, cookie: old.row.cookie, row: { ...old.row, state: 'CLOSED', timer: null }, via: 'tracepoint' });
     }
+    const durationMs = this.#durationOf(key, event, event.to);
     let found: TcpStateRow | undefined;
     if (cookie === null && event.localPort !== 0) {
       found = lookup(event);
@@ -432,7 +488,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     }
     if (this.#live.size >= MAX_TRACKED) this.#live.delete(this.#live.keys().next().value!);
     this.#live.set(key, cookie);
-    this.#push({ time, from: event.from, to: event.to, cookie, row: this.#rowOf(event, cookie, found), via: 'tracepoint' });
+    this.#push({ time, from: event.from, to: event.to, durationMs, cookie, row: this.#rowOf(event, cookie, found), via: 'tracepoint' });
   }
 
   #rowOf(event: TraceEvent, cookie: string | null, found: TcpStateRow | undefined): TcpStateRow {
@@ -476,7 +532,8 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
         continue;
       }
       this.#timeWaits.delete(key);
-      this.#push({ time: Date.now(), from: row.state, to: 'CLOSED', cookie: row.cookie, row: { ...row, state: 'CLOSED', timer: null }, via: 'lookup' });
+      this.#entered.delete(key);
+      this.#push({ time: Date.now(), from: row.state, to: 'CLOSED', durationMs: null, cookie: row.cookie, row: { ...row, state: 'CLOSED', timer: null }, via: 'lookup' });
     }
     if (this.#timeWaits.size === 0) {
       clearInterval(this.#sweep);
@@ -524,13 +581,13 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
         for (const [key, row] of now) {
           const was = before?.get(key);
           if (before === undefined) {
-            if (this.#settings.initial) this.#push({ time, from: null, to: row.state, cookie: row.cookie, row, via: 'poll' });
+            if (this.#settings.initial) this.#push({ time, from: null, to: row.state, durationMs: null, cookie: row.cookie, row, via: 'poll' });
           } else if (was === undefined || was.state !== row.state) {
-            this.#push({ time, from: was?.state ?? 'CLOSED', to: row.state, cookie: row.cookie, row, via: 'poll' });
+            this.#push({ time, from: was?.state ?? 'CLOSED', to: row.state, durationMs: null, cookie: row.cookie, row, via: 'poll' });
           }
         }
         for (const [key, row] of before ?? []) {
-          if (!now.has(key)) this.#push({ time, from: row.state, to: 'CLOSED', cookie: row.cookie, row: { ...row, state: 'CLOSED', timer: null }, via: 'poll' });
+          if (!now.has(key)) this.#push({ time, from: row.state, to: 'CLOSED', durationMs: null, cookie: row.cookie, row: { ...row, state: 'CLOSED', timer: null }, via: 'poll' });
         }
         before = now;
         await new Promise<void>((resolve) => {

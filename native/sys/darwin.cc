@@ -104,9 +104,18 @@ Failure NoSockDiag() {
 
 }  // namespace
 
-Failure DiagDump(const DumpRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
+Failure DiagDump(const DumpRequest&, std::vector<diag::DiagRow>*, std::vector<diag::DiagExtra>*) { return NoSockDiag(); }
 
-Failure DiagLookup(const LookupRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
+Failure DiagLookup(int, const LookupRequest&, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
+
+Failure DiagDestroy(int, const LookupRequest&) { return NoSockDiag(); }
+
+Failure UnixDump(std::vector<diag::UnixRow>*) { return NoSockDiag(); }
+
+int OpenLookupSocket(const char** syscall) noexcept {
+  *syscall = "socket";
+  return -ENOTSUP;
+}
 
 Failure DiagRowsOf(const char*, size_t, std::vector<diag::DiagRow>*) { return NoSockDiag(); }
 

@@ -92,6 +92,8 @@ struct DumpRequest {
   uint16_t localPort;  // 0: any
   uint16_t remotePort;
   uint16_t anyPort;    // local or remote
+  uint8_t extensions = 0;  // diag::kExtension*: then DiagDump fills `extras` too
+  bool udp = false;        // UDP sockets instead of TCP (ss -u): one request per family
 };
 
 // One connection named by its 4-tuple (and its cookie, or none): answered with that
@@ -112,8 +114,18 @@ struct Failure {
 };
 
 // Blocking; run on the thread pool or synchronously by diag.cc. May throw std::bad_alloc.
-Failure DiagDump(const DumpRequest& request, std::vector<diag::DiagRow>* rows);
-Failure DiagLookup(const LookupRequest& request, std::vector<diag::DiagRow>* rows);
+Failure DiagDump(const DumpRequest& request, std::vector<diag::DiagRow>* rows, std::vector<diag::DiagExtra>* extras = nullptr);
+// On `fd`, a socket from OpenLookupSocket kept by the caller for many lookups (replies
+// are matched by sequence number, so a late reply to an earlier request is skipped).
+Failure DiagLookup(int fd, const LookupRequest& request, std::vector<diag::DiagRow>* rows);
+// SOCK_DESTROY of that socket, on the same kind of socket: EPERM without CAP_NET_ADMIN,
+// ENOENT when it is gone (or the cookie is another socket's).
+Failure DiagDestroy(int fd, const LookupRequest& request);
+// Every UNIX socket of the network namespace (a dump of AF_UNIX sock_diag).
+Failure UnixDump(std::vector<diag::UnixRow>* rows);
+// A blocking NETLINK_SOCK_DIAG socket for DiagLookup, close-on-exec, its receive bounded by
+// SO_RCVTIMEO: a descriptor, or -errno and `syscall` set.
+int OpenLookupSocket(const char** syscall) noexcept;
 // The rows of recorded sock_diag replies (netlink messages as the kernel sent them).
 Failure DiagRowsOf(const char* messages, size_t length, std::vector<diag::DiagRow>* rows);
 

@@ -10,7 +10,7 @@ const EXPORTS = [
   'halfClosedPair', 'listen', 'loopbackPair', 'renderStateDiagram', 'restart', 'runLab', 'setOption', 'shutdown', 'socket',
   'tcpStates', 'tcpStatesSync', 'timeWaitOn', 'waitForState', 'watchStates', 'StateWatch',
   'FdChannel', 'LISTEN_FDS_START', 'SystemdDescriptor', 'TAKEOVER_PROTOCOL', 'Takeover', 'drain', 'listenFds', 'listenUnix', 'notify', 'takeover',
-  'serve', 'ServeHandle', 'whyInUse', 'sendConnection', 'receiveConnection',
+  'serve', 'ServeHandle', 'whyInUse', 'sendConnection', 'receiveConnection', 'destroySocket', 'unixSockets', 'unixSocketsSync',
 ];
 
 async function exercise(s, how) {
@@ -58,6 +58,10 @@ async function exercise(s, how) {
   assert.equal(change.to, 'FIN_WAIT_2');
   assert.equal(change.from, null);
   watch.close();
+  // destroySocket: a cookie no socket has names none (ENOENT, with or without the capability).
+  assert.throws(() => s.destroySocket({ ...row, cookie: '1' }), { code: 'ENOENT', syscall: 'sock_destroy' });
+  // UNIX sockets: Node's own stdio or libuv's are among them on any Linux host; arrays of rows.
+  assert.ok(Array.isArray(s.unixSocketsSync()) && Array.isArray(await s.unixSockets()));
   assert.deepEqual(await watch.next(), { value: undefined, done: true });
   client.destroy();
   peer.destroy();

@@ -2,7 +2,7 @@
 // runtime accepts and refuse what it refuses. Each @ts-expect-error fails the compile if
 // the line below it ever type-checks.
 import net from 'node:net';
-import { constants, FdChannel, getOption, listen, notify, receiveConnection, restart, sendConnection, serve, setOption, waitForState, whyInUse, type AddressInUseError, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
+import { constants, FdChannel, getOption, listen, notify, receiveConnection, restart, sendConnection, serve, setOption, tcpStatesSync, waitForState, watchStates, whyInUse, type AddressInUseError, type TcpStateChange, type TcpStateChangeJson, type ListenOptions, type NotifyOptions, type PortCause, type ReloadReceipt, type RestartOptions, type ServeStatus } from '../../dist/index';
 
 declare const server: net.Server;
 
@@ -105,3 +105,31 @@ declare const failed: AddressInUseError;
 const kinds: string[] | undefined = failed.causes?.map((c) => c.kind);
 
 export const used = [withPort, listenOptions, idle, reuse, info, eagain, state, rtt, rttNumber, kinds];
+
+// watchStates: each change says how long the socket spent in the state it left, or null.
+async function durations(): Promise<void> {
+  for await (const change of watchStates({ port: 80 })) {
+    const ms: number | null = change.durationMs;
+    // @ts-expect-error unknown is null, not a number: it must be checked
+    const always: number = change.durationMs;
+    void ms;
+    void always;
+  }
+}
+void durations;
+declare const line: TcpStateChangeJson;
+const lineMs: number | null = line.durationMs;
+// @ts-expect-error a change without durationMs is not a TcpStateChange
+const bare: TcpStateChange = { time: 0, from: null, to: 'LISTEN', cookie: null, row: undefined as never, via: 'poll' };
+void lineMs;
+void bare;
+
+// tcpStates' info and memory: optional on a row, null where the kernel gave none.
+const [detailed] = tcpStatesSync({ port: 80, info: true, memory: true });
+const detailedRtt: number | undefined = detailed?.info?.rtt;
+const detailedBuffer: number | undefined = detailed?.memory?.rcvbuf;
+// @ts-expect-error info may be null or absent: it must be checked
+const unchecked: number = detailed!.info.rtt;
+// @ts-expect-error info is a boolean
+tcpStatesSync({ info: 'yes' });
+void [detailedRtt, detailedBuffer, unchecked];

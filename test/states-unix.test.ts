@@ -1,0 +1,75 @@
+// unixSockets and `sockctl states -x`: the UNIX sockets of the namespace through sock_diag,
+// checked against `ss -xan` for the sockets a python3 child holds (a pathname listener in a
+// private directory, a connection with bytes waiting, an abstract datagram socket), matched
+// by inode: type, state, name, queues and the peer's inode.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unixSockets, unixSocketsSync } from '../lib/index';
+import { CLI, ensureBuilt } from './helpers/dist';
+import { isLinux } from './helpers/net';
+
+const HOLDER = `
+import os, socket, sys
+path = sys.argv[1]
+l = socket.socket(socket.AF_UNIX); l.bind(path); l.listen(7)
+c = socket.socket(socket.AF_UNIX); c.connect(path); a, _ = l.accept(); c.send(b'hello')
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind('\\0' + sys.argv[2])
+print(*(os.fstat(s.fileno()).st_ino for s in (l, c, a, d)), flush=True)
+sys.stdin.readline()
+`;
+
+const NETID = { u_str: 'stream', u_dgr: 'dgram', u_seq: 'seqpacket' } as Record<string, string>;
+const STATE = { ESTAB: 'ESTABLISHED', UNCONN: 'CLOSED' } as Record<string, string>;
+
+describe.skipIf(!isLinux)('UNIX sockets, against ss -xan', () => {
+  let holder: ReturnType<typeof spawn>;
+  let dir: string;
+  let inodes: number[];
+  const abstract = `sockctl-test-${process.pid}`;
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'sockctl-unix-'));
+    holder = spawn('python3', ['-c', HOLDER, join(dir, 'listen.sock'), abstract], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const line = (await createInterface({ input: holder.stdout! })[Symbol.asyncIterator]().next()).value as string;
+    inodes = line.trim().split(' ').map(Number);
+  });
+  afterAll(async () => {
+    holder.stdin!.end('\n');
+    if (holder.exitCode === null) await once(holder, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("python3's four sockets are what ss says, field by field", async () => {
+    const ss = new Map<number, Record<string, unknown>>();
+    for (const line of execFileSync('ss', ['-xanH'], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n')) {
+      const [netid, state, recvQ, sendQ, path, inode, , peer] = line.trim().split(/\s+/);
+      ss.set(Number(inode), { type: NETID[netid!], state: STATE[state!] ?? state, recvQ: Number(recvQ), sendQ: Number(sendQ), path: path === '*' ? null : path, peerInode: peer === '0' || peer === '*' ? null : Number(peer) });
+    }
+    const ours = new Map(unixSocketsSync().map((row) => [row.inode, row]));
+    const [listener, client, accepted, datagram] = inodes as [number, number, number, number];
+    for (const inode of inodes) {
+      const { inode: _, ...row } = ours.get(inode)!;
+      expect(row, `inode ${inode}`).toEqual(ss.get(inode));
+    }
+    expect(ours.get(listener)).toMatchObject({ type: 'stream', state: 'LISTEN', path: join(dir, 'listen.sock'), sendQ: 7 });
+    expect(ours.get(client)).toMatchObject({ state: 'ESTABLISHED', peerInode: accepted });
+    expect(ours.get(accepted)).toMatchObject({ state: 'ESTABLISHED', peerInode: client, recvQ: 5 });
+    expect(ours.get(datagram)).toMatchObject({ type: 'dgram', state: 'CLOSED', path: `@${abstract}` });
+    expect((await unixSockets()).some((row) => row.inode === datagram)).toBe(true);
+  });
+
+  it('sockctl states -x prints them as ss -xa does; it takes no TCP filter', () => {
+    const run = spawnSync(process.execPath, [CLI, 'states', '-x'], { encoding: 'utf8', timeout: 10_000, maxBuffer: 64 << 20 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^u_str\\s+LISTEN\\s+0\\s+7\\s+${join(dir, 'listen.sock').replace(/[.]/g, '\\.')}\\s+${inodes[0]}\\s+\\*$`, 'm'));
+    expect(run.stdout).toMatch(new RegExp(`^u_dgr\\s+UNCONN\\s+0\\s+0\\s+@${abstract}\\s+${inodes[3]}\\s+\\*$`, 'm'));
+    const bad = spawnSync(process.execPath, [CLI, 'states', '-x', '--port', '80'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--unix lists every UNIX socket: --port does not go with it/);
+  });
+});
