@@ -1,5 +1,6 @@
 // The raw binding's own checks, for callers that skip lib/: a port's range, an address with
 // a NUL byte, and TCP_INFO decoded only as far as the kernel filled it.
+import { release } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../lib/core/binding';
 import { getOption, socket } from '../lib/index';
@@ -55,12 +56,27 @@ describe.skipIf(!isLinux)('TCP_INFO honours the length the kernel returns', () =
     expect(binding.decodeTcpInfo(bytes).rto).toBe(200_000);
   });
 
+  it("the kernel's fields beyond glibc's struct: an 8-byte one only when all 8 bytes are", () => {
+    expect(Object.keys(binding.decodeTcpInfo(new Uint8Array(104)))).toHaveLength(31); // glibc's struct tcp_info
+    expect('pacingRate' in binding.decodeTcpInfo(new Uint8Array(111))).toBe(false);
+    const bytes = new Uint8Array(232);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(104, 12_345_678_901n, true); // tcpi_pacing_rate
+    view.setBigUint64(160, 42n, true); // tcpi_delivery_rate
+    view.setUint32(228, 65_483, true); // tcpi_snd_wnd
+    expect(binding.decodeTcpInfo(bytes)).toMatchObject({ pacingRate: 12_345_678_901, deliveryRate: 42, sndWnd: 65_483 });
+  });
+
   it('a full read from the kernel has every field (control), and getOption names the state', async () => {
     const pair = await connectedPair();
     try {
       const info = getOption(pair.client, 'TCP_INFO');
       expect(info.state).toBe('ESTABLISHED');
-      expect(Object.keys(info)).toHaveLength(31);
+      // glibc's 31 fields and the kernel's 22 later ones (its struct is 232 bytes since 6.2).
+      const [major = 0, minor = 0] = release().split('.').map(Number);
+      if (major > 6 || (major === 6 && minor >= 2)) expect(Object.keys(info)).toHaveLength(53);
+      else expect(Object.keys(info).length).toBeGreaterThan(31);
+      expect(info.segsOut).toBeGreaterThan(0);
       expect(info.rtt).toBeGreaterThan(0);
     } finally {
       await pair.close();

@@ -15,11 +15,13 @@ function ssDetails(port: number, localPort: number, peerPort: number): Record<st
   const at = lines.findIndex((line) => line.includes(`:${localPort} `) && line.trimEnd().endsWith(`:${peerPort}`));
   if (at < 0) throw new Error(`ss did not list ${localPort} -> ${peerPort}:\n${out}`);
   const words: Record<string, string> = {};
-  for (const word of lines[at + 1]!.trim().split(/\s+/)) {
+  const list = lines[at + 1]!.trim().split(/\s+/);
+  list.forEach((word, i) => {
     const colon = word.indexOf(':');
     if (colon > 0) words[word.slice(0, colon)] ??= word.slice(colon + 1);
-    else words[word] = '';
-  }
+    else if (/bps$/.test(list[i + 1] ?? '')) words[word] = list[i + 1]!; // pacing_rate 233922295016bps
+    else if (!/bps$/.test(word)) words[word] = '';
+  });
   return words;
 }
 
@@ -47,6 +49,15 @@ describe.skipIf(!isLinux)('tcpStates info and memory, against ss -tinm', () => {
       expect(String(info.rcvSpace)).toBe(ss.rcv_space);
       // An idle connection keeps its estimate: rtt/rttvar in µs, ss in ms.
       expect(`${info.rtt! / 1000}/${info.rttvar! / 1000}`).toBe(ss.rtt);
+      // The kernel's later fields (ss leaves out a counter that is 0): ss prints the pacing
+      // rate in bits a second.
+      expect(`${info.pacingRate! * 8}bps`).toBe(ss.pacing_rate);
+      expect(String(info.segsOut)).toBe(ss.segs_out ?? '0');
+      expect(String(info.segsIn)).toBe(ss.segs_in ?? '0');
+      expect(String(info.minRtt! / 1000)).toBe(ss.minrtt);
+      expect(String(info.sndWnd)).toBe(ss.snd_wnd);
+      expect(String(info.delivered)).toBe(ss.delivered ?? '0');
+      expect(info.segsIn! + info.segsOut!).toBeGreaterThan(0);
       const m = row.memory!;
       expect(`(r${m.rmemAlloc},rb${m.rcvbuf},t${m.wmemAlloc},tb${m.sndbuf},f${m.fwdAlloc},w${m.wmemQueued},o${m.optmem},bl${m.backlog},d${m.drops})`).toBe(ss.skmem);
     }

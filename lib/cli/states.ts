@@ -169,7 +169,14 @@ function tcpDetails(row: TcpStateRow): string {
   const parts = [row.congestion ?? '', `wscale:${i.sndWscale},${i.rcvWscale}`, `rto:${ms(i.rto)}`, `rtt:${ms(i.rtt)}/${ms(i.rttvar)}`, `mss:${i.sndMss}`, `pmtu:${i.pmtu}`, `rcvmss:${i.rcvMss}`, `advmss:${i.advmss}`, `cwnd:${i.sndCwnd}`];
   if ((i.sndSsthresh ?? 0) < 0x7fffffff) parts.push(`ssthresh:${i.sndSsthresh}`);
   if ((i.retrans ?? 0) > 0 || (i.totalRetrans ?? 0) > 0) parts.push(`retrans:${i.retrans}/${i.totalRetrans}`);
+  if (i.segsOut) parts.push(`segs_out:${i.segsOut}`);
+  if (i.segsIn) parts.push(`segs_in:${i.segsIn}`);
+  if (i.pacingRate !== undefined) parts.push(`pacing_rate ${i.pacingRate * 8}bps`);
+  if (i.deliveryRate) parts.push(`delivery_rate ${i.deliveryRate * 8}bps`);
+  if (i.delivered) parts.push(`delivered:${i.delivered}`);
   parts.push(`rcv_space:${i.rcvSpace}`, `rcv_ssthresh:${i.rcvSsthresh}`);
+  if (i.minRtt !== undefined) parts.push(`minrtt:${ms(i.minRtt)}`);
+  if (i.sndWnd !== undefined) parts.push(`snd_wnd:${i.sndWnd}`);
   return parts.filter((p) => p !== '').join(' ');
 }
 

@@ -42,6 +42,30 @@ interface RawTcpInfoFields {
   rcvRtt: number;
   rcvSpace: number;
   totalRetrans: number;
+  // The kernel's later fields (linux/tcp.h), where it returns them: rates in bytes a second
+  // (ss prints bits: pacing_rate, delivery_rate), times in µs.
+  pacingRate: number;
+  maxPacingRate: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  segsOut: number;
+  segsIn: number;
+  notsentBytes: number;
+  minRtt: number;
+  dataSegsIn: number;
+  dataSegsOut: number;
+  deliveryRate: number;
+  busyTime: number;
+  rwndLimited: number;
+  sndbufLimited: number;
+  delivered: number;
+  deliveredCe: number;
+  bytesSent: number;
+  bytesRetrans: number;
+  dsackDups: number;
+  reordSeen: number;
+  rcvOoopack: number;
+  sndWnd: number;
 }
 
 export interface DiagLayout {

@@ -144,11 +144,34 @@ int DetachReuseportBpf(int fd) noexcept {
 
 namespace {
 
+// Room for the kernel's whole struct tcp_info: glibc's <netinet/tcp.h> stops at
+// tcpi_total_retrans (104 bytes); the later fields are read at their offsets in the
+// kernel's (linux/tcp.h, fixed by its ABI: fields are only ever appended).
+constexpr size_t kTcpInfoBytes = 256;
+union TcpInfoBuffer {
+  struct tcp_info ti;
+  unsigned char raw[kTcpInfoBytes];
+};
+
 // The fields `length` bytes of `ti` cover, by the names lib/core/binding.ts types.
-Napi::Object Decode(Napi::Env env, const struct tcp_info& ti, size_t length) {
+Napi::Object Decode(Napi::Env env, const TcpInfoBuffer& buffer, size_t length) {
+  const struct tcp_info& ti = buffer.ti;
   Napi::Object r = Napi::Object::New(env);
   auto put = [&](const char* key, size_t end, double value) {
     if (end <= length) r.Set(key, Napi::Number::New(env, value));
+  };
+  // A field of the kernel's struct beyond glibc's: `bytes` (4 or 8) at `offset`.
+  auto later = [&](const char* key, size_t offset, size_t bytes) {
+    if (offset + bytes > length) return;
+    if (bytes == 8) {
+      uint64_t value;
+      std::memcpy(&value, buffer.raw + offset, sizeof value);
+      r.Set(key, Napi::Number::New(env, static_cast<double>(value)));
+    } else {
+      uint32_t value;
+      std::memcpy(&value, buffer.raw + offset, sizeof value);
+      r.Set(key, Napi::Number::New(env, value));
+    }
   };
 #define SOCKCTL_FIELD(key, member) put(key, offsetof(struct tcp_info, member) + sizeof ti.member, ti.member)
   SOCKCTL_FIELD("state", tcpi_state);
@@ -185,24 +208,47 @@ Napi::Object Decode(Napi::Env env, const struct tcp_info& ti, size_t length) {
   SOCKCTL_FIELD("rcvSpace", tcpi_rcv_space);
   SOCKCTL_FIELD("totalRetrans", tcpi_total_retrans);
 #undef SOCKCTL_FIELD
+  // linux/tcp.h after tcpi_total_retrans (offset 100): rates in bytes per second, times in µs.
+  later("pacingRate", 104, 8);
+  later("maxPacingRate", 112, 8);
+  later("bytesAcked", 120, 8);
+  later("bytesReceived", 128, 8);
+  later("segsOut", 136, 4);
+  later("segsIn", 140, 4);
+  later("notsentBytes", 144, 4);
+  later("minRtt", 148, 4);
+  later("dataSegsIn", 152, 4);
+  later("dataSegsOut", 156, 4);
+  later("deliveryRate", 160, 8);
+  later("busyTime", 168, 8);
+  later("rwndLimited", 176, 8);
+  later("sndbufLimited", 184, 8);
+  later("delivered", 192, 4);
+  later("deliveredCe", 196, 4);
+  later("bytesSent", 200, 8);
+  later("bytesRetrans", 208, 8);
+  later("dsackDups", 216, 4);
+  later("reordSeen", 220, 4);
+  later("rcvOoopack", 224, 4);
+  later("sndWnd", 228, 4);
   return r;
 }
 
 }  // namespace
 
 Napi::Value TcpInfo(Napi::Env env, int fd) {
-  struct tcp_info ti = {};
-  socklen_t length = sizeof ti;
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &length) != 0) throw ErrnoError(env, errno, "getsockopt");
-  return Decode(env, ti, length);
+  TcpInfoBuffer buffer = {};
+  socklen_t length = sizeof buffer;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &buffer, &length) != 0) throw ErrnoError(env, errno, "getsockopt");
+  return Decode(env, buffer, length);
 }
 
 Napi::Value DecodeTcpInfo(Napi::Env env, const char* bytes, size_t length) {
-  struct tcp_info ti = {};
-  if (length > sizeof ti) length = sizeof ti;
+  TcpInfoBuffer buffer = {};
+  if (length > sizeof buffer) length = sizeof buffer;
   if (bytes == nullptr) length = 0;
-  if (length != 0) std::memcpy(&ti, bytes, length);
-  return Decode(env, ti, length);
+  if (length != 0) std::memcpy(&buffer, bytes, length);
+  return Decode(env, buffer, length);
 }
 
 }  // namespace sockctl::sys
