@@ -35,10 +35,16 @@ export function startWrk(url: string, options: { connections?: number; close?: b
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   const exited = once(child, 'exit');
+  const started = Date.now();
   return {
     async stop(): Promise<WrkSummary> {
+      // wrk installs its SIGINT handler only after its threads and Lua states are up: a SIGINT
+      // before that kills it with its summary unprinted, so give it a second first.
+      const early = 1000 - (Date.now() - started);
+      if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
       if (child.exitCode === null) child.kill('SIGINT');
       await exited;
+      if (!/requests in/.test(text)) throw new Error(`wrk (exit ${child.exitCode}, signal ${child.signalCode}) printed no summary:\n${text}`);
       return parseWrk(text);
     },
   };
