@@ -284,7 +284,7 @@ describe('runLab, renderStateDiagram and ListeningDescriptor check their argumen
 });
 
 describe.skipIf(!isLinux)('descriptors and system errors', () => {
-  it('fdOf on an unbound dgram.Socket is EBADF, as the README says', async () => {
+  it('fdOf on an unbound dgram.Socket is EBADF, as docs/errors.md says', async () => {
     const udp = dgram.createSocket('udp4');
     try {
       const error = await expectRefusal(() => fdOf(udp), Error, 'EBADF', 'fdOf EBADF (dgram.Socket has no open descriptor)');

@@ -1,4 +1,4 @@
-// The README's "How sockctl compares" table, claim by claim, for Node core and the four
+// docs/comparison.md's table, claim by claim, for Node core and the four
 // packages it names: each one exercised on this machine, on loopback, as installed from
 // the npm registry (devDependencies). sockctl's own column is backed by its own tests.
 import { execFileSync, spawnSync } from 'node:child_process';

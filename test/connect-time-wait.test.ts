@@ -1,7 +1,7 @@
 // Client-side TIME_WAIT, measured against the kernel: a client bound to a local port that
 // closes first keeps TIME_WAIT on (its address, its port, the peer). Reconnecting from that
 // port, with and without SO_REUSEADDR / SO_REUSEPORT on the old and the new socket, to the
-// same peer and to another, gives what the README's table says; ss confirms each case.
+// same peer and to another, gives what docs/connect.md's table says; ss confirms each case.
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ type Reuse = 'none' | 'reuseAddr' | 'reusePort';
 const REUSES: Reuse[] = ['none', 'reuseAddr', 'reusePort'];
 const flags = (reuse: Reuse): Partial<ConnectOptions> => (reuse === 'none' ? {} : { [reuse]: true });
 
-/** The README's table, row by row: old socket's option, new socket's option, to the same peer / to another. */
+/** docs/connect.md's table, row by row: old socket's option, new socket's option, to the same peer / to another. */
 export const CLIENT_TIME_WAIT: Record<Reuse, Record<Reuse, [string, string]>> = {
   none: {
     none: ['bind EADDRINUSE', 'bind EADDRINUSE'],
@@ -79,7 +79,7 @@ async function outcome(options: ConnectOptions): Promise<{ result: string; socke
   }
 }
 
-describe.skipIf(!isLinux)('client-side TIME_WAIT on a bound local port (the README table), against ss', () => {
+describe.skipIf(!isLinux)('client-side TIME_WAIT on a bound local port (the table of docs/connect.md), against ss', () => {
   for (const old of REUSES) {
     for (const next of REUSES) {
       for (const [i, where] of ['same peer', 'another peer'].entries()) {
@@ -108,11 +108,11 @@ describe.skipIf(!isLinux)('client-side TIME_WAIT on a bound local port (the READ
   }
 });
 
-describe('the README\'s client TIME_WAIT table is this test\'s table', () => {
+describe('docs/connect.md\'s client TIME_WAIT table is this test\'s table', () => {
   it('row by row', async () => {
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const readme = readFileSync(join(__dirname, '..', 'docs', 'connect.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### Client-side TIME_WAIT'));
     const rows = section
       .split('\n')

@@ -57,7 +57,7 @@ describe('the TCP state diagram', () => {
   });
 });
 
-describe('docs/tcp-states.svg, the README picture made by sockctl lab', () => {
+describe('docs/tcp-states.svg, the picture of docs/lab.md, made by sockctl lab', () => {
   const svg = readFileSync(join(__dirname, '..', 'docs', 'tcp-states.svg'), 'utf8');
   it('shows all 11 states observed', () => {
     const seen = [...svg.matchAll(/class="state seen" data-state="(\w+)"/g)].map((m) => m[1]);
@@ -66,7 +66,7 @@ describe('docs/tcp-states.svg, the README picture made by sockctl lab', () => {
   it('counts the transitions it draws: its legend agrees with its orange edges', () => {
     const drawn = [...svg.matchAll(/class="transition seen[^"]*" data-transition="([\w>]+)"/g)].length;
     expect(svg).toContain(`11 of 11 states and ${drawn} of ${TRANSITIONS.length} transitions observed`);
-    expect(drawn).toBe(18); // all but LISTEN -> SYN_SENT and SYN_RECV -> FIN_WAIT_1 (README)
+    expect(drawn).toBe(18); // all but LISTEN -> SYN_SENT and SYN_RECV -> FIN_WAIT_1 (docs/lab.md)
   });
   it.skipIf(!hasRsvg)('renders', () => {
     const png = execFileSync('rsvg-convert', [join(__dirname, '..', 'docs', 'tcp-states.svg')]);

@@ -119,7 +119,7 @@ describe.skipIf(!isLinux)('examples/http-restart.js: restarts under continuous r
     });
   });
 
-  it('is in the README verbatim', () => {
-    expect(readFileSync(join(__dirname, '..', 'README.md'), 'utf8')).toContain(readFileSync(EXAMPLE, 'utf8'));
+  it('is in docs/listen.md verbatim', () => {
+    expect(readFileSync(join(__dirname, '..', 'docs', 'listen.md'), 'utf8')).toContain(readFileSync(EXAMPLE, 'utf8'));
   });
 });

@@ -132,7 +132,7 @@ describe.skipIf(!isLinux)('sockctl lab scenarios', () => {
     for (const s of SCENARIOS) expect(new Set(results.get(s.name)!.events.map((e) => e.state))).toEqual(new Set(s.states));
     // Every state but CLOSED (never listed by the kernel) was also confirmed by ss.
     expect(new Set(checked).size).toBe(10);
-    // Every edge of the diagram, but the three the README explains: LISTEN -> SYN_SENT (the
+    // Every edge of the diagram, but the three docs/lab.md explains: LISTEN -> SYN_SENT (the
     // sockets API cannot: connect on a listener is EISCONN, test/connect.test.ts),
     // SYN_RECV -> FIN_WAIT_1 (Linux defers the FIN, above) and TIME_WAIT -> CLOSED (2MSL:
     // the slow test below).

@@ -401,9 +401,9 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
   });
 });
 
-describe('the README shows the systemd units as they are in examples/systemd', () => {
-  it('each unit is in the README verbatim', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+describe('docs/reloads.md shows the systemd units as they are in examples/systemd', () => {
+  it('each unit is in docs/reloads.md verbatim', () => {
+    const readme = readFileSync(join(ROOT, 'docs', 'reloads.md'), 'utf8');
     for (const unit of ['app.socket', 'app.service', 'app-systemd252.service']) {
       expect(readme).toContain(readFileSync(join(ROOT, 'examples', 'systemd', unit), 'utf8'));
     }

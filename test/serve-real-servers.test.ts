@@ -3,7 +3,7 @@
 // gracefully by SIGINT, never says READY=1: --ready-after). 10 reloads under wrk with
 // `Connection: close`: wrk, the outside witness, counts 0 socket errors and 0 non-2xx.
 // (With keep-alive these servers close idle connections when they stop, and lose the
-// requests racing those closes: the README says so; Node apps with drain() do not.)
+// requests racing those closes: docs/reloads.md says so; Node apps with drain() do not.)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// The README's claims about `sockctl serve` under load, judged by outside witnesses:
+// docs/reloads.md's claims about `sockctl serve` under load, judged by outside witnesses:
 // - "reloading on SIGHUP with nothing dropped (proven with wrk)", "0 socket errors and 0
 //   non-2xx ... with short and keep-alive connections": Debian's wrk (-d8s) against 5
 //   SIGHUPs, once with `Connection: close` and once keep-alive; wrk's own counts decide.

@@ -83,9 +83,9 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
     });
   }
 
-  it('examples/serve-app.js (the README\'s) serves under it, reloads, and is in the README verbatim', async () => {
+  it('examples/serve-app.js (the README\'s) serves under it, reloads, and is in the README and docs/reloads.md verbatim', async () => {
     const example = join(ROOT, 'examples', 'serve-app.js');
-    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(readFileSync(example, 'utf8'));
+    for (const page of ['README.md', 'docs/reloads.md']) expect(readFileSync(join(ROOT, page), 'utf8')).toContain(readFileSync(example, 'utf8'));
     const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--workers', '2', '--', process.execPath, example]);
     const port = await serve.port();
     const first = await serve.line(/generation 1: 2 worker\(s\) ready \(pid (\d+) (\d+)\)/);
