@@ -44,11 +44,22 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The garbage collector's safety net (lib/core/descriptor.ts): closes `fd` only if this
+// environment still owns it and the number names the same file, so that an object whose
+// descriptor was closed behind its back never closes the file that reused the number.
+Napi::Value CloseIfOwned(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  if (!DisownIfSame(info.Env(), fd)) return Napi::Boolean::New(info.Env(), false);
+  if (close(fd) != 0 && errno != EINTR) throw ErrnoError(info.Env(), errno, "close");
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 }  // namespace
 
 void InitDescriptors(Napi::Env env, Napi::Object exports) {
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("closeIfOwned", Napi::Function::New(env, CloseIfOwned, "closeIfOwned"));
   exports.Set("own", Napi::Function::New(env, OwnFd, "own"));
   exports.Set("disown", Napi::Function::New(env, DisownFd, "disown"));
 }

@@ -46,10 +46,14 @@ Environment* Of(napi_env env) noexcept {
   return static_cast<Environment*>(data);
 }
 
+bool StillNames(int fd, const FileId& id) noexcept {
+  struct stat now;
+  return sys::FileStat(fd, &now) == 0 && now.st_dev == id.dev && now.st_ino == id.ino;
+}
+
 void CloseOwned(Environment* environment) noexcept {
   for (const auto& [fd, id] : environment->owned) {
-    struct stat now;
-    if (sys::FileStat(fd, &now) == 0 && now.st_dev == id.dev && now.st_ino == id.ino) close(fd);
+    if (StillNames(fd, id)) close(fd);
   }
   environment->owned.clear();
 }
@@ -82,6 +86,16 @@ void Own(Napi::Env env, int fd) noexcept {
 void Disown(Napi::Env env, int fd) noexcept {
   Environment* environment = Of(env);
   if (environment != nullptr) environment->owned.erase(fd);
+}
+
+bool DisownIfSame(Napi::Env env, int fd) noexcept {
+  Environment* environment = Of(env);
+  if (environment == nullptr) return false;  // torn down: CloseOwned has already run
+  auto found = environment->owned.find(fd);
+  if (found == environment->owned.end()) return false;
+  bool same = StillNames(fd, found->second);
+  environment->owned.erase(found);
+  return same;
 }
 
 int LookupSocket(Napi::Env env, const char** syscall) noexcept {

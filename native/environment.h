@@ -38,6 +38,10 @@ void Own(Napi::Env env, int fd) noexcept;
 // JavaScript closed `fd` or gave it away: it is no longer closed at the end.
 void Disown(Napi::Env env, int fd) noexcept;
 
+// Disown, and true only when this environment owned `fd` and the number still names the
+// file it named then (not one closed behind our back and reused): what may be closed.
+bool DisownIfSame(Napi::Env env, int fd) noexcept;
+
 // Rule 3: this environment's sock_diag socket for 4-tuple lookups (sys::OpenLookupSocket),
 // opened on first use: a descriptor, or -errno with `syscall` set. Not for JavaScript.
 int LookupSocket(Napi::Env env, const char** syscall) noexcept;

@@ -17,6 +17,7 @@ describe('the binding called directly with wrong types', () => {
     ['send', () => (binding.send as (...a: unknown[]) => void)(3, new DataView(new ArrayBuffer(4))), 'The "data" argument must be an instance of Buffer or TypedArray'],
     ['own', () => (binding.own as (...a: unknown[]) => void)('3'), 'The "fd" argument must be of type number'],
     ['disown', () => (binding.disown as (...a: unknown[]) => void)(), 'The "fd" argument must be of type number'],
+    ['closeIfOwned', () => (binding.closeIfOwned as (...a: unknown[]) => void)(null), 'The "fd" argument must be of type number'],
     ['bind', () => (binding.bind as (...a: unknown[]) => void)(3, 127, 0), 'The "address" argument must be of type string'],
     ['setErrorFactory', () => (binding.setErrorFactory as (...a: unknown[]) => void)(42), 'The "factory" argument must be of type function'],
     // A DataView passes napi_is_buffer on Node 20 and then failed as an uncoded "Invalid argument" (found by the fuzz campaign).

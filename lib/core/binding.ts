@@ -118,6 +118,11 @@ export interface NativeBinding {
   /** close(2); forgets the descriptor first (see own). */
   close(fd: number): void;
   /**
+   * close(2) only if this environment owns `fd` and it still names the file it named when
+   * owned; false (and forgotten) otherwise. For the garbage collector's safety net.
+   */
+  closeIfOwned(fd: number): boolean;
+  /**
    * This environment (main thread or worker) owns `fd`: it is closed when the environment
    * ends if still owned then. socket() and dup() own what they make; no-op on a closed fd.
    */

@@ -12,10 +12,12 @@ import { validateInteger } from './validate';
 
 // The safety net, as Node has for a FileHandle: a descriptor whose owner is garbage-
 // collected without close() is closed then, with a warning that names it.
+// Only a number that still names the file it named when owned is closed: one closed behind
+// the object's back and reused (a file opened since) belongs to someone else now.
 const unclosed = new FinalizationRegistry<number>((fd) => {
   let outcome = 'closed it';
   try {
-    binding.close(fd);
+    if (!binding.closeIfOwned(fd)) outcome = 'it was closed behind its back (the number names another file now or none): left alone';
   } catch (error) {
     outcome = `could not close it: ${(error as Error).message}`;
   }

@@ -563,6 +563,7 @@ const RAW = {
   setErrorFactory: () => [pick([undefined, null, 5, 'f', {}, []])], // never a function: it would replace the factory
   dup: () => [fdValue()],
   close: () => [fdValue()],
+  closeIfOwned: () => [fdValue()],
   setIntOption: () => [fdValue(), pick([1, 6, 0, 41, -1, NaN, 2 ** 32 + 1, anyValue()]), pick([2, 1, 15, 9, 0, -1, 1.5, anyValue()]), pick([0, 1, 4096, -1, 2 ** 31 - 1, NaN, anyValue()])],
   getIntOption: () => [fdValue(), pick([1, 6, 0, 41, -1, NaN, anyValue()]), pick([2, 1, 15, 9, 0, -1, anyValue()])],
   setLinger: () => [fdValue(), pick([0, 1, -1, 2, NaN, anyValue()]), pick([0, 1, -1, 2 ** 31 - 1, 1.5, anyValue()])],
