@@ -17,8 +17,8 @@ import { ssRows } from './helpers/ss';
 const FIXTURE = join(__dirname, 'fixtures', 'worker-descriptors.js');
 
 interface Running {
-  before: number;
-  during: number;
+  before: number[];
+  during: number[];
   port: number;
   released: number;
   file: number;
@@ -35,8 +35,10 @@ afterEach(async () => {
   child = undefined;
 });
 
-const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`);
+const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).map(Number);
 const link = (pid: number, fd: number) => readlinkSync(`/proc/${pid}/fd/${fd}`);
+/** What each descriptor of `pid` is (`socket:[inode]`, a path, ...), read from outside. */
+const targets = (pid: number) => new Map(fds(pid).map((fd) => [fd, (() => { try { return link(pid, fd); } catch { return 'gone'; } })()]));
 const listening = (port: number) => ssRows(port).filter((row) => row.state === 'LISTEN' && row.localPort === port);
 
 describe.skipIf(!isLinux)('descriptors a worker owned', () => {
@@ -56,17 +58,26 @@ describe.skipIf(!isLinux)('descriptors a worker owned', () => {
 
     const running = (await next()) as Running;
     expect(running.made).toBe(101);
-    expect(running.during - running.before).toBeGreaterThanOrEqual(running.made + 2);
+    expect(running.during.length - running.before.length).toBeGreaterThanOrEqual(running.made + 2);
     expect(listening(running.port)).toHaveLength(1); // the witness sees the listener while the worker lives
     const releasedSocket = link(proc.pid!, running.released);
     expect(releasedSocket).toMatch(/^socket:\[\d+\]$/);
     expect(running.reused).toBe(true); // the number closed behind sockctl's back is the file's now
+    // The sockets the worker owns, by inode (a number can be reused; an open inode cannot).
+    const during = targets(proc.pid!);
+    const workers = new Set(
+      [...during].filter(([fd, what]) => !running.before.includes(fd) && fd !== running.released && /^socket:/.test(what)).map(([, what]) => what),
+    );
+    expect(workers.size).toBeGreaterThanOrEqual(51); // 50 socket()s and the listener (each dup() shares its socket's inode)
 
     proc.stdin.write('\n');
-    const { after } = (await next()) as { after: number };
-    // Back to before, plus the two that were not the worker's to close.
-    expect(after).toBe(running.before + 2);
-    expect(fds(proc.pid!)).toHaveLength(after - 1); // the child's own count includes its readdir's descriptor
+    const { after } = (await next()) as { after: number[] };
+    const left = targets(proc.pid!);
+    // None of the worker's sockets is open anywhere in the process any more...
+    expect([...left.values()].filter((what) => workers.has(what))).toEqual([]);
+    // ...and nothing is open that was not open before, but the two that were not the worker's
+    // to close (counted by number: what Node itself opened or closed meanwhile is its own).
+    expect(after.filter((fd) => !running.before.includes(fd)).sort((a, b) => a - b)).toEqual([running.released, running.file].sort((a, b) => a - b));
     expect(link(proc.pid!, running.released)).toBe(releasedSocket);
     expect(link(proc.pid!, running.file)).toBe('/dev/null');
     expect(listening(running.port)).toEqual([]);
