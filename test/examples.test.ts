@@ -1,8 +1,9 @@
-// The README's examples run as shown (through the package's own name, from dist/), print
-// what the README says, and appear in the README verbatim.
+// The examples of the README and docs/ run as shown (through the package's own name, from
+// dist/), print what the pages say, and appear in them verbatim; every page is reachable from
+// the README, its relative links and images resolve, and every export has an API page.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLinux } from './helpers/net';
 
@@ -37,27 +38,82 @@ const EXPECTED: Record<string, string[]> = {
   ],
 };
 
-// The docs pages show examples verbatim too, and the images they name exist.
-const DOCS: Record<string, string[]> = { 'why-port-busy.md': ['why-in-use.js'], 'lab-lost-segments.md': [], 'serve.md': ['serve-library.js', 'systemd/app.service'], 'keep-connections.md': ['move-connection.js'] };
+// Where each example is shown, word for word.
+const SHOWN_IN: Record<string, string[]> = {
+  'options.js': ['README.md', 'docs/socket-options.md'],
+  'before-bind.js': ['docs/socket-options.md'],
+  'half-close.js': ['docs/socket-options.md'],
+  'dup.js': ['docs/socket-options.md'],
+  'linger.js': ['docs/socket-options.md'],
+  'listen-options.js': ['docs/listen.md'],
+  'create-listener.js': ['docs/listen.md'],
+  'time-wait.js': ['docs/listen.md'],
+  'lab-helpers.js': ['docs/lab.md'],
+  'tcp-states.js': ['README.md', 'docs/tcp-states.md'],
+  'worker.js': ['docs/worker-threads.md'],
+  'connect.js': ['docs/connect.md'],
+  'socket-activation.js': ['docs/handover.md'],
+  'takeover.js': ['docs/handover.md'],
+  'fd-passing.js': ['docs/handover.md'],
+  'watch-states.js': ['docs/tcp-states.md'],
+  'move-connection.js': ['docs/keep-connections.md'],
+  'serve-library.js': ['docs/reloads.md', 'docs/serve.md'],
+  'why-in-use.js': ['docs/why-port-busy.md'],
+  'serve-app.js': ['README.md', 'docs/reloads.md'],
+  'http-restart.js': ['docs/listen.md'],
+  'systemd/app.socket': ['docs/reloads.md'],
+  'systemd/app.service': ['docs/reloads.md', 'docs/serve.md'],
+  'systemd/app-systemd252.service': ['docs/reloads.md'],
+};
+const page = (path: string) => readFileSync(join(root, path), 'utf8');
+const guides = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+const apiPages = readdirSync(join(root, 'docs', 'api')).filter((f) => f.endsWith('.md') && f !== 'README.md').map((f) => `docs/api/${f}`);
 
 describe('docs pages', () => {
-  for (const [page, examples] of Object.entries(DOCS)) {
-    it(`docs/${page} shows ${examples.join(', ') || 'no example'} verbatim, is linked from the README, and its images exist`, () => {
-      const text = readFileSync(join(root, 'docs', page), 'utf8');
-      for (const file of examples) expect(text).toContain(readFileSync(join(root, 'examples', file), 'utf8'));
-      expect(readme).toContain(`](docs/${page})`);
-      for (const [, image] of text.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) expect(existsSync(join(root, 'docs', image!)), image).toBe(true);
+  for (const [file, pages] of Object.entries(SHOWN_IN)) {
+    it(`examples/${file} is shown verbatim in ${pages.join(', ')}`, () => {
+      for (const path of pages) expect(page(path), path).toContain(readFileSync(join(root, 'examples', file), 'utf8'));
     });
   }
+
+  it('every example file is in that list (none unshown, none untested)', () => {
+    const files = readdirSync(join(root, 'examples'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|socket|service)$/.test(f));
+    expect(files.sort()).toEqual(Object.keys(SHOWN_IN).sort());
+    for (const file of files.filter((f) => f.endsWith('.js') && f !== 'serve-app.js' && f !== 'http-restart.js')) expect(Object.keys(EXPECTED), file).toContain(file);
+  });
+
+  it('every guide page is linked from the README, and the API index from it too', () => {
+    for (const guide of guides) expect(readme, guide).toContain(`](${guide})`);
+    expect(readme).toContain('](docs/api/README.md)');
+  });
+
+  it('every relative link and image of the README and docs/ resolves (anchors aside)', () => {
+    for (const path of ['README.md', ...guides, 'docs/api/README.md', ...apiPages]) {
+      for (const [, target] of page(path).matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!) || target!.startsWith('#')) continue;
+        const file = target!.split('#')[0]!;
+        expect(existsSync(join(root, dirname(path), file)), `${path} -> ${target}`).toBe(true);
+      }
+    }
+  });
+
+  it('every export of the package has its API page, titled by its name and listed in docs/api/README.md', () => {
+    const exported = Object.keys(require(join(root, 'dist', 'index.js')) as object).filter((name) => name !== 'default' && name !== '__esModule');
+    const index = page('docs/api/README.md');
+    for (const name of exported) {
+      const path = `docs/api/${name}.md`;
+      expect(existsSync(join(root, path)), path).toBe(true);
+      expect(page(path).split('\n')[0], path).toMatch(new RegExp(`^# \`${name}\\b`));
+      expect(index, path).toContain(`](${name}.md)`);
+    }
+    expect(apiPages.map((p) => p.slice('docs/api/'.length, -3)).sort()).toEqual(exported.sort());
+  });
 });
 
 describe.skipIf(!isLinux)('README examples', () => {
   for (const [file, lines] of Object.entries(EXPECTED)) {
-    it(`examples/${file} prints what the README says`, () => {
+    it(`examples/${file} prints what its page says`, () => {
       expect(run(file).trim().split('\n')).toEqual(lines);
-    });
-    it(`examples/${file} is in the README verbatim`, () => {
-      expect(readme).toContain(readFileSync(join(root, 'examples', file), 'utf8'));
     });
   }
 });
