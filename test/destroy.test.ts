@@ -76,6 +76,45 @@ describe.skipIf(!isLinux || skipUnlessAvailable(canUnshare))(`destroySocket in a
     expect(result.after).toEqual([]);
     expect(result.again).toEqual({ code: 'ENOENT', syscall: 'sock_destroy' });
   });
+
+  // The kernel's by-tuple lookup falls back to the port's LISTEN socket when no connection
+  // has the tuple: a cookie-less row (from /proc) of a connection gone by then once
+  // destroyed the listener itself. ss and python3 in the namespace are the witnesses.
+  it("a cookie-less row destroys its live connection, and once it is gone ENOENT: never the port's listener", () => {
+    ensureBuilt();
+    const script = `
+      const { destroySocket } = require(${JSON.stringify(DIST_INDEX)});
+      const net = require('node:net');
+      const server = net.createServer((s) => s.on('error', () => {})).listen(0, '127.0.0.1', () => {
+        const port = server.address().port;
+        const client = net.connect(port, '127.0.0.1', () => {
+          const row = { family: 'ipv4', localAddress: '127.0.0.1', localPort: port, remoteAddress: '127.0.0.1', remotePort: client.localPort, cookie: null };
+          client.on('error', (e) => {
+            const live = e.code;
+            setTimeout(() => {
+              let gone;
+              try { destroySocket(row); gone = 'destroyed'; } catch (e) { gone = { code: e.code, syscall: e.syscall }; }
+              console.log(JSON.stringify({ port, live, gone }));
+            }, 100);
+          });
+          destroySocket(row); // the accepted end: the client reads ECONNRESET
+        });
+      });`;
+    const shell = `ip link set lo up || exit 1
+      "$NODE" -e "$SCRIPT" > out.json & pid=$!
+      for i in $(seq 100); do [ -s out.json ] && break; sleep 0.05; done
+      ss -Htln; python3 -c "import json, socket; socket.create_connection(('127.0.0.1', json.load(open('out.json'))['port']), 2); print('python3 connected')"
+      cat out.json; kill $pid; wait`;
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-destroy-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const run = spawnSync('unshare', ['-Urn', 'bash', '-c', shell], { encoding: 'utf8', timeout: 15_000, cwd: dir, env: { ...process.env, NODE: process.execPath, SCRIPT: script } });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as { port: number; live: string; gone: unknown };
+    expect(result.live).toBe('ECONNRESET');
+    expect(result.gone).toEqual({ code: 'ENOENT', syscall: 'sock_destroy' });
+    expect(run.stdout).toMatch(new RegExp(`LISTEN +0 +\\d+ +127\\.0\\.0\\.1:${result.port} `));
+    expect(run.stdout).toContain('python3 connected');
+  });
 });
 
 describe.skipIf(!isLinux || skipUnlessAvailable(canUnshare))(`sockctl states --kill in a network namespace of its own (unshare -Urn, python3: ${canUnshare ? 'available' : 'missing'})`, () => {

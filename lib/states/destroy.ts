@@ -8,6 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
 import { errnoException, invalidArgValue } from '../core/errors';
 import { validateInteger, validateObject, validateString } from '../core/validate';
+import { lookupRowSync } from './netlink';
 import type { TcpStateRow } from './row';
 
 /** The fields of a row that name one socket. */
@@ -16,7 +17,8 @@ export type DestroyTarget = Pick<TcpStateRow, 'family' | 'localAddress' | 'local
 /**
  * Destroys the socket `row` names (a row of tcpStates or watchStates). With its cookie, only
  * that socket: ENOENT once it is gone, even if another socket took its 4-tuple; a null
- * cookie (rows from /proc) names whichever socket has the 4-tuple now. Throws EPERM without
+ * cookie (rows from /proc) names whichever connection has the 4-tuple now, never the port's
+ * listener (ENOENT when no connection has it). Throws EPERM without
  * CAP_NET_ADMIN; off Linux, ENOTSUP.
  */
 export function destroySocket(row: DestroyTarget): void {
@@ -36,5 +38,15 @@ export function destroySocket(row: DestroyTarget): void {
   if (process.platform !== 'linux') {
     throw errnoException(osConstants.errno.ENOTSUP ?? osConstants.errno.EOPNOTSUPP, 'sock_destroy', { reason: `Linux only, not on ${process.platform}` });
   }
-  binding.tcpDiagDestroySync(version === 6 ? 1 : 0, localAddress as string, local, remoteAddress as string, remote, (cookie as string | null) ?? '');
+  const ipv6 = version === 6;
+  let pinned = cookie as string | null;
+  if (pinned === null) {
+    // The kernel's lookup falls back to the LISTEN socket of the port when the connection
+    // is gone: without a cookie that listener would be destroyed. Find the connection
+    // itself first (lookupRowSync refuses the listener) and destroy it by its cookie.
+    const found = lookupRowSync(ipv6, localAddress as string, local, remoteAddress as string, remote);
+    if (found === undefined) throw errnoException(osConstants.errno.ENOENT, 'sock_destroy');
+    pinned = found.cookie ?? '';
+  }
+  binding.tcpDiagDestroySync(ipv6 ? 1 : 0, localAddress as string, local, remoteAddress as string, remote, pinned);
 }
