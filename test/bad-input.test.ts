@@ -12,13 +12,16 @@ import {
   listen,
   ListeningDescriptor,
   loopbackPair,
+  connect,
   renderStateDiagram,
   runLab,
   setOption,
   socket,
   tcpStates,
   timeWaitOn,
+  takeover,
   waitForState,
+  watchStates,
 } from '../lib/index';
 import { sendNow } from '../lib/core/send';
 import { isLinux, openDescriptorCount } from './helpers/net';
@@ -239,6 +242,34 @@ describe.skipIf(!isLinux)('unknown keys and non-plain objects are refused at onc
     // Control: a null-prototype object is plain.
     const filter = Object.assign(Object.create(null) as object, { port: (server.address() as net.AddressInfo).port, state: 'LISTEN' });
     expect(await tcpStates(filter)).toHaveLength(1);
+  });
+
+  it('connect, watchStates and takeover take options as every other call does: a plain object, no unknown key even non-enumerable', async () => {
+    class Options {
+      port = 1;
+    }
+    await expectRefusal(() => connect(new Options()), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options" argument must be a plain object. Received an instance of Options');
+    const hidden = Object.defineProperty({ port: 1 }, 'timeout', { value: 50 });
+    await expectRefusal(
+      () => connect(hidden as never),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      "The property 'options.timeout' is not an option of connect() (port, host, localAddress, localPort, reuseAddr, reusePort, bindAddressNoPort, ipv6Only, sockopts, timeoutMs, signal, allowHalfOpen). Received 50",
+    );
+    await expectRefusal(() => watchStates({ localPort: 1 }, new Map() as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options" argument must be a plain object. Received an instance of Map');
+    await expectRefusal(
+      () => watchStates({ localPort: 1 }, { interval: 5 } as never),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      "The property 'options.interval' is not an option of watchStates (signal, source, intervalMs, initial, maxQueued). Received 5",
+    );
+    await expectRefusal(() => takeover(new Map() as never), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options" argument must be a plain object. Received an instance of Map');
+    await expectRefusal(
+      () => takeover({ path: '/nonexistent/x.sock', listeners: {}, timeout: 1 } as never),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      "The property 'options.timeout' is not an option of takeover (path, listeners, timeoutMs, readyTimeoutMs, drainTimeoutMs, signal). Received 1",
+    );
   });
 });
 

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort, withCode } from '../core/errors';
 import type { OptionValue, PreparedOption, WritableOptionName } from '../core/options';
-import { INT32_MAX, validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { INT32_MAX, readOptions, validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
 import { checkListenOptions } from '../listen/options';
 
 /** Options with a property of their own in ConnectOptions, so not in `sockopts`. */
@@ -118,12 +118,8 @@ const optional = (value: unknown, name: string, fallback: boolean): boolean =>
   value === undefined ? fallback : validateBoolean(value, name);
 
 export function checkConnectOptions(options: unknown): CheckedConnectOptions {
-  const o = validateObject(options, 'options');
-  for (const key of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      throw invalidArgValue(`options.${key}`, o[key], `is not an option of connect() (${KNOWN_OPTIONS.join(', ')})`);
-    }
-  }
+  validateObject(options, 'options');
+  const o = readOptions(options, 'options', KNOWN_OPTIONS, 'an option of connect()');
   // Each property read exactly once, here: a getter cannot answer differently later.
   const { port, host, localAddress, localPort, reuseAddr, reusePort, bindAddressNoPort, ipv6Only, sockopts, timeoutMs, signal, allowHalfOpen } =
     o;

@@ -27,7 +27,7 @@ import { checkListening } from '../core/describe';
 import { checkPrivateDirectory, unlinkOwn } from '../core/paths';
 import { abortError, errnoException, illegalConstructor, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { fdOf } from '../core/target';
-import { INT32_MAX, validateInteger, validateObject } from '../core/validate';
+import { INT32_MAX, readOptions, validateInteger, validateObject } from '../core/validate';
 import { listen } from '../listen/listen';
 import { createListener, ListeningDescriptor } from '../listen/listener';
 import { checkListenOptions, type ListenOptions } from '../listen/options';
@@ -98,10 +98,8 @@ function expectType(message: Record<string, unknown>, type: string, path: string
 }
 
 function checkOptions(options: unknown) {
-  const o = { ...validateObject(options, 'options') };
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) throw invalidArgValue(`options.${key}`, o[key], `is not an option of takeover (${OPTION_KEYS.join(', ')})`);
-  }
+  validateObject(options, 'options');
+  const o: Record<string, unknown> = readOptions(options, 'options', OPTION_KEYS, 'an option of takeover');
   if (typeof o.path !== 'string') throw invalidArgType('options.path', 'of type string', o.path);
   if (o.path.length === 0 || o.path.includes('\0')) throw invalidArgValue('options.path', o.path, 'must be a non-empty path without NUL');
   checkPrivateDirectory(o.path, 'takeover');
@@ -209,9 +207,8 @@ export class Takeover {
    * then this one offers its listeners at `path` for the next version.
    */
   async ready(options?: { signal?: AbortSignal }): Promise<void> {
-    const o = { ...validateObject(options ?? {}, 'options') };
-    for (const key of Object.keys(o)) if (key !== 'signal') throw invalidArgValue(`options.${key}`, o[key], 'is not an option of ready (signal)');
-    const signal = checkSignal(o.signal);
+    const { signal: given } = readOptions(options ?? undefined, 'options', ['signal'], 'an option of ready');
+    const signal = checkSignal(given);
     if (this.#state !== 'serving') throw invalidState(`ready() once, after takeover(); the takeover is ${this.#state}`);
     // Made in a directory of our own beside the path (0700, a name nobody can guess), then
     // renamed over the path: no name another user could plant a link at is ever used.

@@ -16,7 +16,7 @@ import { constants as osConstants } from 'node:os';
 import { abortError, errnoException, invalidArgValue } from '../core/errors';
 import { binding, type NativeEventReader } from '../core/binding';
 import type { TcpState } from '../core/tcp-states';
-import { validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { readOptions, validateAbortSignal, validateBoolean, validateInteger } from '../core/validate';
 import { matchesAddresses, stateBits, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwnersSync, queryRows, queryRowsSync } from './list';
 import { decodeRows, lookupRowSync } from './netlink';
@@ -83,7 +83,7 @@ export function changeToJson(change: TcpStateChange): TcpStateChangeJson {
   return { time: new Date(change.time).toISOString(), from: change.from, to: change.to, durationMs: change.durationMs, cookie: change.cookie, via: change.via, row: change.row };
 }
 
-const OPTION_KEYS = new Set(['signal', 'source', 'intervalMs', 'initial', 'maxQueued']);
+const OPTION_KEYS = ['signal', 'source', 'intervalMs', 'initial', 'maxQueued'] as const;
 const SOURCES: readonly WatchSource[] = ['auto', 'tracepoint', 'poll'];
 // A CLOSE from these may leave a timewait socket (tcp_time_wait).
 const TIME_WAIT_FROM = new Set<TcpState>(['FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSING']);
@@ -99,12 +99,8 @@ interface Settings {
   maxQueued: number;
 }
 
-function readOptions(options: unknown): Settings {
-  const o = options === undefined ? {} : validateObject(options, 'options');
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.has(key)) throw invalidArgValue('options', options, `has an unknown property '${key}' (known: ${[...OPTION_KEYS].join(', ')})`);
-  }
-  const { signal, source, intervalMs, initial, maxQueued } = o; // each read once
+function readSettings(options: unknown): Settings {
+  const { signal, source, intervalMs, initial, maxQueued } = readOptions(options, 'options', OPTION_KEYS, 'an option of watchStates');
   if (signal !== undefined) validateAbortSignal(signal, 'options.signal');
   if (source !== undefined && !(typeof source === 'string' && (SOURCES as readonly string[]).includes(source))) {
     throw invalidArgValue('options.source', source, "must be 'auto', 'tracepoint' or 'poll'");
@@ -195,7 +191,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
    */
   constructor(filter: TcpStatesFilter | undefined, options: WatchStatesOptions | undefined, internal: { seed: boolean } = { seed: true }) {
     this.#query = tcpOnly(toQuery(filter));
-    this.#settings = readOptions(options);
+    this.#settings = readSettings(options);
     const { signal, source } = this.#settings;
     if (signal?.aborted) throw abortError(signal);
     if (process.platform !== 'linux') {
