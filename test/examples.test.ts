@@ -108,6 +108,19 @@ describe('docs pages', () => {
     }
     expect(apiPages.map((p) => p.slice('docs/api/'.length, -3)).sort()).toEqual(exported.sort());
   });
+
+  // serve() names the options it knows in its unknown-key error: both tables list exactly those.
+  it("docs/serve.md's and docs/api/serve.md's option tables list every option serve() takes", async () => {
+    const { serve } = require(join(root, 'dist', 'index.js')) as { serve: (o: unknown) => Promise<unknown> };
+    const error = (await serve({ 'no such option': 1 }).catch((e: Error) => e)) as Error;
+    const known = /is not an option of serve \(([^)]+)\)/.exec(error.message)?.[1].split(', ');
+    expect(known, error.message).toContain('takeOverFrom');
+    for (const path of ['docs/serve.md', 'docs/api/serve.md']) {
+      const rows = [...page(path).matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]);
+      const options = rows.filter((name) => known!.includes(name));
+      expect(new Set(options), path).toEqual(new Set(known));
+    }
+  });
 });
 
 describe.skipIf(!isLinux)('README examples', () => {
