@@ -195,6 +195,17 @@ describe.skipIf(!isLinux)('FdChannel: SCM_RIGHTS with python3 at the other end',
     expect(() => FdChannel.connect(join(dir, 'nobody'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect', address: join(dir, 'nobody') }));
   });
 
+  it('a closed channel answers every call with EBADF naming the call, as the system call would, and stays closed', async () => {
+    const channel = await connected();
+    channel.close();
+    expect(channel.fd).toBe(-1);
+    await expect(channel.send('x')).rejects.toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'sendmsg', message: 'sendmsg EBADF (the channel is closed)' }));
+    await expect(channel.receive()).rejects.toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'recvmsg', message: 'recvmsg EBADF (the channel is closed)' }));
+    expect(() => channel.peerCredentials()).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'getsockopt' }));
+    channel.close(); // twice: nothing more
+    expect(channel.closed).toBe(true);
+  });
+
   it("the other process's shutdown() of its copy stops the listener this one serves on; its close() does not (why takeover closes)", async () => {
     for (const how of ['closeheld', 'shutdownheld'] as const) {
       const channel = await connected();

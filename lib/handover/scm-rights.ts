@@ -150,7 +150,13 @@ export class FdChannel {
 
   /** SO_PEERCRED: the process at the other end as it was when it connected. */
   peerCredentials(): PeerCredentials {
-    return binding.peerCredentials(this.#fd.fd);
+    return binding.peerCredentials(this.#open('getsockopt'));
+  }
+
+  /** The socket's descriptor, or EBADF (as the system call would say) once the channel is closed. */
+  #open(syscall: string): number {
+    if (this.#fd.closed) throw errnoException(osConstants.errno.EBADF, syscall, { reason: 'the channel is closed' });
+    return this.#fd.fd;
   }
 
   /** Sends `message` with `descriptors` (anything fdOf takes; the kernel duplicates them, the caller keeps its own). */
@@ -172,7 +178,7 @@ export class FdChannel {
       let withFds = fds;
       while (rest.length > 0) {
         if (signal?.aborted) throw abortError(signal);
-        const sent = binding.sendFds(this.#fd.fd, rest, withFds);
+        const sent = binding.sendFds(this.#open('sendmsg'), rest, withFds);
         if (sent === 0) {
           this.#sendSide ??= ownedByBinding(binding.dup(this.#fd.fd));
           await whenReady(this.#sendSide.fd, WRITABLE, 'sendmsg', deadline, timeoutMs, signal, this.#waits);
@@ -204,7 +210,7 @@ export class FdChannel {
             : errnoException(osConstants.errno.EPIPE, 'recvmsg', { reason: 'the peer closed the connection' });
         }
         if (signal?.aborted) throw abortError(signal);
-        const got = binding.recvFds(this.#fd.fd, MAX_PAYLOAD + 4, maxDescriptors);
+        const got = binding.recvFds(this.#open('recvmsg'), MAX_PAYLOAD + 4, maxDescriptors);
         if (got === null) {
           await whenReady(this.#fd.fd, READABLE, 'recvmsg', deadline, timeoutMs, signal, this.#waits);
           continue;
