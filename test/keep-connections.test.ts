@@ -398,6 +398,16 @@ print("got", s.recv(100).decode().strip(), s.getsockname()[1], flush=True)
       socket.unshift(Buffer.from('x'));
       await expect(sendConnection(sender, socket)).rejects.toMatchObject({ code: 'EBUSY', syscall: 'sendmsg' });
       expect(socket.read(1)).toEqual(Buffer.from('x'));
+      // A UNIX-domain connection is refused before it is sent (the receiver takes TCP only:
+      // sent, it would be lost on both sides), and stays open here.
+      const unixServer = net.createServer().listen(join(dir, 'u.sock'));
+      await once(unixServer, 'listening');
+      const unixClient = net.connect(join(dir, 'u.sock'));
+      await once(unixClient, 'connect');
+      await expect(sendConnection(sender, unixClient)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('must be a TCP connection') });
+      expect(unixClient.destroyed).toBe(false);
+      unixClient.destroy();
+      unixServer.close();
 
       await sendConnection(sender, socket, { state: { session: 'abc' } });
       expect(socket.destroyed).toBe(true);

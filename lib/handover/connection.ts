@@ -64,6 +64,9 @@ export function startReading(socket: net.Socket): void {
 export function checkMovable(socket: unknown, name = 'socket'): asserts socket is net.Socket {
   if (!(socket instanceof net.Socket)) throw invalidArgType(name, 'an instance of net.Socket', socket);
   if (socket.destroyed || socket.connecting) throw errnoException(osConstants.errno.ENOTCONN, 'sendmsg', { reason: `${name} is not connected` });
+  // The receiver takes only a TCP connection: anything else would be sent, destroyed here,
+  // and refused there, lost on both sides.
+  if (!isTcpStream(fdOf(socket))) throw invalidArgValue(name, '<a net.Socket that is not TCP>', 'must be a TCP connection (a UNIX-domain socket cannot be handed over as one)');
   if (socket.readableLength > 0) throw errnoException(osConstants.errno.EBUSY, 'sendmsg', { reason: `${socket.readableLength} bytes were already read into this process` });
   if (socket.writableLength > 0) throw errnoException(osConstants.errno.EBUSY, 'sendmsg', { reason: `${socket.writableLength} bytes are not yet written to the kernel` });
 }
@@ -88,11 +91,20 @@ export function readConnectionMessage(message: Buffer, descriptors: OwnedDescrip
   return { fields: fields as Record<string, unknown>, descriptor: descriptors[0]! };
 }
 
-/** Whether `fd` is a TCP socket with a peer (not listening, not closed, not connecting). */
-function isConnectedTcp(fd: number): boolean {
+/** Whether `fd` is a TCP socket that does not listen. */
+function isTcpStream(fd: number): boolean {
   try {
     const info = binding.describeSocket(fd);
-    if (info.type !== 'stream' || (info.family !== 'ipv4' && info.family !== 'ipv6') || info.listening) return false;
+    return info.type === 'stream' && (info.family === 'ipv4' || info.family === 'ipv6') && !info.listening;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `fd` is a TCP socket with a peer (not listening, not closed, not connecting). */
+function isConnectedTcp(fd: number): boolean {
+  if (!isTcpStream(fd)) return false;
+  try {
     return !['CLOSE', 'LISTEN', 'SYN_SENT'].includes(getOption(fd, 'TCP_INFO').state);
   } catch {
     return false;
