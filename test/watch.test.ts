@@ -109,6 +109,21 @@ describe.skipIf(!isLinux)("watchStates, source 'poll': dump diffs prompted by de
     for (let i = 0; i < 100 && openDescriptorCount() !== before; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(openDescriptorCount()).toBe(before);
   });
+
+  it('concurrent next() calls each get a change, in call order; close() ends the ones still waiting', async () => {
+    const p = await pair();
+    const watch = watchStates({ port: p.port, family: 'ipv4', state: 'ESTABLISHED' }, { source: 'poll', initial: true });
+    const [first, second, third] = [watch.next(), watch.next(), watch.next()];
+    // The two initial rows (both ends ESTABLISHED) go to the first two callers; nothing more comes.
+    const got = await Promise.all([first, second]);
+    expect(got.map((r) => [r.done, r.value?.from, r.value?.to])).toEqual([
+      [false, null, 'ESTABLISHED'],
+      [false, null, 'ESTABLISHED'],
+    ]);
+    expect(new Set(got.map((r) => r.value!.row.localPort))).toEqual(new Set([p.port, p.client.localPort]));
+    watch.close();
+    expect(await third).toEqual({ value: undefined, done: true });
+  });
 });
 
 describe.skipIf(!isLinux || skipUnlessAvailable(tracing))(`watchStates, source 'tracepoint' (root and tracefs: ${noTracingReason || 'available'})`, () => {

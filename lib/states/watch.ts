@@ -159,7 +159,8 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
   readonly #query: StatesQuery;
   readonly #settings: Settings;
   readonly #queue: TcpStateChange[] = [];
-  #waiter: { resolve: (r: IteratorResult<TcpStateChange>) => void; reject: (e: unknown) => void } | undefined;
+  // Callers of next() waiting for a change, in call order (concurrent next() calls are allowed).
+  readonly #waiters: { resolve: (r: IteratorResult<TcpStateChange>) => void; reject: (e: unknown) => void }[] = [];
   #ended = false;
   #failure: unknown;
   #dropped = 0;
@@ -247,7 +248,7 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   /** Ends the watch: the tracefs instance is removed, every descriptor closed. */
@@ -280,11 +281,10 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     this.#failure = failure;
     this.#queue.length = failure === undefined ? this.#queue.length : 0;
     this.#close();
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    if (waiter === undefined) return;
-    if (failure !== undefined) waiter.reject(failure);
-    else waiter.resolve({ value: undefined, done: true });
+    for (const waiter of this.#waiters.splice(0)) {
+      if (failure !== undefined) waiter.reject(failure);
+      else waiter.resolve({ value: undefined, done: true });
+    }
   }
 
   // Pipe first, then the instance (rmdir fails with EBUSY while the pipe is open).
@@ -313,9 +313,8 @@ export class StateWatch implements AsyncIterableIterator<TcpStateChange> {
     if ((stateBits(change.to) & this.#query.states) === 0 && (change.from === null || (stateBits(change.from) & this.#query.states) === 0)) return;
     if (!matchesAddresses(this.#query, row.localAddress, row.remoteAddress)) return;
     if (this.#query.withProcess) [change.row] = addOwnersSync([row]);
-    if (this.#waiter !== undefined) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
       waiter.resolve({ value: change, done: false });
       return;
     }
