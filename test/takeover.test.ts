@@ -131,6 +131,37 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
     expect(await v2.step('listening')).toMatchObject({ previousPid: v1.child.pid });
   });
 
+  it('close() while handing over: the hand-over stops there, the state stays closed (never replaced after), the path is removed', async () => {
+    const v1 = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } });
+    await v1.ready();
+    expect(v1.state).toBe('offering');
+    const v2 = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } }); // v1 now waits for its ready
+    expect(v1.state).toBe('handing-over');
+    v1.close();
+    expect(v1.state).toBe('closed');
+    await expect(v1.replaced()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    expect(() => statSync(path)).toThrow(expect.objectContaining({ code: 'ENOENT' })); // v1's path, unlinked
+    // v2 holds the listener it received and goes on: its ready() finds v1 gone (EOF is done).
+    await v2.ready();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(v1.state).toBe('closed');
+    expect(v2.state).toBe('offering');
+    expect(statSync(path).isSocket()).toBe(true); // v2's now
+    v2.close();
+  });
+
+  it('a new version ready after the running one gave up waiting: its ready() rejects with that refusal (ETIMEDOUT), and the running one offers on', async () => {
+    const v1 = await takeover({ path, listeners: { web: { host: '127.0.0.1' } }, readyTimeoutMs: 200 });
+    await v1.ready();
+    const v2 = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } });
+    for (let i = 0; i < 200 && v1.state !== 'offering'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(v1.state).toBe('offering');
+    await expect(v2.ready()).rejects.toMatchObject({ code: 'ETIMEDOUT', message: expect.stringContaining('refused by the running version: not ready within 200 ms') });
+    expect(v1.state).toBe('offering');
+    v2.close();
+    v1.close();
+  });
+
   it('new Takeover() outside takeover(): ERR_ILLEGAL_CONSTRUCTOR (found by the fuzz campaign: junk made an object whose close() threw)', () => {
     const Made = Takeover as unknown as new (...args: unknown[]) => unknown;
     for (const args of [[1.5, new Map(), 0, [], null], [{ path, timeoutMs: 1, readyTimeoutMs: 1, drainTimeoutMs: 1 }, new Map(), null, [], null]]) {

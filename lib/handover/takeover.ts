@@ -154,6 +154,8 @@ export class Takeover {
   /** Failed attempts to take over from this version (the newest last, at most 10), each as its error. */
   readonly failures: Error[] = [];
   #state: TakeoverState = 'serving';
+  // The channel of the hand-over in progress: close() closes it, which ends #handOver.
+  #handing: FdChannel | null = null;
   readonly #settings: Settings;
   readonly #slots: Map<string, Slot>;
   #previous: FdChannel | null;
@@ -224,12 +226,19 @@ export class Takeover {
     try {
       const previous = this.#previous;
       if (previous !== null) {
-        await previous.send(JSON.stringify({ type: 'ready' }), [], { timeoutMs: this.#settings.timeoutMs, signal });
+        // The previous version gone (it died, or close()d) before or after our ready: its
+        // copies went with it and the sockets live on here, so that is done too. A refusal
+        // it sent before closing (it gave up waiting) is still read, and thrown.
+        const gone = (error: unknown) => ['EPIPE', 'ECONNRESET'].includes((error as SystemError).code ?? '');
+        try {
+          await previous.send(JSON.stringify({ type: 'ready' }), [], { timeoutMs: this.#settings.timeoutMs, signal });
+        } catch (error) {
+          if (!gone(error)) throw error;
+        }
         try {
           expectType(parse((await previous.receive({ timeoutMs: this.#settings.timeoutMs, signal })).message), 'done', this.path);
         } catch (error) {
-          // It died after our ready: its copies are closed by its death, the socket lives on here.
-          if ((error as SystemError).code !== 'EPIPE') throw error;
+          if (!gone(error)) throw error;
         }
         previous.close();
         this.#previous = null;
@@ -282,11 +291,13 @@ export class Takeover {
    */
   close(): void {
     if (this.#state === 'closed') return;
-    const offering = this.#state === 'offering';
+    // While handing over, the path is still ours: the new version has not said ready.
+    const offering = this.#state === 'offering' || this.#state === 'handing-over';
     if (this.#state !== 'replaced') this.#rejectReplaced(invalidState('the takeover was closed before a newer version replaced it'));
     this.#state = 'closed';
     this.#previous?.close();
     this.#previous = null;
+    this.#handing?.close(); // the new version is told by EOF; #handOver stops at its next wait
     this.#offer?.close();
     this.#offer = null;
     if (offering) unlinkOwn(this.path, this.#offered); // ours only: never what replaced it
@@ -318,6 +329,7 @@ export class Takeover {
     }
     if (this.#state !== 'offering') return this.#refuse(channel, 'EBUSY', `this version is ${this.#state}: one takeover at a time`);
     this.#state = 'handing-over';
+    this.#handing = channel;
     try {
       const hello = parse((await channel.receive({ timeoutMs })).message);
       expectType(hello, 'hello', this.path);
@@ -358,6 +370,8 @@ export class Takeover {
       channel.close();
       this.#fail(error);
       if (this.#state === 'handing-over') this.#state = 'offering'; // nothing was closed: serve on
+    } finally {
+      this.#handing = null;
     }
   }
 }
