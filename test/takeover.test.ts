@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { FdChannel, takeover, Takeover } from '../lib/index';
+import { FdChannel, takeover, Takeover, TAKEOVER_PROTOCOL } from '../lib/index';
 import { spawnFdPeer } from './helpers/fdpeer';
 import { closeTracked, httpGet, portOf, track } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
@@ -160,6 +160,14 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
     expect(v1.state).toBe('offering');
     v2.close();
     v1.close();
+  });
+
+  it('TAKEOVER_PROTOCOL is frozen: what this process speaks cannot be changed at run time', () => {
+    expect(Object.isFrozen(TAKEOVER_PROTOCOL)).toBe(true);
+    expect(() => {
+      (TAKEOVER_PROTOCOL as { max: number }).max = 9;
+    }).toThrow(TypeError);
+    expect(TAKEOVER_PROTOCOL).toEqual({ min: 1, max: 1 });
   });
 
   it('new Takeover() outside takeover(): ERR_ILLEGAL_CONSTRUCTOR (found by the fuzz campaign: junk made an object whose close() threw)', () => {

@@ -36,7 +36,7 @@ import { drain, type DrainResult } from './drain';
 import { FdChannel, listenUnix } from './scm-rights';
 
 /** The protocol versions this sockctl speaks; the two sides agree on the highest both know. */
-export const TAKEOVER_PROTOCOL = { min: 1, max: 1 } as const;
+export const TAKEOVER_PROTOCOL = Object.freeze({ min: 1, max: 1 } as const);
 
 export interface TakeoverOptions {
   /** The AF_UNIX socket the running version offers its listeners on (made 0600). */
