@@ -19,6 +19,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux } from './helpers/net';
+import { untilListenerLeft } from './helpers/serve';
 
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
 const WRK_REPORT = join(ROOT, 'test', 'fixtures', 'serve', 'wrk-report.lua');
@@ -265,11 +266,12 @@ describe.skipIf(!isLinux)('sockctl serve --keep-connections: what is kept and wh
       execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
         '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
       writeFileSync(join(dir, 'mode'), 'tls');
-      const { serve, client } = await start(3, join(dir, 'mode'), dir);
+      const { serve, port, client } = await start(3, join(dir, 'mode'), dir);
       expect(await ask(client)).toBe("answers [('1', 3)] ports 3");
       const from = serve.lines.length;
       serve.child.kill('SIGHUP');
       await serve.line(/generation 2: 1 worker\(s\) ready/, from);
+      await untilListenerLeft(port, Number(/generation 1: 1 worker\(s\) ready \(pid (\d+)\)/.exec(serve.lines.join('\n'))![1]));
       expect(await ask(client)).toBe("answers [('1 close', 3)] ports 3");
       client.child.stdin!.end(); // the client closes its side too: the TLS sockets end, the drain with them
       expect((await serve.line(/generation 1: (\d+) connection\(s\) kept by generation 2(.*)$/, from)).slice(1)).toEqual(['0', '']);
@@ -344,16 +346,18 @@ describe.skipIf(!isLinux)('sockctl serve --keep-connections: what is kept and wh
     const dir = mkdtempSync(join(tmpdir(), 'sockctl-keep-'));
     try {
       const control = join(dir, 'mode');
-      const { serve, client } = await start(4, control);
-      expect(await ask(client)).toBe("answers [('1', 4)] ports 4");
+      const { serve, port, client } = await start(40, control);
+      expect(await ask(client)).toBe("answers [('1', 40)] ports 40");
       writeFileSync(control, 'no-adopt');
       const from = serve.lines.length;
       serve.child.kill('SIGHUP');
       await serve.line(/generation 2: 1 worker\(s\) ready/, from);
+      await untilListenerLeft(port, Number(/generation 1: 1 worker\(s\) ready \(pid (\d+)\)/.exec(serve.lines.join('\n'))![1]));
       // Nobody takes them within 2 s: back to generation 1, whose drain answers the next
-      // request with Connection: close, and the connections end after it.
-      expect(await ask(client)).toBe("answers [('1 close', 4)] ports 4");
-      expect((await serve.line(/generation 1: (\d+) connection\(s\) kept by generation 2; (\d+) nobody took/, from)).slice(1)).toEqual(['0', '4']);
+      // request with Connection: close, and the connections end after it. The 2 s are
+      // waited once, not once per connection (40 in turn were 80 s, past this wait's 30 s).
+      expect(await ask(client)).toBe("answers [('1 close', 40)] ports 40");
+      expect((await serve.line(/generation 1: (\d+) connection\(s\) kept by generation 2; (\d+) nobody took/, from)).slice(1)).toEqual(['0', '40']);
       client.child.stdin!.end();
       await serve.stop();
     } finally {

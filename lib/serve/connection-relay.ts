@@ -36,6 +36,10 @@ export class ConnectionRelay<W> {
   readonly #log: (line: string) => void;
   #turn = 0;
   #closed = false;
+  // When a connection last waited ADOPTER_WAIT_MS in vain. Within that long after, the next
+  // ones do not wait again: while the new generation is down (a crash loop's backoff),
+  // each would otherwise wait in turn, and a drain of N connections take N times as long.
+  #gaveUpAt = -Infinity;
   /** Connections handed to another worker, and those sent back to their worker. */
   kept = 0;
   returned = 0;
@@ -120,7 +124,7 @@ export class ConnectionRelay<W> {
 
   /** Sends the connection to an adopter of `port` (not its sender); our copy is closed either way. */
   async #pass(from: RelayPeer<W>, port: number, descriptor: OwnedDescriptor): Promise<boolean> {
-    const deadline = Date.now() + ADOPTER_WAIT_MS;
+    const deadline = Date.now() - this.#gaveUpAt < ADOPTER_WAIT_MS ? 0 : Date.now() + ADOPTER_WAIT_MS;
     try {
       while (!this.#closed) {
         const adopters = new Set(this.#adopters());
@@ -140,6 +144,7 @@ export class ConnectionRelay<W> {
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
       }
       this.returned++;
+      this.#gaveUpAt = Date.now();
       return false;
     } finally {
       descriptor.close();

@@ -152,3 +152,17 @@ export const listenInodes = (port: number) =>
     .map((r) => r.inode)
     .sort();
 
+
+/**
+ * Until `pid` no longer holds the LISTEN socket of `port` (ss -tlnp): the worker has begun
+ * its drain (server.close() closed its copy), so what it answers from now on is a drain's
+ * answer. The supervisor's "ready" line comes before the old worker's SIGTERM handler runs.
+ */
+export async function untilListenerLeft(port: number, pid: number, timeoutMs = 15_000): Promise<void> {
+  const holds = () => ssDetailedRows(port, { processes: true }).some((r) => r.tcpState === 'LISTEN' && r.localPort === port && r.users.some((u) => u.pid === pid));
+  const deadline = Date.now() + timeoutMs;
+  while (holds()) {
+    expect(Date.now() < deadline, `pid ${pid} still holds the listener of port ${port} after ${timeoutMs} ms`).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
