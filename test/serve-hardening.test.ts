@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessAvailable } from './helpers/ci';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux } from './helpers/net';
-import { alive, get, load, running, Serve, until } from './helpers/serve';
+import { alive, get, load, running, Serve, until, untilServedBy } from './helpers/serve';
 
 const PROBE = join(ROOT, 'test', 'fixtures', 'serve', 'probe-worker.py');
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
@@ -116,7 +116,7 @@ print(sent, flush=True)`,
         await serve.line(new RegExp(`generation ${generation}: 2 worker\\(s\\) ready|reload failed`), from, 30_000);
         expect(serve.lines.slice(from).join('\n')).not.toContain('reload failed');
       }
-      expect((await get(port)).generation).toBe(4);
+      await untilServedBy(port, 4);
       // The flood's datagrams were heard and dropped, never taken for a worker's.
       expect(serve.lines.join('\n')).not.toContain('flood');
     } finally {
@@ -266,7 +266,7 @@ print(sent, flush=True)`,
     }
     expect(count).toBeGreaterThanOrEqual(2);
     expect(count).toBeLessThanOrEqual(10);
-    expect((await get(port)).generation).toBe(count);
+    await untilServedBy(port, count);
   });
 
   it('--stop-signal INT: a reload and the stop send SIGINT to the workers, not SIGTERM', async () => {

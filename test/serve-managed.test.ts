@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessAvailable } from './helpers/ci';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux } from './helpers/net';
-import { alive, get, listenInodes, running, Serve, until } from './helpers/serve';
+import { alive, get, listenInodes, running, Serve, until, untilServedBy } from './helpers/serve';
 import { hasWrk, startWrk } from './helpers/wrk';
 
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
@@ -101,7 +101,7 @@ describe.skipIf(!isLinux)('sockctl serve under a service manager', { timeout: 90
     const usec = Number(/MONOTONIC_USEC=(\d+)/.exec(reloading.data)![1]);
     expect(Math.abs(usec - (reloading as { at: number }).at)).toBeLessThan(1_000_000);
     await m.waitFor((x) => x.data.includes('STATUS=generation 2 ready'));
-    expect((await get(port)).generation).toBe(2);
+    await untilServedBy(port, 2);
 
     writeFileSync(control, 'crash');
     serve.signal('SIGHUP');
@@ -429,7 +429,7 @@ describe.skipIf(!isLinux)('serve(options), the library', { timeout: 60_000 }, ()
       await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
       // The reload itself went on: generation 2 serves.
       expect(await until(() => s.status().generation === 2, 30_000)).toBe(true);
-      expect((await get(s.ports[0]!)).generation).toBe(2);
+      await untilServedBy(s.ports[0]!, 2);
       await expect(s.reload({ bogus: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
       await expect(s.scale(0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     } finally {

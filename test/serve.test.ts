@@ -15,7 +15,7 @@ import { steer, unsteer, GroupOrder } from '../lib/serve/steering';
 import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux, openDescriptorCount } from './helpers/net';
 import { ssDetailedRows } from './helpers/ss';
-import { alive, get, listenInodes, load, pidsOf, running, Serve as BaseServe, until } from './helpers/serve';
+import { alive, get, listenInodes, load, pidsOf, running, Serve as BaseServe, until, untilListenerLeft, untilServedBy } from './helpers/serve';
 import { hasStrace } from './helpers/strace';
 
 const PYTHON_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'python-server.py');
@@ -74,7 +74,7 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
       expect(tally.generations.has(1) && tally.generations.has(6)).toBe(true);
       // Old generations exited (drained), the last one serves.
       await serve.line(/generation 5: draining/);
-      expect((await get(port)).generation).toBe(6);
+      await untilServedBy(port, 6);
       expect(await serve.stop()).toBe(0);
       const pids = pidsOf(serve);
       expect(pids.length).toBeGreaterThanOrEqual(12); // 2 workers in each of 6 generations
@@ -161,6 +161,8 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
     from = serve.lines.length;
     serve.signal('SIGHUP');
     await serve.line(/generation 4: 1 worker\(s\) ready/, from);
+    // Generation 1 stops at its SIGTERM, which comes after that line: until then it may still accept.
+    await untilListenerLeft(port, Number(/generation 1: 1 worker\(s\) ready \(pid (\d+)\)/.exec(serve.lines.join('\n'))![1]));
     expect((await get(port)).generation).toBe(4);
   });
 

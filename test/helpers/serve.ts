@@ -166,3 +166,19 @@ export async function untilListenerLeft(port: number, pid: number, timeoutMs = 1
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Until a request on `port` is answered by `generation`: an older one may still accept
+ * for a moment after the supervisor says the new one is ready (its SIGTERM comes after),
+ * but never a newer one, and not for long (bounded).
+ */
+export async function untilServedBy(port: number, generation: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answered = (await get(port)).generation;
+    if (answered === generation) return;
+    expect(answered, `answered by generation ${answered}, waiting for ${generation}`).toBeLessThan(generation);
+    expect(Date.now() < deadline, `generation ${generation} did not answer within ${timeoutMs} ms (still ${answered})`).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
