@@ -22,10 +22,20 @@ function assertLinux(): void {
 
 let warned = false;
 
+/** A netlink failure that means sock_diag is refused here (a sandbox, an emulator), not a real error. */
+export function isRefusal(error: unknown): boolean {
+  return REFUSED.has((error as { code?: string }).code ?? '');
+}
+
+/** Whether this process found NETLINK_SOCK_DIAG refused and lists from /proc instead. */
+export function readsProc(): boolean {
+  return warned;
+}
+
 // The fallback is said once per process (a warning, as Node says a deprecation): /proc is
 // slower, filters in JavaScript and has no cookies, so a silent switch would hide that.
 function fallsBack(query: StatesQuery, error: unknown): boolean {
-  if (query.source !== 'auto' || !REFUSED.has((error as { code?: string }).code ?? '')) return false;
+  if (query.source !== 'auto' || !isRefusal(error)) return false;
   if (!warned) {
     warned = true;
     const refusal = error instanceof Error ? error.message : String(error);

@@ -10,7 +10,7 @@ import { abortError, errnoException, invalidArgValue, type SystemError } from '.
 import { INT32_MAX, readOptions, validateAbortSignal, validateInteger } from '../core/validate';
 import { formatEndpoint } from './address';
 import { stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
-import { addOwners, queryRows } from './list';
+import { addOwners, isRefusal, queryRows, readsProc } from './list';
 import { lookupRowSync } from './netlink';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
@@ -73,8 +73,18 @@ function lister(query: StatesQuery): () => Promise<TcpStateRow[]> {
   }
   const ipv6 = isIP(localAddress) === 6;
   let cookie = '';
+  let refused = false;
   return async () => {
-    const row = lookupRowSync(ipv6, localAddress, localPort, remoteAddress, remotePort, cookie);
+    if (refused) return queryRows(listing);
+    let row: TcpStateRow | undefined;
+    try {
+      row = lookupRowSync(ipv6, localAddress, localPort, remoteAddress, remotePort, cookie);
+    } catch (error) {
+      // sock_diag refused (a sandbox, an emulator): the listing's own fallback, /proc.
+      if (query.source !== 'auto' || !isRefusal(error)) throw error;
+      refused = true;
+      return queryRows(listing);
+    }
     if (row === undefined || (stateBits(row.state) & query.states) === 0) return [];
     if ((query.ipv4 && !ipv6) || (query.ipv6 && ipv6)) {
       cookie = row.cookie ?? '';
@@ -155,6 +165,9 @@ export async function waitForState(
     // follows comes from the tracepoint alone (no dump is polled while waiting).
     let rows = await list();
     if (done(rows)) return finish(rows);
+    // Without sock_diag the watch cannot look a socket up, so its X -> CLOSED cannot say
+    // TIME_WAIT: poll the listing (from /proc) instead.
+    if (readsProc()) return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
     adoptRows(watch, rows);
     let expired = false;
     timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
