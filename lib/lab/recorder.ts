@@ -9,7 +9,8 @@ import { pollKernel } from '../states/poll';
 import { formatEndpoint } from '../states/address';
 import type { TcpStateRow } from '../states/row';
 import { waitForState } from '../states/wait';
-import { StateWatch, type TcpStateChange } from '../states/watch';
+import { toQuery } from '../states/filter';
+import { watchQuery, type StateWatch, type TcpStateChange } from '../states/watch';
 import type { Target } from '../core/target';
 import type { TcpState } from '../core/tcp-states';
 
@@ -45,7 +46,7 @@ const kernelClock = {
     this.quiet = setTimeout(() => this.stop(), QUIET_MS).unref();
     if (this.watch !== undefined || this.unavailable) return;
     try {
-      const watch = new StateWatch(undefined, { source: 'tracepoint', maxQueued: RECENT }, { seed: false }).unref();
+      const watch = watchQuery(toQuery(undefined), { source: 'tracepoint', maxQueued: RECENT }).unref();
       this.watch = watch;
       void (async () => {
         try {

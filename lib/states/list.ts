@@ -3,8 +3,8 @@
 // is refused (a sandbox, a kernel without tcp_diag). Linux only: elsewhere ENOTSUP.
 import { constants as osConstants } from 'node:os';
 import { errnoException } from '../core/errors';
-import { matchesAddresses, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
-import { netlinkRows, netlinkRowsSync } from './netlink';
+import { matchesAddresses, toQuery, type StatesQuery, type TcpStatesFilter, type TcpStatesSource } from './filter';
+import { lookupRowSync, netlinkRows, netlinkRowsSync } from './netlink';
 import { socketOwners, socketOwnersSync } from './owners';
 import { procRows, procRowsSync } from './proc';
 import type { SocketOwner, TcpStateRow, TcpStateRowWithProcess } from './row';
@@ -23,7 +23,7 @@ function assertLinux(): void {
 let warned = false;
 
 /** A netlink failure that means sock_diag is refused here (a sandbox, an emulator), not a real error. */
-export function isRefusal(error: unknown): boolean {
+function isRefusal(error: unknown): boolean {
   return REFUSED.has((error as { code?: string }).code ?? '');
 }
 
@@ -34,8 +34,8 @@ export function readsProc(): boolean {
 
 // The fallback is said once per process (a warning, as Node says a deprecation): /proc is
 // slower, filters in JavaScript and has no cookies, so a silent switch would hide that.
-function fallsBack(query: StatesQuery, error: unknown): boolean {
-  if (query.source !== 'auto' || !isRefusal(error)) return false;
+function fallsBack(source: TcpStatesSource, error: unknown): boolean {
+  if (source !== 'auto' || !isRefusal(error)) return false;
   if (!warned) {
     warned = true;
     const refusal = error instanceof Error ? error.message : String(error);
@@ -71,7 +71,7 @@ function fromSources<T extends TcpStateRow[] | Promise<TcpStateRow[]>>(query: St
   if (query.source === 'proc') return filtered(proc());
   return filtered(
     attempt(netlink, (error) => {
-      if (!fallsBack(query, error)) throw error;
+      if (!fallsBack(query.source, error)) throw error;
       return attempt(proc, (procError) => {
         throw withCause(procError, error);
       });
@@ -92,6 +92,36 @@ export function queryRowsSync(query: StatesQuery): TcpStateRow[] {
 
 export function queryRows(query: StatesQuery): Promise<TcpStateRow[]> {
   return fromSources(query, () => netlinkRows(query), () => procRows(query).then((rows) => withoutExtras(query, rows)));
+}
+
+/** One connection's exact 4-tuple. */
+export interface Tuple {
+  readonly ipv6: boolean;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+}
+
+const EVERY_STATE = toQuery(undefined).states;
+
+/**
+ * The socket on one exact 4-tuple, pinned to `cookie` once known: sock_diag's lookup (one
+ * request, no dump: its cost does not grow with the host's table), or /proc where sock_diag
+ * is refused and `source` is 'auto' (no cookies there: the first row of the tuple).
+ */
+export function lookupTupleSync(tuple: Tuple, cookie = '', source: TcpStatesSource = 'auto'): TcpStateRow | undefined {
+  assertLinux();
+  const { ipv6, localAddress, localPort, remoteAddress, remotePort } = tuple;
+  if (source !== 'proc' && !(source === 'auto' && warned)) {
+    try {
+      return lookupRowSync(ipv6, localAddress, localPort, remoteAddress, remotePort, cookie);
+    } catch (error) {
+      if (!fallsBack(source, error)) throw error;
+    }
+  }
+  const query: StatesQuery = { ...toQuery(undefined), ipv4: !ipv6, ipv6, states: EVERY_STATE, localPort, remotePort, localAddress, remoteAddress, source: 'proc' };
+  return procRowsSync(query).find((row) => matchesAddresses(query, row.localAddress, row.remoteAddress));
 }
 
 function inodesOf(rows: readonly TcpStateRow[]): Set<number> {

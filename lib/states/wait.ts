@@ -10,11 +10,10 @@ import { abortError, errnoException, invalidArgValue, type SystemError } from '.
 import { INT32_MAX, readOptions, validateAbortSignal, validateInteger } from '../core/validate';
 import { formatEndpoint } from './address';
 import { stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
-import { addOwners, isRefusal, queryRows, readsProc } from './list';
-import { lookupRowSync } from './netlink';
+import { addOwners, lookupTupleSync, queryRows } from './list';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
-import { adoptRows, StateWatch, type WatchSource } from './watch';
+import { adoptRows, watchQuery, type WatchSource } from './watch';
 import type { TcpState } from '../core/tcp-states';
 
 export interface WaitForStateOptions {
@@ -68,25 +67,15 @@ function checkWaitOptions(options: unknown) {
 function lister(query: StatesQuery): () => Promise<TcpStateRow[]> {
   const listing = { ...query, withProcess: false };
   const { localAddress, remoteAddress, localPort, remotePort } = query;
-  if (localAddress === null || remoteAddress === null || localPort === 0 || remotePort === 0 || query.source === 'proc') {
+  if (localAddress === null || remoteAddress === null || localPort === 0 || remotePort === 0) {
     return () => queryRows(listing);
   }
-  const ipv6 = isIP(localAddress) === 6;
+  const tuple = { ipv6: isIP(localAddress) === 6, localAddress, localPort, remoteAddress, remotePort };
   let cookie = '';
-  let refused = false;
   return async () => {
-    if (refused) return queryRows(listing);
-    let row: TcpStateRow | undefined;
-    try {
-      row = lookupRowSync(ipv6, localAddress, localPort, remoteAddress, remotePort, cookie);
-    } catch (error) {
-      // sock_diag refused (a sandbox, an emulator): the listing's own fallback, /proc.
-      if (query.source !== 'auto' || !isRefusal(error)) throw error;
-      refused = true;
-      return queryRows(listing);
-    }
+    const row = lookupTupleSync(tuple, cookie, query.source);
     if (row === undefined || (stateBits(row.state) & query.states) === 0) return [];
-    if ((query.ipv4 && !ipv6) || (query.ipv6 && ipv6)) {
+    if ((query.ipv4 && !tuple.ipv6) || (query.ipv6 && tuple.ipv6)) {
       cookie = row.cookie ?? '';
       return [row];
     }
@@ -141,18 +130,11 @@ export async function waitForState(
   };
   const finish = (rows: TcpStateRow[]) => (query.withProcess ? addOwners(matching(rows)) : matching(rows));
 
-  // The watch starts before the first look, so that nothing falls between the two.
-  // Made from the checked query: the caller's filter is not read a second time.
-  const watchFilter: TcpStatesFilter = {
-    port: query.anyPort || undefined,
-    localPort: query.localPort || undefined,
-    remotePort: query.remotePort || undefined,
-    localAddress: query.localAddress ?? undefined,
-    remoteAddress: query.remoteAddress ?? undefined,
-    family: query.ipv4 === query.ipv6 ? undefined : query.ipv4 ? 'ipv4' : 'ipv6',
-  };
+  // The watch starts before the first look, so that nothing falls between the two. It
+  // follows every state (leaving a wanted state counts too), owners are added at the end.
   // Off Linux the listing says ENOTSUP, as tcpStates does.
-  const watch = source === 'poll' || process.platform !== 'linux' ? undefined : new StateWatch(watchFilter, { source }, { seed: false });
+  const watched = { ...query, states: toQuery(undefined).states, withProcess: false };
+  const watch = source === 'poll' || process.platform !== 'linux' ? undefined : watchQuery(watched, { source });
   if (watch === undefined || watch.source !== 'tracepoint') {
     watch?.close();
     return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
@@ -165,9 +147,6 @@ export async function waitForState(
     // follows comes from the tracepoint alone (no dump is polled while waiting).
     let rows = await list();
     if (done(rows)) return finish(rows);
-    // Without sock_diag the watch cannot look a socket up, so its X -> CLOSED cannot say
-    // TIME_WAIT: poll the listing (from /proc) instead.
-    if (readsProc()) return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
     adoptRows(watch, rows);
     let expired = false;
     timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);

@@ -113,6 +113,40 @@ async function main() {
     }
   });
 
+  // 4. No sock_diag, with the tracepoint (root): the kernel never reports TIME_WAIT as an
+  //    event, so the watch looks the closed 4-tuple up, in /proc here; ss sees it too.
+  await check('no sock_diag: a tracepoint watch says TIME_WAIT, looked up in /proc', async () => {
+    let watch;
+    try {
+      watch = sockctl.watchStates({ port }, { source: 'tracepoint' });
+    } catch (error) {
+      if (process.getuid() === 0) throw error;
+      console.log(`emulation: (the tracepoint needs root, not uid ${process.getuid()}: this check is left out)`);
+      return;
+    }
+    const accepting = once(server, 'connection');
+    const closer = net.connect({ port, host: '127.0.0.1' });
+    await once(closer, 'connect');
+    const [closed] = await accepting;
+    const closerPort = closer.localPort;
+    closed.on('end', () => closed.end());
+    closer.end();
+    const seen = [];
+    const timer = setTimeout(() => watch.close(), 20_000);
+    try {
+      for await (const change of watch) {
+        if (change.row.localPort !== closerPort) continue;
+        seen.push(`${change.from} -> ${change.to} (${change.via})`);
+        if (change.to === 'TIME_WAIT' || change.to === 'CLOSED') break;
+      }
+    } finally {
+      clearTimeout(timer);
+      watch.close();
+    }
+    assert.match(seen.at(-1) ?? 'nothing', /-> TIME_WAIT \(lookup\)$/, seen.join(', '));
+    assert.deepEqual(ssRows(port, [`${closerPort} ${port}`]), [`TIME_WAIT ${closerPort} ${port}`], 'ss');
+  });
+
   client.destroy();
   peer.destroy();
   server.close();
