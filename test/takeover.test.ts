@@ -131,6 +131,23 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
     expect(await v2.step('listening')).toMatchObject({ previousPid: v1.child.pid });
   });
 
+  it('options as every call takes them: takeover() needs its object, ready() and replaced() know only signal', async () => {
+    await expect(takeover(undefined as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: 'The "options" argument must be of type object. Received undefined' });
+    const v1 = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } });
+    try {
+      expect(() => v1.replaced({ timeout: 1 } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: "The property 'options.timeout' is not an option of replaced (signal). Received 1" }),
+      );
+      expect(() => v1.replaced(new Map() as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'The "options" argument must be a plain object. Received an instance of Map' }));
+      await expect(v1.ready({ timeoutMs: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: "The property 'options.timeoutMs' is not an option of ready (signal). Received 1" });
+      expect(v1.state).toBe('serving'); // refused before anything was done
+      await v1.ready();
+      expect(v1.state).toBe('offering');
+    } finally {
+      v1.close();
+    }
+  });
+
   it('close() while handing over: the hand-over stops there, the state stays closed (never replaced after), the path is removed', async () => {
     const v1 = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } });
     await v1.ready();

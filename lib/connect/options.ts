@@ -118,8 +118,7 @@ const optional = (value: unknown, name: string, fallback: boolean): boolean =>
   value === undefined ? fallback : validateBoolean(value, name);
 
 export function checkConnectOptions(options: unknown): CheckedConnectOptions {
-  validateObject(options, 'options');
-  const o = readOptions(options, 'options', KNOWN_OPTIONS, 'an option of connect()');
+  const o = readOptions(options, 'options', KNOWN_OPTIONS, 'an option of connect()', true);
   // Each property read exactly once, here: a getter cannot answer differently later.
   const { port, host, localAddress, localPort, reuseAddr, reusePort, bindAddressNoPort, ipv6Only, sockopts, timeoutMs, signal, allowHalfOpen } =
     o;

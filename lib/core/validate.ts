@@ -42,7 +42,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /**
  * The one way to take an options object (or a filter) from a caller: `value` must be a
- * plain object (undefined reads as {}); a key outside `keys` is an error (a typo must
+ * plain object (undefined reads as {}, unless `required`); a key outside `keys` is an error (a typo must
  * not be silently ignored); each own property is read exactly once, into a fresh object
  * that the caller then checks and acts on. A getter or Proxy therefore cannot answer one
  * thing to the check and another to the system call.
@@ -55,8 +55,9 @@ export function readOptions<K extends string>(
   name: string,
   keys: readonly K[],
   what = 'a known option',
+  required = false,
 ): { readonly [P in K]?: unknown } {
-  if (value === undefined) return {};
+  if (value === undefined && !required) return {};
   validateObject(value, name);
   if (!isPlainObject(value)) throw invalidArgType(name, 'a plain object', value);
   const copy: { [P in K]?: unknown } = Object.create(null);

@@ -34,9 +34,9 @@ import { checkListenOptions, type ListenOptions } from '../listen/options';
 import { checkSignal, onAbort } from './abort';
 import { drain, type DrainResult } from './drain';
 import { FdChannel, listenUnix } from './scm-rights';
+import { receiveMessage, sendMessage, TAKEOVER_PROTOCOL } from './takeover-protocol';
 
-/** The protocol versions this sockctl speaks; the two sides agree on the highest both know. */
-export const TAKEOVER_PROTOCOL = Object.freeze({ min: 1, max: 1 } as const);
+export { TAKEOVER_PROTOCOL } from './takeover-protocol';
 
 export interface TakeoverOptions {
   /** The AF_UNIX socket the running version offers its listeners on (made 0600). */
@@ -74,32 +74,8 @@ function invalidState(message: string): Error & { code: string } {
   return error;
 }
 
-function refusal(code: string, reason: string, path: string): SystemError {
-  const errno = (osConstants.errno as Record<string, number>)[code] ?? osConstants.errno.EPROTO;
-  return errnoException(errno, 'takeover', { address: path, reason });
-}
-
-function parse(message: Buffer): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(message.toString('utf8'));
-  } catch {
-    throw errnoException(osConstants.errno.EPROTO, 'recvmsg', { reason: 'a takeover message that is not JSON' });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { type?: unknown }).type !== 'string') {
-    throw errnoException(osConstants.errno.EPROTO, 'recvmsg', { reason: 'a takeover message without a type' });
-  }
-  return value as Record<string, unknown>;
-}
-
-function expectType(message: Record<string, unknown>, type: string, path: string): void {
-  if (message.type === 'refused') throw refusal(String(message.code), `refused by the running version: ${String(message.reason)}`, path);
-  if (message.type !== type) throw errnoException(osConstants.errno.EPROTO, 'recvmsg', { reason: `expected '${type}', got '${String(message.type).slice(0, 40)}'` });
-}
-
 function checkOptions(options: unknown) {
-  validateObject(options, 'options');
-  const o: Record<string, unknown> = readOptions(options, 'options', OPTION_KEYS, 'an option of takeover');
+  const o: Record<string, unknown> = readOptions(options, 'options', OPTION_KEYS, 'an option of takeover', true);
   if (typeof o.path !== 'string') throw invalidArgType('options.path', 'of type string', o.path);
   if (o.path.length === 0 || o.path.includes('\0')) throw invalidArgValue('options.path', o.path, 'must be a non-empty path without NUL');
   checkPrivateDirectory(o.path, 'takeover');
@@ -231,12 +207,12 @@ export class Takeover {
         // it sent before closing (it gave up waiting) is still read, and thrown.
         const gone = (error: unknown) => ['EPIPE', 'ECONNRESET'].includes((error as SystemError).code ?? '');
         try {
-          await previous.send(JSON.stringify({ type: 'ready' }), [], { timeoutMs: this.#settings.timeoutMs, signal });
+          await sendMessage(previous, { type: 'ready' }, { timeoutMs: this.#settings.timeoutMs, signal });
         } catch (error) {
           if (!gone(error)) throw error;
         }
         try {
-          expectType(parse((await previous.receive({ timeoutMs: this.#settings.timeoutMs, signal })).message), 'done', this.path);
+          await receiveMessage(previous, 'done', this.path, { timeoutMs: this.#settings.timeoutMs, signal });
         } catch (error) {
           if (!gone(error)) throw error;
         }
@@ -266,8 +242,7 @@ export class Takeover {
 
   /** Resolves once a newer version has taken over and this one has drained (drain()'s results, one per server). */
   replaced(options?: { signal?: AbortSignal }): Promise<DrainResult[]> {
-    const o = { ...validateObject(options ?? {}, 'options') };
-    for (const key of Object.keys(o)) if (key !== 'signal') throw invalidArgValue(`options.${key}`, o[key], 'is not an option of replaced (signal)');
+    const o = readOptions(options ?? undefined, 'options', ['signal'], 'an option of replaced');
     const signal = checkSignal(o.signal);
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
@@ -311,7 +286,7 @@ export class Takeover {
 
   async #refuse(channel: FdChannel, code: string, reason: string): Promise<void> {
     try {
-      await channel.send(JSON.stringify({ type: 'refused', code, reason }), [], { timeoutMs: 1000 });
+      await sendMessage(channel, { type: 'refused', code, reason }, { timeoutMs: 1000 });
     } catch {
       // it went away: nothing to tell
     } finally {
@@ -331,29 +306,25 @@ export class Takeover {
     this.#state = 'handing-over';
     this.#handing = channel;
     try {
-      const hello = parse((await channel.receive({ timeoutMs })).message);
-      expectType(hello, 'hello', this.path);
+      const { message: hello } = await receiveMessage(channel, 'hello', this.path, { timeoutMs });
       const range = hello.protocol as { min?: unknown; max?: unknown } | undefined;
       const max = Math.min(Number(range?.max), TAKEOVER_PROTOCOL.max);
       if (!(Number.isInteger(max) && max >= Number(range?.min) && max >= TAKEOVER_PROTOCOL.min)) {
         await this.#refuse(channel, 'EPROTO', `protocol ${JSON.stringify(range)} is not one of ${TAKEOVER_PROTOCOL.min}..${TAKEOVER_PROTOCOL.max}`);
         throw errnoException(osConstants.errno.EPROTO, 'takeover', { reason: `a new version spoke protocol ${JSON.stringify(range)}` });
       }
-      await channel.send(JSON.stringify({ type: 'hello', protocol: max, pid: process.pid }), [], { timeoutMs });
+      await sendMessage(channel, { type: 'hello', protocol: max, pid: process.pid }, { timeoutMs });
       const names = [...this.#slots.keys()];
       const fds = names.map((name) => {
         const slot = this.#slots.get(name)!;
         return slot.server !== null ? fdOf(slot.server) : slot.descriptor!.fd;
       });
-      await channel.send(JSON.stringify({ type: 'listeners', names }), fds, { timeoutMs });
-      let ready: Record<string, unknown>;
-      try {
-        ready = parse((await channel.receive({ timeoutMs: readyTimeoutMs })).message);
-      } catch (error) {
-        if ((error as SystemError).code === 'ETIMEDOUT') await this.#refuse(channel, 'ETIMEDOUT', `not ready within ${readyTimeoutMs} ms`);
+      await sendMessage(channel, { type: 'listeners', names }, { timeoutMs }, fds);
+      await receiveMessage(channel, 'ready', this.path, { timeoutMs: readyTimeoutMs }).catch(async (error: SystemError) => {
+        // Our wait ran out (a refusal the peer sent says syscall 'takeover'): tell it why.
+        if (error.code === 'ETIMEDOUT' && error.syscall !== 'takeover') await this.#refuse(channel, 'ETIMEDOUT', `not ready within ${readyTimeoutMs} ms`);
         throw error;
-      }
-      expectType(ready, 'ready', this.path);
+      });
       // The new version serves on the same sockets: close this copy (never shutdown) and drain.
       const drains: Promise<DrainResult>[] = [];
       for (const slot of this.#slots.values()) {
@@ -363,7 +334,7 @@ export class Takeover {
       this.#state = 'replaced';
       this.#offer?.close(); // the path is the new version's now: closed, not unlinked
       this.#offer = null;
-      await channel.send(JSON.stringify({ type: 'done' }), [], { timeoutMs }).catch(() => {});
+      await sendMessage(channel, { type: 'done' }, { timeoutMs }).catch(() => {});
       channel.close();
       this.#resolveReplaced(await Promise.all(drains));
     } catch (error) {
@@ -381,20 +352,17 @@ async function receiveListeners(channel: FdChannel, settings: Settings, signal: 
   const { path, timeoutMs } = settings;
   checkPeer(channel, path, 'the running version');
   try {
-    await channel.send(JSON.stringify({ type: 'hello', protocol: TAKEOVER_PROTOCOL, pid: process.pid }), [], { timeoutMs, signal });
+    await sendMessage(channel, { type: 'hello', protocol: TAKEOVER_PROTOCOL, pid: process.pid }, { timeoutMs, signal });
   } catch (error) {
     // A version that refuses at once (busy, another uid) may have answered and closed before our hello: read why.
     const code = (error as SystemError).code;
     if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
-    expectType(parse((await channel.receive({ timeoutMs, signal })).message), 'hello', path);
+    await receiveMessage(channel, 'hello', path, { timeoutMs, signal });
     throw error;
   }
-  const hello = parse((await channel.receive({ timeoutMs, signal })).message);
-  expectType(hello, 'hello', path);
-  const { message, descriptors } = await channel.receive({ timeoutMs, signal });
+  const { message: hello } = await receiveMessage(channel, 'hello', path, { timeoutMs, signal });
+  const { message: listeners, descriptors } = await receiveMessage(channel, 'listeners', path, { timeoutMs, signal });
   try {
-    const listeners = parse(message);
-    expectType(listeners, 'listeners', path);
     const names = listeners.names;
     if (!Array.isArray(names) || names.length !== descriptors.length || !names.every((n) => typeof n === 'string')) {
       throw errnoException(osConstants.errno.EPROTO, 'recvmsg', { reason: `${descriptors.length} descriptors for the names ${JSON.stringify(names)}` });

@@ -7,7 +7,7 @@ import { errnoException, isSystemError } from '../core/errors';
 import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './options';
 import { applyOption, setOption } from '../core/options';
 import { socket } from '../core/socket';
-import { readOptions, validateInteger, validateObject, validateString } from '../core/validate';
+import { readOptions, validateInteger, validateString } from '../core/validate';
 import type { CheckedWhyOptions } from '../why/options';
 import { withBindCauses } from '../why/attach';
 
@@ -19,7 +19,7 @@ export class ListeningDescriptor extends OwnedDescriptor {
 
   constructor(fd: number, address: AddressInfo, backlog: number) {
     // Checked (and the address copied) before the descriptor is taken over.
-    const a = readOptions(validateObject(address, 'address'), 'address', ['address', 'family', 'port'], 'a field of an address');
+    const a = readOptions(address, 'address', ['address', 'family', 'port'], 'a field of an address', true);
     const copy = {
       address: validateString(a.address, 'address.address'),
       family: validateString(a.family, 'address.family'),
