@@ -141,7 +141,12 @@ describe.skipIf(!isLinux)('takeover(): faults leave the running version serving'
       expect(() => v1.replaced(new Map() as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'The "options" argument must be a plain object. Received an instance of Map' }));
       await expect(v1.ready({ timeoutMs: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: "The property 'options.timeoutMs' is not an option of ready (signal). Received 1" });
       expect(v1.state).toBe('serving'); // refused before anything was done
+      // A first start too: an aborted signal offers nothing (ss lists no listener of ours beside the path).
+      await expect(v1.ready({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+      expect(v1.state).toBe('serving');
+      expect(execFileSync('ss', ['-xlnH'], { encoding: 'utf8' })).not.toContain(dir); // ss names the socket by the name it was bound to, in a directory beside the path
       await v1.ready();
+      expect(execFileSync('ss', ['-xlnH'], { encoding: 'utf8' })).toContain(dir);
       expect(v1.state).toBe('offering');
     } finally {
       v1.close();

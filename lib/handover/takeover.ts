@@ -188,6 +188,8 @@ export class Takeover {
     const { signal: given } = readOptions(options ?? undefined, 'options', ['signal'], 'an option of ready');
     const signal = checkSignal(given);
     if (this.#state !== 'serving') throw invalidState(`ready() once, after takeover(); the takeover is ${this.#state}`);
+    // Aborted already: nothing is offered, first start or not (the signal is not only for the previous version).
+    if (signal?.aborted) throw abortError(signal);
     // Made in a directory of our own beside the path (0700, a name nobody can guess), then
     // renamed over the path: no name another user could plant a link at is ever used.
     const privateDir = mkdtempSync(join(dirname(this.path), '.sockctl-takeover-'));
