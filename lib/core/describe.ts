@@ -12,7 +12,7 @@ export function describeSocket(fd: number): SocketInfo {
 }
 
 /** What net.Server.address() gives for a socket described here: `family` spelt as Node spells it ('IPv4', 'IPv6'; 'unix' for a path). */
-export function addressInfoOf(info: SocketInfo): { address: string; family: string; port: number } {
+export function addressInfoOf(info: Pick<SocketInfo, 'family' | 'address' | 'port' | 'path'>): { address: string; family: string; port: number } {
   const family = info.family === 'ipv6' ? 'IPv6' : info.family === 'ipv4' ? 'IPv4' : 'unix';
   return { address: info.address ?? info.path ?? '', family, port: info.port ?? 0 };
 }

@@ -23,7 +23,7 @@ import { lstatSync, mkdtempSync, renameSync, rmdirSync, unlinkSync } from 'node:
 import { dirname, join } from 'node:path';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { checkListening } from '../core/describe';
+import { addressInfoOf, checkListening } from '../core/describe';
 import { checkPrivateDirectory, unlinkOwn } from '../core/paths';
 import { abortError, errnoException, illegalConstructor, invalidArgType, invalidArgValue, type SystemError } from '../core/errors';
 import { fdOf } from '../core/target';
@@ -372,8 +372,7 @@ async function receiveListeners(channel: FdChannel, settings: Settings, signal: 
     const received = new Map<string, ListeningDescriptor>();
     descriptors.forEach((descriptor, i) => {
       const info = checkListening(descriptor.fd, `the listener '${names[i]}' handed over`);
-      const address = { address: info.address ?? info.path ?? '', family: info.family === 'ipv6' ? 'IPv6' : info.family === 'ipv4' ? 'IPv4' : 'unix', port: info.port ?? 0 };
-      received.set(names[i] as string, new ListeningDescriptor(descriptor.release(), address, 511));
+      received.set(names[i] as string, new ListeningDescriptor(descriptor.release(), addressInfoOf(info), 511));
     });
     return { received, pid: typeof hello.pid === 'number' ? hello.pid : channel.peerCredentials().pid };
   } catch (error) {

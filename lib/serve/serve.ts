@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { abortError, illegalConstructor, invalidArgType, invalidArgValue } from '../core/errors';
+import { addressInfoOf } from '../core/describe';
 import { checkPrivateDirectory } from '../core/paths';
 import { readOptions, validateBoolean, validateInteger, validateString, INT32_MAX } from '../core/validate';
 import { checkSignal, onAbort } from '../handover/abort';
@@ -144,8 +145,7 @@ function inheritSockets(): Map<string, ListeningDescriptor> {
       descriptor.close();
       continue;
     }
-    const family = descriptor.family === 'ipv6' ? 'IPv6' : descriptor.family === 'ipv4' ? 'IPv4' : 'unix';
-    const address = { address: descriptor.address, family, port: descriptor.port ?? 0 };
+    const address = addressInfoOf(descriptor); // a systemd descriptor's address is the path for a UNIX socket
     if (byName.has(descriptor.name)) {
       descriptor.close();
       continue;

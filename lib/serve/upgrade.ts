@@ -13,7 +13,7 @@ import { mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { checkListening } from '../core/describe';
+import { addressInfoOf, checkListening } from '../core/describe';
 import { errnoException } from '../core/errors';
 import { FdChannel, listenUnix } from '../handover/scm-rights';
 import { ListeningDescriptor } from '../listen/listener';
@@ -124,8 +124,7 @@ export async function takeUpgrade(path: string): Promise<TakenOver> {
     }
     const adopt = (index: number, what: string): ListeningDescriptor => {
       const info = checkListening(descriptors[index]!.fd, what);
-      const family = info.family === 'ipv6' ? 'IPv6' : info.family === 'ipv4' ? 'IPv4' : 'unix';
-      return new ListeningDescriptor(descriptors[index]!.release(), { address: info.address ?? info.path ?? '', family, port: info.port ?? 0 }, 511);
+      return new ListeningDescriptor(descriptors[index]!.release(), addressInfoOf(info), 511);
     };
     const listeners = (names as string[]).map((name, i) => adopt(i, `the listener '${name}' handed over`));
     const control = offer.control === true ? adopt(names.length, 'the control socket handed over') : null;
