@@ -265,7 +265,15 @@ Napi::Value TcpDiagDestroySync(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Every UNIX socket of the namespace (ss -x): records of diag_row.h UnixRow.
+// The records of a UNIX dump (diag_row.h UnixRow) as one ArrayBuffer.
+Napi::Value UnixRowsBuffer(Napi::Env env, const std::vector<diag::UnixRow>& rows) {
+  size_t bytes = rows.size() * sizeof(diag::UnixRow);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes != 0) std::memcpy(buffer.Data(), rows.data(), bytes);
+  return buffer;
+}
+
+// Every UNIX socket of the namespace (ss -x), blocking.
 Napi::Value UnixDiagDumpSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<diag::UnixRow> rows;
@@ -276,10 +284,28 @@ Napi::Value UnixDiagDumpSync(const Napi::CallbackInfo& info) {
     failure = {ENOMEM, "sock_diag"};
   }
   if (failure.error != 0) throw ErrnoError(env, failure.error, failure.syscall);
-  size_t bytes = rows.size() * sizeof(diag::UnixRow);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
-  if (bytes != 0) std::memcpy(buffer.Data(), rows.data(), bytes);
-  return buffer;
+  return UnixRowsBuffer(env, rows);
+}
+
+// The same dump on libuv's thread pool: a host with many UNIX sockets does not block the loop.
+class UnixDumpWorker : public PromiseWorker {
+ public:
+  explicit UnixDumpWorker(Napi::Env env) : PromiseWorker(env, "sockctl:unixDiagDump", "sock_diag") {}
+
+ private:
+  void Run() override { failure_ = sys::UnixDump(&rows_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    if (failure_.error != 0) throw ErrnoError(env, failure_.error, failure_.syscall);
+    return UnixRowsBuffer(env, rows_);
+  }
+
+  DumpFailure failure_;
+  std::vector<diag::UnixRow> rows_;
+};
+
+Napi::Value UnixDiagDump(const Napi::CallbackInfo& info) {
+  return PromiseWorker::Start<UnixDumpWorker>(info.Env());
 }
 
 // The rows of recorded sock_diag replies (netlink messages as the kernel sent them): what
@@ -369,6 +395,7 @@ void InitDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpDiagDumpSync", Napi::Function::New(env, TcpDiagDumpSync, "tcpDiagDumpSync"));
   exports.Set("tcpDiagLookupSync", Napi::Function::New(env, TcpDiagLookupSync, "tcpDiagLookupSync"));
   exports.Set("unixDiagDumpSync", Napi::Function::New(env, UnixDiagDumpSync, "unixDiagDumpSync"));
+  exports.Set("unixDiagDump", Napi::Function::New(env, UnixDiagDump, "unixDiagDump"));
   exports.Set("tcpDiagDestroySync", Napi::Function::New(env, TcpDiagDestroySync, "tcpDiagDestroySync"));
   exports.Set("diagRowBytes", Napi::Number::New(env, sizeof(DiagRow)));
   exports.Set("diagLayout", Layout(env));

@@ -4,13 +4,13 @@
 // by inode: type, state, name, queues and the peer's inode.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unixSockets, unixSocketsSync } from '../lib/index';
-import { CLI, ensureBuilt } from './helpers/dist';
+import { CLI, DIST_INDEX, ensureBuilt } from './helpers/dist';
 import { isLinux } from './helpers/net';
 
 const HOLDER = `
@@ -71,5 +71,35 @@ describe.skipIf(!isLinux)('UNIX sockets, against ss -xan', () => {
     const bad = spawnSync(process.execPath, [CLI, 'states', '-x', '--port', '80'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--unix lists every UNIX socket: --port does not go with it/);
+  });
+});
+
+const canTrace = isLinux && spawnSync('strace', ['-qq', '-e', 'trace=none', 'true']).status === 0;
+
+describe.skipIf(!isLinux)('unixSockets() does not block the loop', () => {
+  // strace -f names the thread of each system call: the AF_UNIX sock_diag request
+  // (SOCK_DIAG_BY_FAMILY, 0x14, whose body opens with sdiag_family AF_UNIX, 1) of the
+  // blocking call comes from the main thread, the promise's from a thread of libuv's pool.
+  it.skipIf(!canTrace)('its dump runs on the thread pool, unixSocketsSync() on the main thread (strace -f)', () => {
+    ensureBuilt();
+    const dir = mkdtempSync(join(tmpdir(), 'sockctl-unix-strace-'));
+    try {
+      const log = join(dir, 'strace.log');
+      const script = `const s = require(${JSON.stringify(DIST_INDEX)}); s.unixSocketsSync(); s.unixSockets().then((rows) => console.log(process.pid, rows.length));`;
+      const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=sendto,sendmsg', '-o', log, process.execPath, '-e', script], { encoding: 'utf8', timeout: 20_000 });
+      expect(run.status).toBe(0);
+      const [pid, count] = run.stdout.trim().split(' ').map(Number);
+      expect(count).toBeGreaterThan(0);
+      const requests = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('nlmsg_type=0x14') || line.includes('SOCK_DIAG_BY_FAMILY'))
+        .filter((line) => /\}, "\\x01\\x00/.test(line) || line.includes('sdiag_family=AF_UNIX'))
+        .map((line) => Number(line.split(' ')[0]));
+      expect(requests).toHaveLength(2);
+      expect(requests[0]).toBe(pid); // unixSocketsSync(): the main thread
+      expect(requests[1]).not.toBe(pid); // unixSockets(): another thread of the same process
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

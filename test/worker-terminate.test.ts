@@ -23,7 +23,7 @@ describe.skipIf(!isLinux)(`workers ended mid-call (Node ${process.version})`, ()
   beforeAll(() => ensureBuilt());
 
   const cases = [
-    ['async', 'terminate() with 8 tcpStates() dumps in flight on the thread pool'],
+    ['async', 'terminate() with 8 tcpStates() and 2 unixSockets() dumps in flight on the thread pool'],
     ['sync', 'terminate() in a loop of socket, setOption, getOption, dup, a failing shutdown, tcpStatesSync, createListener'],
     ['exit', 'process.exit() inside the worker with tcpStates() dumps in flight'],
   ] as const;

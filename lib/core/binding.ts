@@ -161,6 +161,7 @@ export interface NativeBinding {
   tcpDiagLookupSync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): ArrayBuffer;
   /** Every UNIX socket of the namespace: records of diagLayout.unix. */
   unixDiagDumpSync(): ArrayBuffer;
+  unixDiagDump(): Promise<ArrayBuffer>;
   /** SOCK_DESTROY of the socket a lookup with the same arguments would find ('' cookie: any). */
   tcpDiagDestroySync(ipv6: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number, cookie: string): void;
   /** The rows of recorded sock_diag reply messages (for the decoders' fixture tests). */

@@ -53,15 +53,20 @@ function decode(dump: ArrayBuffer): UnixSocketRow[] {
   return rows;
 }
 
-/** The UNIX sockets of this network namespace, blocking (one sock_diag dump). */
-export function unixSocketsSync(): UnixSocketRow[] {
+function assertLinux(): void {
   if (process.platform !== 'linux') {
     throw errnoException(osConstants.errno.ENOTSUP ?? osConstants.errno.EOPNOTSUPP, 'unixSockets', { reason: `sock_diag is Linux only, not on ${process.platform}` });
   }
+}
+
+/** The UNIX sockets of this network namespace, blocking (one sock_diag dump). */
+export function unixSocketsSync(): UnixSocketRow[] {
+  assertLinux();
   return decode(binding.unixDiagDumpSync());
 }
 
-/** The UNIX sockets of this network namespace, as `ss -xa` lists them. */
+/** The UNIX sockets of this network namespace, as `ss -xa` lists them; the dump runs on libuv's thread pool. */
 export async function unixSockets(): Promise<UnixSocketRow[]> {
-  return unixSocketsSync();
+  assertLinux();
+  return decode(await binding.unixDiagDump());
 }
