@@ -1,9 +1,11 @@
 // waitForState: resolves as soon as the kernel has a matching socket in the wanted state.
 // Where the tracepoint serves (watch.ts), every transition is seen, even one shorter than
-// any poll (FIN_WAIT_1 on loopback), and the kernel is listed once after the tracepoint is
-// armed (a state reached before), then only when an event brings a wanted state; elsewhere the kernel is polled (pollKernel): by the
-// exact 4-tuple lookup when the filter names both ends (its cost does not grow with the
-// host's table), else by a dump with the filter run in the kernel. 'CLOSED' means gone.
+// any poll (FIN_WAIT_1 on loopback): the kernel is listed once the tracepoint is armed (a
+// state reached before), then only when an event brings a wanted state; at a timeout, that
+// listing kept up to date by the events says what the kernel had. Elsewhere the
+// kernel is polled (pollKernel): by the exact 4-tuple lookup when the filter names both ends
+// (its cost does not grow with the host's table), else by a dump with the filter run in the
+// kernel. 'CLOSED' means gone.
 import { constants as osConstants } from 'node:os';
 import { isIP } from 'node:net';
 import { abortError, errnoException, invalidArgValue, type SystemError } from '../core/errors';
@@ -13,6 +15,7 @@ import { stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpState
 import { addOwners, lookupTupleSync, queryRows } from './list';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
+import { rowTupleKey, type TcpStateChange } from './change';
 import { adoptRows, watchQuery, type WatchSource } from './watch';
 import type { TcpState } from '../core/tcp-states';
 
@@ -25,7 +28,7 @@ export interface WaitForStateOptions {
   source?: WatchSource;
 }
 
-/** The rejection of a wait that timed out: `rows` is what the kernel listed last. */
+/** The rejection of a wait that timed out: `rows` is what the kernel had for the filter then. */
 export interface WaitForStateTimeout extends SystemError {
   rows: TcpStateRow[];
 }
@@ -130,13 +133,13 @@ export async function waitForState(
   };
   const finish = (rows: TcpStateRow[]) => (query.withProcess ? addOwners(matching(rows)) : matching(rows));
 
-  // The watch starts before the first look, so that nothing falls between the two. It
-  // follows every state (leaving a wanted state counts too), owners are added at the end.
-  // Off Linux the listing says ENOTSUP, as tcpStates does.
-  const watched = { ...query, states: toQuery(undefined).states, withProcess: false };
-  const watch = source === 'poll' || process.platform !== 'linux' ? undefined : watchQuery(watched, { source });
-  if (watch === undefined || watch.source !== 'tracepoint') {
-    watch?.close();
+  if (source === 'poll' || process.platform !== 'linux') return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
+  // The watch is armed before the first look, and before this returns (a transition made
+  // right after the call is seen), so that nothing falls between the two. It follows every
+  // state (leaving a wanted state counts too); owners are added at the end.
+  const watch = watchQuery({ ...query, states: toQuery(undefined).states, withProcess: false }, { source });
+  if (watch.source !== 'tracepoint') {
+    watch.close();
     return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));
   }
   let timer: NodeJS.Timeout | undefined;
@@ -148,9 +151,18 @@ export async function waitForState(
     let rows = await list();
     if (done(rows)) return finish(rows);
     adoptRows(watch, rows);
+    // What the kernel has now: the last listing, kept up to date by the tracepoint's changes,
+    // for the timeout's message (no dump at the end unless the kernel dropped events).
+    const now = new Map(rows.map((row) => [rowTupleKey(row), row]));
+    const track = (change: TcpStateChange) => {
+      const key = rowTupleKey(change.row);
+      if (change.to === 'CLOSED' || (stateBits(change.to) & query.states) === 0) now.delete(key);
+      else now.set(key, change.row);
+    };
     let expired = false;
     timer = setTimeout(() => ((expired = true), watch.close()), timeoutMs);
     for await (const change of watch) {
+      track(change);
       // Left the wanted state since the watch began: it was in it while we waited.
       if (change.from !== null && change.from !== 'CLOSED' && (stateBits(change.from) & wanted) !== 0 && (stateBits(change.to) & wanted) === 0) {
         return finish([{ ...change.row, state: change.from, timer: null }]);
@@ -160,9 +172,11 @@ export async function waitForState(
       if (done(rows)) return finish(rows);
       // Passed already (a state shorter than this look): the tracepoint's row says it was.
       if (change.to !== 'CLOSED') return finish([change.row]);
+      now.clear();
+      for (const row of rows) now.set(rowTupleKey(row), row);
     }
     if (signal?.aborted) throw abortError(signal);
-    if (expired) throw timedOut(await list());
+    if (expired) throw timedOut(watch.dropped === 0 ? [...now.values()] : await list());
     throw errnoException(osConstants.errno.EPIPE, 'waitForState', { reason: 'the watch ended' });
   } finally {
     clearTimeout(timer);
