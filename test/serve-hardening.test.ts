@@ -153,7 +153,7 @@ print(sent, flush=True)`,
     const address = /(?:^|\0)NOTIFY_SOCKET=([^\0]*)/.exec(readFileSync(`/proc/${waiting[1]}/environ`, 'latin1'))![1]!;
     const sent = spawnSync('python3', ['-c', 'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.sendto(b"READY=1", sys.argv[1])', address]);
     expect(sent.status).toBe(0);
-    await once(stranger.child, 'exit');
+    await stranger.exited;
     expect(stranger.child.exitCode).toBe(1);
     expect(stranger.lines.join('\n')).toMatch(/start failed: generation 1 worker 0 \(pid \d+\) not ready within 8000 ms/);
   });
@@ -164,7 +164,7 @@ print(sent, flush=True)`,
     const workers = readyPids(serve, 1);
     expect(workers).toHaveLength(2);
     serve.child.kill('SIGKILL');
-    await once(serve.child, 'exit');
+    await serve.exited;
     expect(await until(() => workers.every((pid) => !alive(pid)))).toBe(true);
     const next = new Serve(['--listen', `http=127.0.0.1:${port}`, '--', process.execPath, NODE_SERVER]);
     expect(await next.port()).toBe(port);
@@ -181,7 +181,7 @@ print(sent, flush=True)`,
       const [data] = (await once(holder.stdout!, 'data')) as [Buffer];
       const port = Number(data.toString().trim());
       const serve = new Serve(['--listen', `127.0.0.1:${port}`, '--reuse-port', '--', 'python3', PROBE]);
-      await once(serve.child, 'exit');
+      await serve.exited;
       expect(serve.child.exitCode).toBe(2);
       expect(serve.lines.join('\n')).toMatch(new RegExp(`bind EADDRINUSE 127\\.0\\.0\\.1:${port} .*not ours: pid ${holder.pid} \\(python3\\) uid \\d+`));
     } finally {
@@ -220,7 +220,7 @@ print(sent, flush=True)`,
     await sleep(3000); // every orphan has exited, and a sweep has passed
     expect(zombiesOf(sockctl)).toEqual([]);
     process.kill(sockctl, 'SIGTERM');
-    await once(serve.child, 'exit');
+    await serve.exited;
     expect(serve.lines.join('\n')).toContain('stopped');
   });
 
@@ -229,7 +229,7 @@ print(sent, flush=True)`,
     const waiting = await serve.line(/waiting for READY=1 from generation 1 worker 0 \(pid (\d+)\); programs that never send it: --ready-after MS/, 0, 15_000);
     const started = Date.now();
     serve.signal('SIGTERM');
-    await once(serve.child, 'exit');
+    await serve.exited;
     expect(serve.child.exitCode).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(alive(Number(waiting[1]))).toBe(false);
@@ -352,14 +352,14 @@ print(sent, flush=True)`,
     expect(JSON.parse(await lineFrom({ path })).pid).toBe(readyPids(serve, 1)[0]);
     // A second one on a live socket, and on a file that is not a socket: refused.
     const live = new Serve(['--listen', `api=unix:${path}`, '--', 'python3', PROBE]);
-    await once(live.child, 'exit');
+    await live.exited;
     expect(live.child.exitCode).toBe(2);
     expect(live.lines.join('\n')).toContain(`bind EADDRINUSE ${path} (a process accepts on it)`);
     await serve.stop();
     expect(existsSync(path)).toBe(false);
     writeFileSync(path, 'data');
     const file = new Serve(['--listen', `api=unix:${path}`, '--', 'python3', PROBE]);
-    await once(file.child, 'exit');
+    await file.exited;
     expect(file.child.exitCode).toBe(2);
     expect(file.lines.join('\n')).toContain('a file that is not a socket is there');
     expect(readFileSync(path, 'utf8')).toBe('data');

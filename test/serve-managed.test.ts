@@ -168,7 +168,7 @@ describe.skipIf(!isLinux)('sockctl serve under a service manager', { timeout: 90
       const shared = mkdtempSync(join(dir, 'shared-'));
       chmodSync(shared, mode);
       const serve = new Serve(['--listen', '127.0.0.1:0', '--control', join(shared, 'control.sock'), '--', process.execPath, NODE_SERVER]);
-      await once(serve.child, 'exit');
+      await serve.exited;
       expect(serve.child.exitCode).toBe(2);
       expect(serve.lines.join('\n')).toContain('control EPERM');
       expect(serve.lines.join('\n')).toContain('put the control path in a private directory');
@@ -374,7 +374,7 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     serve.signal('SIGUSR2');
     const next = Number((await lineOf(serve, /replaced by pid (\d+)/, from))[1]);
     extra.add(next);
-    await once(serve.child, 'exit');
+    await serve.exited;
     expect(serve.child.exitCode).toBe(0);
     const states = m.states().map((x) => ({ first: x.data.split('\n')[0], fds: (x as { fds?: number }).fds }));
     const mainpid = states.findIndex((x) => x.first === `MAINPID=${next}`);

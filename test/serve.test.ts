@@ -121,7 +121,7 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
     const sleeper = Number(readFileSync(grandchild, 'utf8'));
     expect(alive(sleeper)).toBe(true);
     serve.signal('SIGINT');
-    await once(serve.child, 'exit');
+    await serve.exited;
     expect(serve.child.exitCode).toBe(0);
     for (let i = 0; i < 50 && alive(sleeper); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(alive(sleeper)).toBe(false);
@@ -177,7 +177,7 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
   it('the first generation not ready: exit 1; a socket that cannot be made: exit 2; usage errors: exit 2', async () => {
     writeFileSync(control, 'crash');
     const crashed = new Serve(['--listen', '127.0.0.1:0', '--', 'python3', PYTHON_SERVER]);
-    await once(crashed.child, 'exit');
+    await crashed.exited;
     expect(crashed.child.exitCode).toBe(1);
     expect(crashed.lines.join('\n')).toMatch(/start failed: generation 1 worker 0 \(pid \d+\) exited with code 3 before it was ready/);
 
@@ -185,7 +185,7 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
     await once(taken, 'listening');
     const port = (taken.address() as net.AddressInfo).port;
     const busy = new Serve(['--listen', `127.0.0.1:${port}`, '--', 'true']);
-    await once(busy.child, 'exit');
+    await busy.exited;
     taken.close();
     expect(busy.child.exitCode).toBe(2);
     expect(busy.lines.join('\n')).toContain(`bind EADDRINUSE 127.0.0.1:${port}`);

@@ -631,6 +631,7 @@ const RAW = {
     pick(['1', '2', '1'.repeat(17), 'xyz', 'ABC', '-1', ' 1', 5, null, undefined]),
   ],
   unixDiagDumpSync: () => (chance(0.8) ? [] : [anyValue()]),
+  unixDiagDump: () => (chance(0.8) ? [] : [anyValue()]), // on the thread pool: the campaign awaits it
   diagRowsFromMessages: () => [chance(0.8) ? netlinkMessages() : anyValue()],
   EventReader: () => {
     const kind = chance(0.85) ? pick(['file', 'destroy', 'x', '']) : anyValue();

@@ -14,6 +14,8 @@ export const running = new Set<Serve>();
 /** One `sockctl serve` process, its stderr lines collected. */
 export class Serve {
   readonly child: ChildProcess;
+  /** Settles at the child's exit, whenever it is awaited (a late once(child, 'exit') misses an exit already past). */
+  readonly exited: Promise<void>;
   readonly lines: string[] = [];
   #waiters: (() => void)[] = [];
 
@@ -33,8 +35,11 @@ export class Serve {
       }
       for (const wake of this.#waiters.splice(0)) wake();
     });
-    this.child.once('exit', () => {
-      for (const wake of this.#waiters.splice(0)) wake();
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', () => {
+        for (const wake of this.#waiters.splice(0)) wake();
+        resolve();
+      });
     });
     running.add(this);
   }
