@@ -242,6 +242,26 @@ describe.skipIf(!isLinux)('takeover(): a peer at the path that is not a sockctl 
     });
   }
 
+  it('a hello that carries a descriptor: it is closed at once, never kept (/proc/self/fd counts the same after)', async () => {
+    const peer = spawnFdPeer();
+    try {
+      expect(await peer.ask(`listen ${path}`)).toEqual({ ok: true });
+      const before = openDescriptorCount();
+      const accepted = peer.ask('accept');
+      const attempt = takeover({ path, listeners: { web: { host: '127.0.0.1' } }, timeoutMs: 2000 });
+      await accepted;
+      expect(await peer.ask('recvframe')).toMatchObject({ payload: expect.stringContaining('"type":"hello"') });
+      await peer.ask(`sendudp ${hello}`); // a UDP socket rides with the hello
+      await peer.ask('sendframe {"type":"listeners","names":[]}');
+      const t = await attempt;
+      expect(t.inherited).toEqual([]); // nothing handed over: 'web' was made here
+      t.close();
+      expect(openDescriptorCount()).toBe(before);
+    } finally {
+      await peer.stop();
+    }
+  });
+
   it('a new version that speaks only protocol 2..3 is refused (EPROTO) by this one, which serves on', async () => {
     const t = await takeover({ path, listeners: { web: { host: '127.0.0.1' } } });
     try {
