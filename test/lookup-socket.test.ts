@@ -12,8 +12,8 @@ import { lookupRowSync } from '../lib/states/netlink';
 import { DIST_INDEX, ensureBuilt } from './helpers/dist';
 import { isLinux } from './helpers/net';
 import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
+import { canStrace, noStraceReason } from './helpers/strace';
 
-const canTrace = isLinux && spawnSync('strace', ['-qq', '-e', 'trace=none', 'true']).status === 0;
 const NETLINK_SOCK_DIAG = 4;
 
 /** The inodes of the NETLINK_SOCK_DIAG sockets this process holds a descriptor of. */
@@ -59,8 +59,8 @@ describe.skipIf(!isLinux)('the 4-tuple lookup: one sock_diag socket per environm
     await new Promise((resolve) => server.close(resolve));
   });
 
-  describe.skipIf(skipUnlessAvailable(canTrace))(`strace (${canTrace ? 'available' : 'strace missing, or ptrace refused'})`, () => {
-    requireUnderCi(canTrace, () => 'strace could not trace a child (strace missing, or ptrace refused)');
+  describe.skipIf(skipUnlessAvailable(canStrace))(`strace (${canStrace ? 'available' : 'strace missing, or ptrace refused'})`, () => {
+    requireUnderCi(canStrace, () => noStraceReason);
     it('500 lookups make one socket(), close-on-exec, and each finds the connection', () => {
       const script = `
         const { lookupRowSync } = require(${JSON.stringify(DIST_INDEX.replace(/index\.js$/, 'states/netlink.js'))});

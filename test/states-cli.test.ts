@@ -15,6 +15,7 @@ import { makeScene, quietPort, type Scene } from './helpers/scene';
 import { ssDetailedRows } from './helpers/ss';
 import { noTracingReason, tracing } from './helpers/tracefs';
 import { requireUnderCi, skipUnlessAvailable, strictCi } from './helpers/ci';
+import { canStrace, noStraceReason } from './helpers/strace';
 
 function sockctl(...args: string[]) {
   const run = spawnSync(process.execPath, [CLI, 'states', ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -179,10 +180,9 @@ describe.skipIf(!isLinux)('sockctl states', () => {
   });
 });
 
-const canTrace = isLinux && spawnSync('strace', ['-qq', '-e', 'trace=none', 'true']).status === 0;
 
-describe.skipIf(!isLinux || skipUnlessAvailable(canTrace))(`netlink refused (strace injects the error): the same rows from /proc/net/tcp (needs strace and ptrace: ${canTrace ? 'available' : 'missing'})`, () => {
-  requireUnderCi(canTrace, () => 'strace could not trace a child (strace missing, or ptrace refused)');
+describe.skipIf(!isLinux || skipUnlessAvailable(canStrace))(`netlink refused (strace injects the error): the same rows from /proc/net/tcp (needs strace and ptrace: ${canStrace ? 'available' : 'missing'})`, () => {
+  requireUnderCi(canStrace, () => noStraceReason);
   let scene: Scene;
   const log = join(tmpdir(), `sockctl-strace-${process.pid}.log`);
   beforeAll(async () => {

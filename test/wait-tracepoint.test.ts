@@ -17,14 +17,14 @@ import { isLinux } from './helpers/net';
 import { ssRows, waitForSs } from './helpers/ss';
 import { noTracingReason, tracing } from './helpers/tracefs';
 import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
+import { canStrace, noStraceReason } from './helpers/strace';
 
-const canTrace = isLinux && spawnSync('strace', ['-qq', '-e', 'trace=none', 'true']).status === 0;
 const WAIT_MS = 2000;
 
-describe.skipIf(!isLinux || skipUnlessAvailable(tracing && canTrace))(
-  `waitForState on the tracepoint polls no dump (root, tracefs, strace: ${noTracingReason || (canTrace ? 'available' : 'strace or ptrace missing')})`,
+describe.skipIf(!isLinux || skipUnlessAvailable(tracing && canStrace))(
+  `waitForState on the tracepoint polls no dump (root, tracefs, strace: ${noTracingReason || (canStrace ? 'available' : 'strace or ptrace missing')})`,
   () => {
-    requireUnderCi(tracing && canTrace, () => noTracingReason || 'strace could not trace a child (strace missing, or ptrace refused)');
+    requireUnderCi(tracing && canStrace, () => noTracingReason || noStraceReason);
     const log = join(tmpdir(), `sockctl-wait-strace-${process.pid}.log`);
     beforeAll(() => ensureBuilt());
     afterAll(() => rmSync(log, { force: true }));
