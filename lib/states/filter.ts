@@ -82,7 +82,8 @@ TCP_STATE_NAMES.forEach((name, number) => {
 // The only CLOSED sockets the kernel dumps are the bound, inactive ones: a filter naming
 // CLOSED asks for them (`ss state bound-inactive`). A filter without states leaves them
 // out, as `ss -a` does.
-const ALL_STATES = [...STATE_BITS.values()].reduce((mask, bits) => mask | bits, 0);
+/** Every state a dump lists without a state filter (bound, inactive sockets left out, as `ss -a`). */
+export const EVERY_STATE = [...STATE_BITS.values()].reduce((mask, bits) => mask | bits, 0);
 STATE_BITS.set('CLOSED', (STATE_BITS.get('CLOSED') ?? 0) | BOUND_INACTIVE_BIT);
 
 /** The state names a filter accepts, in the kernel's order. */
@@ -132,7 +133,7 @@ export function toQuery(filter: unknown, name = 'filter'): StatesQuery {
   return {
     ipv4: family !== 'ipv6',
     ipv6: family !== 'ipv4',
-    states: f.state === undefined ? ALL_STATES : stateMask(f.state, `${name}.state`),
+    states: f.state === undefined ? EVERY_STATE : stateMask(f.state, `${name}.state`),
     localPort: port(f.localPort, `${name}.localPort`),
     remotePort: port(f.remotePort, `${name}.remotePort`),
     anyPort: port(f.port, `${name}.port`),

@@ -103,7 +103,8 @@ export interface Tuple {
   readonly remotePort: number;
 }
 
-const EVERY_STATE = toQuery(undefined).states;
+// The /proc listing of one 4-tuple: every state, no extras (its ports, addresses and family set per call).
+const TUPLE_QUERY: StatesQuery = { ...toQuery(undefined), source: 'proc' };
 
 /**
  * The socket on one exact 4-tuple, pinned to `cookie` once known: sock_diag's lookup (one
@@ -120,7 +121,7 @@ export function lookupTupleSync(tuple: Tuple, cookie = '', source: TcpStatesSour
       if (!fallsBack(source, error)) throw error;
     }
   }
-  const query: StatesQuery = { ...toQuery(undefined), ipv4: !ipv6, ipv6, states: EVERY_STATE, localPort, remotePort, localAddress, remoteAddress, source: 'proc' };
+  const query: StatesQuery = { ...TUPLE_QUERY, ipv4: !ipv6, ipv6, localPort, remotePort, localAddress, remoteAddress };
   return procRowsSync(query).find((row) => matchesAddresses(query, row.localAddress, row.remoteAddress));
 }
 

@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { abortError, errnoException, invalidArgValue, type SystemError } from '../core/errors';
 import { INT32_MAX, readOptions, validateAbortSignal, validateInteger } from '../core/validate';
 import { formatEndpoint } from './address';
-import { stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
+import { EVERY_STATE, stateBits, stateMask, tcpOnly, toQuery, type StatesQuery, type TcpStatesFilter } from './filter';
 import { addOwners, lookupTupleSync, queryRows } from './list';
 import { pollKernel } from './poll';
 import type { TcpStateRow, TcpStateRowWithProcess } from './row';
@@ -74,15 +74,14 @@ function lister(query: StatesQuery): () => Promise<TcpStateRow[]> {
     return () => queryRows(listing);
   }
   const tuple = { ipv6: isIP(localAddress) === 6, localAddress, localPort, remoteAddress, remotePort };
+  // A family the filter excludes can never match: no lookup at all.
+  if (!(tuple.ipv6 ? query.ipv6 : query.ipv4)) return async () => [];
   let cookie = '';
   return async () => {
     const row = lookupTupleSync(tuple, cookie, query.source);
     if (row === undefined || (stateBits(row.state) & query.states) === 0) return [];
-    if ((query.ipv4 && !tuple.ipv6) || (query.ipv6 && tuple.ipv6)) {
-      cookie = row.cookie ?? '';
-      return [row];
-    }
-    return [];
+    cookie = row.cookie ?? '';
+    return [row];
   };
 }
 
@@ -137,7 +136,7 @@ export async function waitForState(
   // The watch is armed before the first look, and before this returns (a transition made
   // right after the call is seen), so that nothing falls between the two. It follows every
   // state (leaving a wanted state counts too); owners are added at the end.
-  const watch = watchQuery({ ...query, states: toQuery(undefined).states, withProcess: false }, { source });
+  const watch = watchQuery({ ...query, states: EVERY_STATE, withProcess: false }, { source });
   if (watch.source !== 'tracepoint') {
     watch.close();
     return finish(await pollKernel(list, done, timeoutMs, timedOut, signal));

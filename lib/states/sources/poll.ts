@@ -2,7 +2,7 @@
 // the destroy multicast group says a matching socket went away. States shorter than one
 // poll are not seen; times are those of the dumps.
 import { binding, type NativeEventReader } from '../../core/binding';
-import { toQuery, type StatesQuery } from '../filter';
+import { EVERY_STATE, type StatesQuery } from '../filter';
 import { queryRows } from '../list';
 import { decodeRows } from '../netlink';
 import type { TcpStateRow } from '../row';
@@ -80,7 +80,7 @@ export class PollSource implements ChangeSource {
 
   async #loop(): Promise<void> {
     // Every state, so that a change out of the filter's states is seen too.
-    const listing: StatesQuery = { ...this.#query, states: toQuery(undefined).states, withProcess: false };
+    const listing: StatesQuery = { ...this.#query, states: EVERY_STATE, withProcess: false };
     const sink = this.#sink;
     let before: Map<string, TcpStateRow> | undefined;
     try {

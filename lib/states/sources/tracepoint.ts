@@ -11,7 +11,7 @@ import { errnoException } from '../../core/errors';
 import { binding, type NativeEventReader } from '../../core/binding';
 import type { TcpState } from '../../core/tcp-states';
 import { rowTupleKey, tupleKey } from '../change';
-import { toQuery, type StatesQuery } from '../filter';
+import { EVERY_STATE, type StatesQuery } from '../filter';
 import { lookupTupleSync, queryRowsSync, readsProc, type Tuple } from '../list';
 import type { TcpStateRow } from '../row';
 import { openInstance, TracepointUnavailable, type TraceInstance } from '../tracefs';
@@ -127,7 +127,7 @@ export class TracepointSource implements ChangeSource {
   }
 
   #seed(query: StatesQuery, initial: boolean): void {
-    const rows = queryRowsSync({ ...query, states: toQuery(undefined).states, withProcess: false, source: 'auto' });
+    const rows = queryRowsSync({ ...query, states: EVERY_STATE, withProcess: false, source: 'auto' });
     this.adopt(rows);
     if (!initial) return;
     const now = Date.now();
