@@ -31,13 +31,10 @@ struct FileId {
 struct Environment {
   Napi::FunctionReference errorFactory;
   std::unordered_map<int, FileId> owned;  // only touched on this environment's thread
-  int lookupFd = -1;                      // rule 3's kept socket; -1 until the first lookup
+  OwnedFd lookup;                         // rule 3's kept socket; none until the first lookup
 };
 
-void CloseLookupSocket(Environment* environment) noexcept {
-  if (environment->lookupFd >= 0) close(environment->lookupFd);
-  environment->lookupFd = -1;
-}
+void CloseLookupSocket(Environment* environment) noexcept { environment->lookup.Reset(); }
 
 // Not Napi::Env::GetInstanceData, which may throw: this must not (rule 1).
 Environment* Of(napi_env env) noexcept {
@@ -83,6 +80,12 @@ void Own(Napi::Env env, int fd) noexcept {
   if (environment != nullptr) NoThrow([&] { environment->owned[fd] = FileId{id.st_dev, id.st_ino}; });
 }
 
+int ForJavaScript(Napi::Env env, OwnedFd fd) noexcept {
+  int number = fd.Release();
+  Own(env, number);
+  return number;
+}
+
 void Disown(Napi::Env env, int fd) noexcept {
   Environment* environment = Of(env);
   if (environment != nullptr) environment->owned.erase(fd);
@@ -104,12 +107,12 @@ int LookupSocket(Napi::Env env, const char** syscall) noexcept {
     *syscall = "socket";
     return -EBADF;
   }
-  if (environment->lookupFd < 0) {
+  if (!environment->lookup.valid()) {
     int fd = sys::OpenLookupSocket(syscall);
     if (fd < 0) return fd;
-    environment->lookupFd = fd;
+    environment->lookup.Reset(fd);
   }
-  return environment->lookupFd;
+  return environment->lookup.get();
 }
 
 void DropLookupSocket(Napi::Env env) noexcept {

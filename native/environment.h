@@ -11,18 +11,22 @@
 //     so a Napi::Error thrown from a direct call in a terminating environment is dropped
 //     instead of aborting.
 //  2. A descriptor made for JavaScript (socket, dup, accept, SCM_RIGHTS, ...) is passed to
-//     Own() right after the system call that made it, before anything else can throw:
+//     Own() right after the system call that made it, or held in an OwnedFd until it is
+//     passed on with ForJavaScript(), so that nothing that throws in between leaks it:
 //     if the environment ends while JavaScript still owns it, it is closed then. JavaScript
 //     gives it up through the binding's close() (closes and forgets) or disown() (release():
 //     the new owner, e.g. libuv, closes it). lib/core/descriptor.ts does both.
-//  3. A descriptor used only inside one native call (a dump's netlink socket) stays in an
-//     RAII owner of its own and is never registered. The one exception is the environment's
-//     own: the NETLINK_SOCK_DIAG socket that every 4-tuple lookup reuses (LookupSocket),
+//  3. A descriptor used only natively (a dump's netlink socket, a watched one: watcher.h)
+//     stays in an OwnedFd, or in the LoopWatch that owns it, and is never registered. The
+//     one exception is the environment's own: the NETLINK_SOCK_DIAG socket that every
+//     4-tuple lookup reuses (LookupSocket),
 //     close-on-exec, opened at the first lookup, used only on the environment's thread, and
 //     closed by the environment's cleanup (a terminated worker's included).
 #pragma once
 
 #include <napi.h>
+
+#include "owned_fd.h"
 
 namespace sockctl {
 
@@ -34,6 +38,9 @@ Napi::FunctionReference& ErrorFactoryOf(Napi::Env env);
 
 // Rule 2: `fd` belongs to JavaScript in this environment from now on.
 void Own(Napi::Env env, int fd) noexcept;
+
+// Rule 2 for a descriptor held in an OwnedFd: owned by JavaScript from now on; its number.
+int ForJavaScript(Napi::Env env, OwnedFd fd) noexcept;
 
 // JavaScript closed `fd` or gave it away: it is no longer closed at the end.
 void Disown(Napi::Env env, int fd) noexcept;

@@ -23,14 +23,6 @@ namespace sockctl {
 
 namespace {
 
-// Closes the datagram socket on every path.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 // NOTIFY_SOCKET as an address: a path, or '@name' for the abstract "\0name".
 socklen_t NotifyAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_un* un) {
   if (info.Length() < 1 || !info[0].IsString()) throw ArgTypeError(env, "address", "of type string");
@@ -49,9 +41,9 @@ socklen_t NotifyAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + 1);
 }
 
-int OpenDatagram(Napi::Env env) {
-  int fd = sys::Socket(AF_UNIX, SOCK_DGRAM, 0);
-  if (fd < 0) throw ErrnoError(env, errno, "socket");
+OwnedFd OpenDatagram(Napi::Env env) {
+  OwnedFd fd(sys::Socket(AF_UNIX, SOCK_DGRAM, 0));
+  if (!fd.valid()) throw ErrnoError(env, errno, "socket");
   return fd;
 }
 
@@ -60,10 +52,10 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
   sockaddr_un un;
   socklen_t length = NotifyAddress(env, info, &un);
   Napi::Buffer<char> message = BufferArg(info, 1, "message");
-  Fd sock{OpenDatagram(env)};
+  OwnedFd sock = OpenDatagram(env);
   ssize_t sent;
   do {
-    sent = sendto(sock.fd, message.Data(), message.Length(), sys::kSendFlags, reinterpret_cast<sockaddr*>(&un), length);
+    sent = sendto(sock.get(), message.Data(), message.Length(), sys::kSendFlags, reinterpret_cast<sockaddr*>(&un), length);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) throw ErrnoError(env, errno, "sendto");
   return Napi::Number::New(env, static_cast<double>(sent));
@@ -76,16 +68,13 @@ Napi::Value NotifyConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un un;
   socklen_t length = NotifyAddress(env, info, &un);
-  Fd sock{OpenDatagram(env)};
+  OwnedFd sock = OpenDatagram(env);
   int result;
   do {
-    result = connect(sock.fd, reinterpret_cast<sockaddr*>(&un), length);
+    result = connect(sock.get(), reinterpret_cast<sockaddr*>(&un), length);
   } while (result != 0 && errno == EINTR);
   if (result != 0) throw ErrnoError(env, errno, "connect");
-  int fd = sock.fd;
-  sock.fd = -1;
-  Own(env, fd);
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, ForJavaScript(env, std::move(sock)));
 }
 
 // notifySend(fd, message[, passFd]): bytes sent, or -1 while the receiver's queue is full

@@ -35,7 +35,11 @@ namespace {
 constexpr size_t kMaxBytes = 1 << 20;
 constexpr int kMaxFds = 253;  // SCM_MAX_FD
 
-int StreamSocket() { return sys::Socket(AF_UNIX, SOCK_STREAM, 0); }
+OwnedFd StreamSocket(Napi::Env env) {
+  OwnedFd fd(sys::Socket(AF_UNIX, SOCK_STREAM, 0));
+  if (!fd.valid()) throw ErrnoError(env, errno, "socket");
+  return fd;
+}
 
 // A path (never abstract here: a path has a mode and an owner) into sockaddr_un.
 socklen_t PathAddress(Napi::Env env, const Napi::CallbackInfo& info, sockaddr_un* un, const char* syscall) {
@@ -59,39 +63,33 @@ Napi::Value UnixListen(const Napi::CallbackInfo& info) {
   sockaddr_un un;
   socklen_t length = PathAddress(env, info, &un, "bind");
   int backlog = IntArg(info, 1, "backlog");
-  int fd = StreamSocket();
-  if (fd < 0) throw ErrnoError(env, errno, "socket");
+  OwnedFd fd = StreamSocket(env);
   const char* failed = nullptr;
-  if (fchmod(fd, 0600) != 0) failed = "fchmod";
-  else if (bind(fd, reinterpret_cast<sockaddr*>(&un), length) != 0) failed = "bind";
+  if (fchmod(fd.get(), 0600) != 0) failed = "fchmod";
+  else if (bind(fd.get(), reinterpret_cast<sockaddr*>(&un), length) != 0) failed = "bind";
   else if (chmod(un.sun_path, 0600) != 0) failed = "chmod";  // where fchmod did not carry over
-  else if (listen(fd, backlog) != 0) failed = "listen";
+  else if (listen(fd.get(), backlog) != 0) failed = "listen";
   if (failed != nullptr) {
     int saved = errno;
-    close(fd);
+    fd.Reset();
     // Bound but not listening: the file it made would make the next bind EADDRINUSE.
     if (std::strcmp(failed, "chmod") == 0 || std::strcmp(failed, "listen") == 0) unlink(un.sun_path);
     throw ErrnoError(env, saved, failed);
   }
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, ForJavaScript(env, std::move(fd)));
 }
 
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un un;
   socklen_t length = PathAddress(env, info, &un, "connect");
-  int fd = StreamSocket();
-  if (fd < 0) throw ErrnoError(env, errno, "socket");
+  OwnedFd fd = StreamSocket(env);
   int result;
   do {
-    result = connect(fd, reinterpret_cast<sockaddr*>(&un), length);
+    result = connect(fd.get(), reinterpret_cast<sockaddr*>(&un), length);
   } while (result != 0 && errno == EINTR);
-  if (result != 0) {
-    int saved = errno;
-    close(fd);
-    throw ErrnoError(env, saved, "connect");
-  }
-  return Napi::Number::New(env, fd);
+  if (result != 0) throw ErrnoError(env, errno, "connect");
+  return Napi::Number::New(env, ForJavaScript(env, std::move(fd)));
 }
 
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {

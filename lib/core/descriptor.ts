@@ -39,11 +39,14 @@ export function transferOwnership(from: OwnedDescriptor, to: OwnedDescriptor): v
 // environment when it made it (socket, dup, recvFds), so it is not registered again.
 let registered = false;
 
-/** An OwnedDescriptor for `fd`, which the binding call that made it already registered with the environment. */
-export function ownedByBinding(fd: number): OwnedDescriptor {
+/**
+ * The owner of `fd`, which the binding call that made it already registered with the
+ * environment: an OwnedDescriptor, or what `make` builds on one (a ListeningDescriptor).
+ */
+export function ownedByBinding<T extends OwnedDescriptor = OwnedDescriptor>(fd: number, make: (fd: number) => T = (n) => new OwnedDescriptor(n) as T): T {
   registered = true;
   try {
-    return new OwnedDescriptor(fd);
+    return make(fd);
   } finally {
     registered = false;
   }

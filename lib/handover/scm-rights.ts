@@ -109,7 +109,7 @@ export class FdChannel {
   static connect(path: string): FdChannel {
     checkPath(path);
     try {
-      return new FdChannel(new OwnedDescriptor(binding.unixConnect(path)));
+      return new FdChannel(ownedByBinding(binding.unixConnect(path)));
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
       if (typeof e.errno !== 'number') throw error;
@@ -254,7 +254,7 @@ export function listenUnix(path: string, backlog = 16): OwnedDescriptor {
   checkPath(path);
   validateInteger(backlog, 'backlog', 0, INT32_MAX);
   try {
-    return new OwnedDescriptor(binding.unixListen(path, backlog));
+    return ownedByBinding(binding.unixListen(path, backlog));
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (typeof e.errno !== 'number') throw error;

@@ -9,6 +9,7 @@ import { binding } from '../core/binding';
 import { checkPrivateDirectory } from '../core/paths';
 import { fdOf } from '../core/target';
 import { ListeningDescriptor } from '../listen/listener';
+import { ownedByBinding } from '../core/descriptor';
 import { openListener, rememberUnixFile, removeUnixPath } from './listeners';
 
 export type ControlRequest = { command: 'reload' } | { command: 'status' } | { command: 'scale'; workers: number };
@@ -84,8 +85,7 @@ export class ControlServer {
 
   /** A duplicate of the listening socket, for the next supervisor. */
   duplicate(): ListeningDescriptor {
-    const fd = binding.dup(fdOf(this.#server));
-    return new ListeningDescriptor(fd, { address: this.path, family: 'unix', port: 0 }, 16);
+    return ownedByBinding(binding.dup(fdOf(this.#server)), (fd) => new ListeningDescriptor(fd, { address: this.path, family: 'unix', port: 0 }, 16));
   }
 
   /** Stops answering; the socket file is removed unless the next supervisor has it now. */

@@ -5,7 +5,7 @@ import { connect as netConnect } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { binding } from '../core/binding';
-import { transferOwnership } from '../core/descriptor';
+import { ownedByBinding, transferOwnership } from '../core/descriptor';
 import { socket } from '../core/socket';
 import { errnoException, isSystemError } from '../core/errors';
 import { unlinkOwn } from '../core/paths';
@@ -93,8 +93,8 @@ async function openUnix(spec: UnixListenSpec): Promise<ListeningDescriptor> {
     if (await answers(spec.path)) throw errnoException(osConstants.errno.EADDRINUSE, 'bind', { address: spec.path, reason: 'a process accepts on it' });
     unlinkSync(spec.path); // stale: nobody listens
   }
-  const fd = binding.unixListen(spec.path, spec.backlog ?? 511);
-  const listener = new ListeningDescriptor(fd, { address: spec.path, family: 'unix', port: 0 }, spec.backlog ?? 511);
+  const backlog = spec.backlog ?? 511;
+  const listener = ownedByBinding(binding.unixListen(spec.path, backlog), (fd) => new ListeningDescriptor(fd, { address: spec.path, family: 'unix', port: 0 }, backlog));
   try {
     if (spec.mode !== undefined) chmodSync(spec.path, spec.mode);
   } catch (error) {

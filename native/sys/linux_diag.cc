@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../owned_fd.h"
 #include "diag_bytecode.h"
 #include "sys.h"
 
@@ -88,20 +89,8 @@ DiagRow RowOf(const nlmsghdr* message) {
   return row;
 }
 
-// Owns the netlink socket: closed once, on every path.
-class NetlinkSocket {
- public:
-  NetlinkSocket() : fd_(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) {}
-  ~NetlinkSocket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  NetlinkSocket(const NetlinkSocket&) = delete;
-  NetlinkSocket& operator=(const NetlinkSocket&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
+// A dump's own netlink socket, closed once on every path.
+OwnedFd NetlinkSocket() { return OwnedFd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); }
 
 Failure Fail(int error, const char* syscall) {
   Failure failure;
@@ -304,10 +293,10 @@ diag::UnixRow UnixRowOf(const nlmsghdr* message) {
 
 Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows, std::vector<DiagExtra>* extras) {
   if (request.families == 0) return {};
-  NetlinkSocket socket;
-  if (socket.fd() < 0) return Fail(errno, "socket");
+  OwnedFd socket = NetlinkSocket();
+  if (!socket.valid()) return Fail(errno, "socket");
   timeval timeout = {kReceiveTimeoutSeconds, 0};
-  if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+  if (setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
     return Fail(errno, "setsockopt");
   }
   // Room for as many rows as the last dump had, and a quarter more: a table of thousands of
@@ -320,36 +309,34 @@ Failure DiagDump(const DumpRequest& request, std::vector<DiagRow>* rows, std::ve
     for (uint8_t each : {AF_INET, AF_INET6}) {
       if ((request.families & (each == AF_INET ? kIpv4 : kIpv6)) == 0) continue;
       uint32_t sequence = nextSequence.fetch_add(1);
-      Failure failure = SendRequest(socket.fd(), each, request, sequence);
-      if (failure.error == 0) failure = ReceiveRows(socket.fd(), sequence, SOCK_DIAG_BY_FAMILY, rows, wanted);
+      Failure failure = SendRequest(socket.get(), each, request, sequence);
+      if (failure.error == 0) failure = ReceiveRows(socket.get(), sequence, SOCK_DIAG_BY_FAMILY, rows, wanted);
       if (failure.error != 0) return failure;
     }
     return {};
   }
   uint8_t family = request.families == kIpv4 ? AF_INET : request.families == kIpv6 ? AF_INET6 : AF_UNSPEC;
   uint32_t sequence = nextSequence.fetch_add(1);
-  Failure failure = SendRequest(socket.fd(), family, request, sequence);
+  Failure failure = SendRequest(socket.get(), family, request, sequence);
   if (failure.error != 0) return failure;
   // Replies carry the request's type.
-  failure = ReceiveRows(socket.fd(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows, wanted);
+  failure = ReceiveRows(socket.get(), sequence, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, rows, wanted);
   lastDumpRows.store(rows->size(), std::memory_order_relaxed);
   return failure;
 }
 
 int OpenLookupSocket(const char** syscall) noexcept {
-  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) {
+  OwnedFd fd = NetlinkSocket();
+  if (!fd.valid()) {
     *syscall = "socket";
     return -errno;
   }
   timeval timeout = {kReceiveTimeoutSeconds, 0};
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
-    int error = errno;
-    close(fd);
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
     *syscall = "setsockopt";
-    return -error;
+    return -errno;
   }
-  return fd;
+  return fd.Release();
 }
 
 namespace {
@@ -414,10 +401,10 @@ Failure DiagDestroy(int fd, const LookupRequest& request) {
 }
 
 Failure UnixDump(std::vector<diag::UnixRow>* rows) {
-  NetlinkSocket socket;
-  if (socket.fd() < 0) return Fail(errno, "socket");
+  OwnedFd socket = NetlinkSocket();
+  if (!socket.valid()) return Fail(errno, "socket");
   timeval timeout = {kReceiveTimeoutSeconds, 0};
-  if (setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) return Fail(errno, "setsockopt");
+  if (setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) return Fail(errno, "setsockopt");
   struct {
     nlmsghdr header;
     unix_diag_req body;
@@ -435,10 +422,10 @@ Failure UnixDump(std::vector<diag::UnixRow>* rows) {
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
   do {
-    sent = sendto(socket.fd(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    sent = sendto(socket.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return Fail(errno, "sendto");
-  return ReceiveMessages(socket.fd(), sequence, SOCK_DIAG_BY_FAMILY, sizeof(unix_diag_msg),
+  return ReceiveMessages(socket.get(), sequence, SOCK_DIAG_BY_FAMILY, sizeof(unix_diag_msg),
                          [&](const nlmsghdr* reply) { rows->push_back(UnixRowOf(reply)); });
 }
 
@@ -487,8 +474,8 @@ Failure DiagRowsOf(const char* messages, size_t length, std::vector<DiagRow>* ro
 }
 
 int OpenDestroyEvents(const char** syscall) noexcept {
-  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
-  if (fd < 0) {
+  OwnedFd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG));
+  if (!fd.valid()) {
     *syscall = "socket";
     return -errno;
   }
@@ -497,13 +484,11 @@ int OpenDestroyEvents(const char** syscall) noexcept {
   sockaddr_nl self = {};
   self.nl_family = AF_NETLINK;
   self.nl_groups = (1U << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1U << (SKNLGRP_INET6_TCP_DESTROY - 1));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self) != 0) {
-    int error = errno;
-    close(fd);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&self), sizeof self) != 0) {
     *syscall = "bind";
-    return -error;
+    return -errno;
   }
-  return fd;
+  return fd.Release();
 }
 
 void DestroyEventRows(const char* buffer, size_t length, std::vector<DiagRow>* rows) {
