@@ -1,15 +1,14 @@
 // The supervisor's end of NOTIFY_SOCKET: sd_notify(3) datagrams and who sent them.
 // unix(7) (SOCK_DGRAM, abstract names), socket(2), bind(2); the datagrams and their
 // senders' credentials (SO_PASSCRED, SCM_CREDENTIALS: Linux only) through sys::ReceiveCredited;
-// descriptors that come along are closed (a notifier's FDSTORE=1 is not supported). Read on the event loop through libuv's uv_poll
-// (napi_get_uv_event_loop): Node has no UNIX datagram socket, and a thread-pool wait would
-// hold a pool thread for the supervisor's whole life.
-// No C++ exception leaves a libuv callback or the cleanup hook (worker_threads safety).
+// descriptors that come along are closed (a notifier's FDSTORE=1 is not supported). Read on
+// the event loop by the loop watcher (watcher.h), which owns the socket: Node has no UNIX
+// datagram socket, and a thread-pool wait would hold a pool thread for the supervisor's
+// whole life. No C++ exception leaves a libuv callback or the cleanup hook.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -18,7 +17,9 @@
 
 #include "errors.h"
 #include "init.h"
+#include "owned_fd.h"
 #include "sys/sys.h"
+#include "watcher.h"
 
 namespace sockctl {
 
@@ -26,96 +27,6 @@ namespace {
 
 // systemd's NOTIFY_BUFFER_MAX: a longer message is dropped, as systemd drops it.
 constexpr size_t kMessageMax = 4096;
-
-class NotifyReceiver;
-
-// The libuv side; freed by uv_close's callback, never before (the handle must outlive it).
-struct Receiver {
-  uv_poll_t poll;
-  int fd = -1;
-  bool closing = false;
-  NotifyReceiver* owner = nullptr;  // the JavaScript object, until one of the two goes
-  napi_env env = nullptr;
-  napi_ref callback = nullptr;
-  napi_async_context context = nullptr;
-  napi_async_cleanup_hook_handle cleanup = nullptr;
-};
-
-void OnClosed(uv_handle_t* handle) {
-  auto* r = static_cast<Receiver*>(handle->data);
-  if (r->fd >= 0) close(r->fd);
-  napi_async_cleanup_hook_handle cleanup = r->cleanup;
-  // Status ignored: nothing may throw or abort here, in an environment being torn down.
-  // The async context is destroyed by close() only, never from here at teardown (a worker
-  // ending), where the environment is going away and an id left undestroyed costs nothing.
-  if (r->callback != nullptr) napi_delete_reference(r->env, r->callback);
-  delete r;
-  // Last: at environment teardown this lets Node finish.
-  if (cleanup != nullptr) napi_remove_async_cleanup_hook(cleanup);
-}
-
-void StartClose(Receiver* r) {
-  r->closing = true;
-  uv_poll_stop(&r->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), OnClosed);
-}
-
-void Disown(NotifyReceiver* owner);
-
-// Environment teardown (a worker ending) with the receiver still open.
-void OnCleanup(napi_async_cleanup_hook_handle handle, void* data) {
-  auto* r = static_cast<Receiver*>(data);
-  r->cleanup = handle;
-  if (r->owner != nullptr) Disown(r->owner);
-  r->owner = nullptr;
-  StartClose(r);
-}
-
-// The plain C calls, not node-addon-api's wrappers: in an environment being torn down
-// (a worker's process.exit() inside this very callback) those would build an Error and
-// abort. Returns false when JavaScript can no longer run here.
-bool Deliver(Receiver* r, const sys::Credentials& cred, const char* data, size_t length) {
-  napi_env env = r->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
-  napi_value callback, recv, argv[4];
-  bool ok = napi_get_reference_value(env, r->callback, &callback) == napi_ok && callback != nullptr &&
-            napi_get_global(env, &recv) == napi_ok && napi_create_int32(env, cred.pid, &argv[0]) == napi_ok &&
-            napi_create_uint32(env, cred.uid, &argv[1]) == napi_ok && napi_create_uint32(env, cred.gid, &argv[2]) == napi_ok &&
-            napi_create_string_utf8(env, data, length, &argv[3]) == napi_ok;
-  if (ok) {
-    napi_status status = napi_make_callback(env, r->context, recv, callback, 4, argv, nullptr);
-    if (status == napi_pending_exception) {
-      // The callback threw: an uncaught exception, as Node reports its own callbacks'.
-      napi_value error;
-      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
-    }
-    ok = status == napi_ok;
-  }
-  napi_close_handle_scope(env, scope);
-  return ok;
-}
-
-void OnReadable(uv_poll_t* poll, int status, int /*events*/) {
-  auto* r = static_cast<Receiver*>(poll->data);
-  // An error on the descriptor would wake a level-triggered poll at every turn of the loop.
-  if (status < 0) {
-    uv_poll_stop(poll);
-    return;
-  }
-  // Bounded per wake-up, so that a flood cannot starve the loop; the rest comes next turn.
-  for (int n = 0; n < 64; n++) {
-    char data[kMessageMax + 1];
-    sys::Credentials cred;
-    bool credited = false;
-    bool truncated = false;
-    ssize_t got = sys::ReceiveCredited(r->fd, data, sizeof data, &cred, &credited, &truncated);
-    if (got < 0) return;  // -EAGAIN: drained (any other error: nothing to deliver)
-    // Without credentials the sender cannot be told apart; too long: systemd drops it too.
-    if (!credited || truncated || static_cast<size_t>(got) > kMessageMax) continue;
-    if (!Deliver(r, cred, data, static_cast<size_t>(got)) || r->closing) return;  // or the callback closed it
-  }
-}
 
 // An abstract name ("@name") or a path, as NOTIFY_SOCKET spells it.
 socklen_t MakeAddress(const std::string& name, sockaddr_un* address) {
@@ -127,7 +38,7 @@ socklen_t MakeAddress(const std::string& name, sockaddr_un* address) {
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + (name[0] == '@' ? 0 : 1));
 }
 
-class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
+class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver>, public WatchOwner {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NotifyReceiver",
@@ -143,82 +54,84 @@ class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
     socklen_t length = MakeAddress(name, &address);
     if (length == 0 || name.find('\0') != std::string::npos) throw ErrnoError(env, EINVAL, "bind");
 
-    int fd = sys::Socket(AF_UNIX, SOCK_DGRAM, 0);
-    if (fd < 0) throw ErrnoError(env, errno, "socket");
-    int passed = sys::PassCredentials(fd);  // ENOTSUP off Linux
-    if (passed != 0) {
-      close(fd);
-      throw ErrnoError(env, passed, "setsockopt");
+    OwnedFd fd(sys::Socket(AF_UNIX, SOCK_DGRAM, 0));
+    if (!fd.valid()) throw ErrnoError(env, errno, "socket");
+    int passed = sys::PassCredentials(fd.get());  // ENOTSUP off Linux
+    if (passed != 0) throw ErrnoError(env, passed, "setsockopt");
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) throw ErrnoError(env, errno, "bind");
+    int error = 0;
+    watch_ = LoopWatch::Open(env, std::move(fd), this, &error);
+    if (watch_ == nullptr) throw ErrnoError(env, error, "uv_poll_init");
+    if (!callback_.Init(env, info[1], "sockctl.NotifyReceiver")) error = ENOMEM;
+    if (error == 0) error = watch_->Start(UV_READABLE);
+    if (error != 0) {
+      watch_->Close();
+      throw ErrnoError(env, error, "uv_poll_start");
     }
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) {
-      int err = errno;
-      close(fd);
-      throw ErrnoError(env, err, "bind");
-    }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      close(fd);
-      throw ErrnoError(env, ENOTSUP, "uv_poll_init");
-    }
-    auto* r = new Receiver();
-    r->fd = fd;
-    r->env = env;
-    int err = uv_poll_init(loop, &r->poll, fd);
-    if (err != 0) {
-      close(fd);
-      delete r;
-      throw ErrnoError(env, -err, "uv_poll_init");
-    }
-    r->poll.data = r;
-    napi_value resource_name = Napi::String::New(env, "sockctl.NotifyReceiver");
-    if (napi_create_reference(env, info[1], 1, &r->callback) != napi_ok ||
-        napi_async_init(env, nullptr, resource_name, &r->context) != napi_ok) {
-      StartClose(r);  // frees r and closes fd once the handle is closed
-      throw ErrnoError(env, ENOMEM, "napi_async_init");
-    }
-    r->owner = this;
-    napi_add_async_cleanup_hook(env, OnCleanup, r, &r->cleanup);
-    uv_poll_start(&r->poll, UV_READABLE, OnReadable);
-    receiver_ = r;
     // An open receiver keeps its object alive, as an open handle does in Node: collected
     // while open, it would close under a sender with nobody told.
     Ref();
   }
 
-  ~NotifyReceiver() override { Shut(false); }
-
-  // The environment is closing the receiver itself.
-  void Forget() { receiver_ = nullptr; }
+  ~NotifyReceiver() override {
+    if (watch_ != nullptr) watch_->Close();
+  }
 
  private:
-  // Idempotent; the cleanup hook is removed here, since uv_close's callback frees it.
-  void Shut(bool fromJavaScript) {
-    Receiver* r = receiver_;
-    if (r == nullptr) return;
-    if (fromJavaScript && r->context != nullptr) napi_async_destroy(r->env, r->context);
-    r->context = nullptr;
-    receiver_ = nullptr;
-    r->owner = nullptr;
-    napi_async_cleanup_hook_handle cleanup = r->cleanup;
-    r->cleanup = nullptr;
-    if (cleanup != nullptr) napi_remove_async_cleanup_hook(cleanup);
-    StartClose(r);  // the descriptor is closed once the handle is
+  void OnClosed(bool teardown) noexcept override {
+    watch_ = nullptr;
+    callback_.Release(teardown);
+  }
+
+  void OnReady(int status) noexcept override {
+    // An error on the descriptor would wake a level-triggered poll at every turn of the loop.
+    if (status < 0) {
+      watch_->Stop();
+      return;
+    }
+    // Bounded per wake-up, so that a flood cannot starve the loop; the rest comes next turn.
+    for (int n = 0; n < 64; n++) {
+      char data[kMessageMax + 1];
+      sys::Credentials cred;
+      bool credited = false;
+      bool truncated = false;
+      ssize_t got = sys::ReceiveCredited(watch_->fd(), data, sizeof data, &cred, &credited, &truncated);
+      if (got < 0) return;  // -EAGAIN: drained (any other error: nothing to deliver)
+      // Without credentials the sender cannot be told apart; too long: systemd drops it too.
+      if (!credited || truncated || static_cast<size_t>(got) > kMessageMax) continue;
+      if (!Deliver(cred, data, static_cast<size_t>(got)) || watch_ == nullptr) return;  // or the callback closed it
+    }
+  }
+
+  // The plain C calls, not node-addon-api's wrappers: in an environment being torn down
+  // (a worker's process.exit() inside this very callback) those would build an Error and
+  // abort. False when JavaScript can no longer run here.
+  bool Deliver(const sys::Credentials& cred, const char* data, size_t length) noexcept {
+    napi_env env = watch_->env();
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+    napi_value argv[4];
+    bool ok = napi_create_int32(env, cred.pid, &argv[0]) == napi_ok && napi_create_uint32(env, cred.uid, &argv[1]) == napi_ok &&
+              napi_create_uint32(env, cred.gid, &argv[2]) == napi_ok &&
+              napi_create_string_utf8(env, data, length, &argv[3]) == napi_ok &&
+              callback_.Call(4, argv, true) == napi_ok;  // what the callback throws is an uncaught exception
+    napi_close_handle_scope(env, scope);
+    return ok;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (receiver_ != nullptr) Unref();
-    Shut(true);
+    if (watch_ != nullptr) {
+      Unref();
+      watch_->Close();
+    }
     return info.Env().Undefined();
   }
 
-  Napi::Value Fd(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), receiver_ == nullptr ? -1 : receiver_->fd);
-  }
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), watch_ == nullptr ? -1 : watch_->fd()); }
 
-  Receiver* receiver_ = nullptr;
+  LoopWatch* watch_ = nullptr;
+  LoopCallback callback_;
 };
-
-void Disown(NotifyReceiver* owner) { owner->Forget(); }
 
 }  // namespace
 
