@@ -22,6 +22,7 @@ import { waitUntilIdle } from './leave-group';
 import { listenDrops } from './kernel-counters';
 import { getOption } from '../core/options';
 import { describeExit, findSetpriv, Worker } from './worker';
+import type { Processes } from './processes';
 import { ConnectionRelay } from './connection-relay';
 import { readdirSync } from 'node:fs';
 
@@ -69,6 +70,8 @@ export interface SupervisorOptions {
   command: string;
   args: readonly string[];
   log: (line: string, fields?: LogFields) => void;
+  /** How workers are started and signalled: the system's, unless a test gives its own. */
+  processes?: Processes;
 }
 
 interface Generation {
@@ -337,6 +340,7 @@ export class Supervisor {
       stopSignal: this.#options.stopSignal,
       setpriv: this.#setpriv,
       keepConnections: this.#relay?.address,
+      processes: this.#options.processes,
     });
     gen.workers[index] = worker;
     gen.slots[index] = [...listeners];

@@ -10,9 +10,10 @@
 // supervisor: one that died before the prctl has already re-parented the child, which
 // exits (125) instead of serving. The signal follows the thread that forked, and Node
 // spawns from its main thread. Same pid throughout, so libuv's exit tracking still holds.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { systemProcesses, type ChildProcessLike, type Processes } from './processes';
 
 export interface WorkerSpec {
   command: string;
@@ -29,6 +30,8 @@ export interface WorkerSpec {
   setpriv: string | null;
   /** The relay's socket, with --keep-connections (SOCKCTL_KEEP_CONNECTIONS). */
   keepConnections?: string;
+  /** How it is started and signalled (the system's unless a test's). */
+  processes?: Processes;
 }
 
 export interface WorkerExit {
@@ -74,8 +77,9 @@ export class Worker {
   readyAt: number | undefined;
   #onReady: (() => void) | undefined;
   #whenReady: Promise<void> | undefined;
-  readonly #child: ChildProcess;
+  readonly #child: ChildProcessLike;
   readonly #stopSignal: NodeJS.Signals;
+  readonly #processes: Processes;
 
   constructor(spec: WorkerSpec) {
     this.generation = spec.generation;
@@ -94,8 +98,9 @@ export class Worker {
     // which then stops the children in order (SIGTERM, drain, SIGKILL), and so that the
     // SIGKILL can reach whatever the child started (its process group).
     this.#stopSignal = spec.stopSignal;
+    this.#processes = spec.processes ?? systemProcesses;
     const [file, argv] = commandLine(spec);
-    this.#child = spawn(file, argv, {
+    this.#child = this.#processes.spawn(file, argv, {
       stdio: ['ignore', 'inherit', 'inherit', ...spec.fds],
       env,
       detached: true,
@@ -143,7 +148,7 @@ export class Worker {
   signal(name: NodeJS.Signals): void {
     if (this.#exit !== undefined || this.pid === -1) return;
     try {
-      process.kill(this.pid, name);
+      this.#processes.kill(this.pid, name);
     } catch {
       // ESRCH: it has just exited; the 'exit' event comes next.
     }
@@ -169,7 +174,7 @@ export class Worker {
   #killGroup(): void {
     if (this.pid === -1) return;
     try {
-      process.kill(-this.pid, 'SIGKILL');
+      this.#processes.kill(-this.pid, 'SIGKILL');
     } catch {
       // ESRCH: nobody left in the group.
     }

@@ -1,0 +1,190 @@
+// The supervisor's failure paths with its processes replaced (lib/serve/processes.ts): a new
+// worker that dies before it is ready, a generation never ready, a worker that ignores its
+// stop signal, a rolling reload that fails halfway, a crash loop. Each runs in milliseconds
+// and every signal the supervisor sends is recorded, so the tests say exactly who was
+// signalled and who was not. The listeners and the NOTIFY_SOCKET receiver are real; the
+// same paths with real processes are in serve.test.ts and serve-hardening.test.ts.
+import { EventEmitter } from 'node:events';
+import type { SpawnOptions } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { binding } from '../lib/core/binding';
+import type { ChildProcessLike, Processes } from '../lib/serve/processes';
+import { Supervisor, type SupervisorOptions } from '../lib/serve/supervisor';
+
+const isLinux = process.platform === 'linux';
+
+/** What a fake worker does once started. */
+type Behaviour =
+  | 'ready' // runs; ready by --ready-after, stops on its stop signal
+  | 'ready-by-notify' // sends READY=1 (as this process: its pid is ours), stops on its stop signal
+  | 'exit' // exits with code 1 at once
+  | 'never-ready' // runs and never says READY=1 (no --ready-after), stops on its stop signal
+  | 'ignore-stop'; // like 'never-ready', and ignores the stop signal: only SIGKILL ends it
+
+interface FakeChild extends ChildProcessLike {
+  readonly pid: number;
+  readonly generation: number;
+  readonly index: number;
+  readonly behaviour: Behaviour;
+  alive: boolean;
+}
+
+/** Fake pids, above any pid_max (2^22), so no signal could ever reach a real process by mistake. */
+const FIRST_FAKE_PID = 5_000_000;
+
+class FakeProcesses implements Processes {
+  readonly children: FakeChild[] = [];
+  readonly signals: [pid: number, signal: string][] = [];
+  #nextPid = FIRST_FAKE_PID;
+  readonly #decide: (generation: number, index: number) => Behaviour;
+
+  constructor(decide: (generation: number, index: number) => Behaviour) {
+    this.#decide = decide;
+  }
+
+  spawn(_file: string, _args: readonly string[], options: SpawnOptions): ChildProcessLike {
+    const env = options.env!;
+    const generation = Number(env.SOCKCTL_GENERATION);
+    const index = Number(env.SOCKCTL_WORKER);
+    const behaviour = this.#decide(generation, index);
+    const emitter = new EventEmitter();
+    const child: FakeChild = Object.assign(emitter, {
+      pid: behaviour === 'ready-by-notify' ? process.pid : this.#nextPid++,
+      generation,
+      index,
+      behaviour,
+      alive: true,
+    });
+    this.children.push(child);
+    if (behaviour === 'exit') setImmediate(() => this.#end(child, 1, null));
+    if (behaviour === 'ready-by-notify') setImmediate(() => binding.notify(env.NOTIFY_SOCKET!, Buffer.from('READY=1')));
+    return child;
+  }
+
+  kill(pid: number, signal: NodeJS.Signals): void {
+    this.signals.push([pid, signal]);
+    const child = this.children.find((c) => c.alive && c.pid === Math.abs(pid));
+    if (child === undefined) throw Object.assign(new Error('kill ESRCH'), { code: 'ESRCH' });
+    if (signal === 'SIGKILL' || child.behaviour !== 'ignore-stop') setImmediate(() => this.#end(child, null, signal));
+  }
+
+  #end(child: FakeChild, code: number | null, signal: NodeJS.Signals | null): void {
+    if (!child.alive) return;
+    child.alive = false;
+    child.emit('exit', code, signal);
+  }
+
+  /** Signals sent to `child` or its group, in order. */
+  signalsTo(child: FakeChild): string[] {
+    return this.signals.filter(([pid]) => Math.abs(pid) === child.pid).map(([pid, signal]) => (pid < 0 ? `group ${signal}` : signal));
+  }
+
+  of(generation: number): FakeChild[] {
+    return this.children.filter((c) => c.generation === generation);
+  }
+}
+
+function options(processes: Processes, logs: string[], more: Partial<SupervisorOptions> = {}): SupervisorOptions {
+  return {
+    listen: [{ kind: 'tcp', name: 'web', host: '127.0.0.1', port: 0 }],
+    workers: 1,
+    reusePort: false,
+    readyTimeoutMs: 300,
+    drainTimeoutMs: 100,
+    readyAfterMs: 5,
+    stopSignal: 'SIGTERM',
+    maxDraining: 4,
+    reap: false,
+    command: 'fake-server',
+    args: [],
+    log: (line) => logs.push(line),
+    processes,
+    ...more,
+  };
+}
+
+describe.skipIf(!isLinux)('supervisor failure paths, processes replaced (NOTIFY_SOCKET credentials are Linux only)', () => {
+  it('a new worker that exits before it is ready fails the reload; the old worker is sent nothing and keeps serving', async () => {
+    const world = new FakeProcesses((generation) => (generation === 1 ? 'ready' : 'exit'));
+    const logs: string[] = [];
+    const supervisor = await Supervisor.start(options(world, logs));
+    try {
+      const [old] = world.of(1);
+      const receipt = await supervisor.reload();
+      expect(receipt).toMatchObject({ ok: false, generation: 1, pids: [old!.pid], readyMs: null, drainMs: null });
+      expect(receipt.error).toMatch(/exited with code 1 before it was ready; generation 1 keeps serving/);
+      expect(world.signalsTo(old!)).toEqual([]);
+      expect(supervisor.status()).toMatchObject({ generation: 1, workers: [{ pid: old!.pid, generation: 1 }] });
+      // The failed generation's worker is not restarted: nothing of generation 2 runs, and it was started once.
+      expect(world.of(2)).toHaveLength(1);
+      expect(world.of(2).every((c) => !c.alive)).toBe(true);
+    } finally {
+      await supervisor.stop();
+    }
+    expect(world.children.every((c) => !c.alive)).toBe(true);
+  });
+
+  it('a generation never ready within readyTimeoutMs fails the reload; its worker ignores SIGTERM and its group gets SIGKILL after drainTimeoutMs', async () => {
+    const world = new FakeProcesses((generation) => (generation === 1 ? 'ready-by-notify' : 'ignore-stop'));
+    const logs: string[] = [];
+    const supervisor = await Supervisor.start(options(world, logs, { readyAfterMs: undefined, readyTimeoutMs: 100, drainTimeoutMs: 50 }));
+    try {
+      const [old] = world.of(1);
+      expect(old!.pid).toBe(process.pid); // ready by READY=1 with our credentials
+      const receipt = await supervisor.reload();
+      const [late] = world.of(2);
+      expect(receipt).toMatchObject({ ok: false, generation: 1, pids: [process.pid] });
+      expect(receipt.error).toMatch(/generation 2 worker 0 \(pid \d+\) not ready within 100 ms/);
+      // Stopped (the receipt does not wait for that): the stop signal, then, ignored, SIGKILL
+      // to its process group once drainTimeoutMs has passed; the old one untouched.
+      expect(world.signalsTo(late!)).toEqual(['SIGTERM']);
+      for (let i = 0; i < 100 && late!.alive; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(world.signalsTo(late!).slice(0, 2)).toEqual(['SIGTERM', 'group SIGKILL']);
+      expect(late!.alive).toBe(false);
+      expect(world.signalsTo(old!)).toEqual([]);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
+  it('a rolling reload whose second slot fails: slot 0 runs its new worker, slot 1 keeps its old one, never signalled', async () => {
+    const world = new FakeProcesses((generation, index) => (generation === 2 && index === 1 ? 'exit' : 'ready'));
+    const logs: string[] = [];
+    const supervisor = await Supervisor.start(options(world, logs, { workers: 2, rolling: true }));
+    try {
+      const [old0, old1] = world.of(1);
+      const receipt = await supervisor.reload();
+      const [new0, new1] = world.of(2);
+      expect(receipt.ok).toBe(false);
+      expect(receipt.error).toMatch(/1 of 2 slot\(s\) were replaced, the others keep generation 1's workers/);
+      expect(receipt.pids).toEqual([new0!.pid, old1!.pid]);
+      expect(world.signalsTo(old0!)[0]).toBe('SIGTERM'); // replaced: drained
+      expect(world.signalsTo(old1!)).toEqual([]);
+      expect(old1!.alive && new0!.alive && !new1!.alive).toBe(true);
+    } finally {
+      await supervisor.stop();
+    }
+  });
+
+  it('a worker of the serving generation in a crash loop is restarted after doubling delays, capped, and only its slot', async () => {
+    let starts = 0;
+    const world = new FakeProcesses((_generation, index) => (index === 1 && starts++ > 0 ? 'exit' : 'ready'));
+    const logs: string[] = [];
+    const supervisor = await Supervisor.start(options(world, logs, { workers: 2, backoff: { firstMs: 10, maxMs: 40, stableMs: 60_000 } }));
+    try {
+      // Slot 1's first worker was ready; kill it from outside, as a crash would, and watch the loop.
+      const [, first] = world.of(1);
+      world.kill(first!.pid, 'SIGKILL');
+      for (let i = 0; i < 200 && logs.filter((l) => l.includes('starting it again')).length < 6; i++) await new Promise((r) => setTimeout(r, 10));
+      const delays = logs.filter((l) => l.includes('worker 1') && l.includes('starting it again')).map((l) => /again in ([\d.]+) s/.exec(l)![1]);
+      expect(delays.slice(0, 6)).toEqual(['0.01', '0.02', '0.04', '0.04', '0.04', '0.04']);
+      // Slot 0 was never restarted nor signalled.
+      const slot0 = world.children.filter((c) => c.index === 0);
+      expect(slot0).toHaveLength(1);
+      expect(world.signalsTo(slot0[0]!)).toEqual([]);
+    } finally {
+      await supervisor.stop();
+    }
+    expect(world.children.every((c) => !c.alive)).toBe(true);
+  });
+});
