@@ -1,15 +1,21 @@
 // The supervisor's failure paths with its processes replaced (lib/serve/processes.ts): a new
 // worker that dies before it is ready, a generation never ready, a worker that ignores its
-// stop signal, a rolling reload that fails halfway, a crash loop. Each runs in milliseconds
-// and every signal the supervisor sends is recorded, so the tests say exactly who was
-// signalled and who was not. The listeners and the NOTIFY_SOCKET receiver are real; the
-// same paths with real processes are in serve.test.ts and serve-hardening.test.ts.
+// stop signal, a rolling reload that fails halfway, a crash loop, and a replacement
+// supervisor (SIGUSR2) that dies, fails, or never says ready. Each runs in milliseconds and
+// every signal sent is recorded, so the tests say exactly who was signalled and who was
+// not. The listeners, the NOTIFY_SOCKET receiver and the upgrade channel are real; the same
+// paths with real processes are in serve.test.ts, serve-hardening.test.ts and
+// serve-managed.test.ts.
 import { EventEmitter } from 'node:events';
 import type { SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../lib/core/binding';
+import { createListener } from '../lib/listen/listener';
 import type { ChildProcessLike, Processes } from '../lib/serve/processes';
 import { Supervisor, type SupervisorOptions } from '../lib/serve/supervisor';
+import { offerUpgrade, takeUpgrade, UPGRADE_VARIABLE } from '../lib/serve/upgrade';
 
 const isLinux = process.platform === 'linux';
 
@@ -50,6 +56,7 @@ class FakeProcesses implements Processes {
     const emitter = new EventEmitter();
     const child: FakeChild = Object.assign(emitter, {
       pid: behaviour === 'ready-by-notify' ? process.pid : this.#nextPid++,
+      unref: () => {},
       generation,
       index,
       behaviour,
@@ -186,5 +193,105 @@ describe.skipIf(!isLinux)('supervisor failure paths, processes replaced (NOTIFY_
       await supervisor.stop();
     }
     expect(world.children.every((c) => !c.alive)).toBe(true);
+  });
+});
+
+/** What a fake replacement supervisor does with the upgrade socket it is given. */
+type NewSupervisor = 'exit' | 'fail' | 'silent' | 'ready';
+
+/**
+ * The other side of offerUpgrade, in this process: the "new supervisor" has our pid (the
+ * offer accepts only its child's pid, read by SO_PEERCRED), takes the sockets with
+ * takeUpgrade, and then does what `behaviour` says. Its signals are recorded, never sent.
+ */
+class FakeUpgrade implements Processes {
+  readonly signals: [pid: number, signal: string][] = [];
+  readonly taken: Promise<Awaited<ReturnType<typeof takeUpgrade>> | null>;
+  path = '';
+  #take!: (taken: Awaited<ReturnType<typeof takeUpgrade>> | null) => void;
+  #child: (EventEmitter & ChildProcessLike) | undefined;
+  readonly #behaviour: NewSupervisor;
+
+  constructor(behaviour: NewSupervisor) {
+    this.#behaviour = behaviour;
+    this.taken = new Promise((resolve) => (this.#take = resolve));
+  }
+
+  spawn(_file: string, _args: readonly string[], options: SpawnOptions): ChildProcessLike {
+    const child = Object.assign(new EventEmitter(), { pid: process.pid, unref: () => {} });
+    this.#child = child;
+    this.path = options.env![UPGRADE_VARIABLE]!;
+    setImmediate(async () => {
+      if (this.#behaviour === 'exit') {
+        this.#take(null);
+        child.emit('exit', 1, null);
+        return;
+      }
+      const taken = await takeUpgrade(this.path);
+      this.#take(taken);
+      if (this.#behaviour === 'fail') await taken.fail('no configuration');
+      if (this.#behaviour === 'ready') await taken.ready();
+    });
+    return child;
+  }
+
+  kill(pid: number, signal: NodeJS.Signals): void {
+    this.signals.push([pid, signal]);
+    setImmediate(() => this.#child!.emit('exit', null, signal));
+  }
+}
+
+describe.skipIf(!isLinux)('replacing the supervisor (SIGUSR2), the new one faked in this process (SO_PEERCRED is Linux)', () => {
+  const offerFrom = async (behaviour: NewSupervisor) => {
+    const listener = await createListener({ host: '127.0.0.1', port: 0 });
+    const world = new FakeUpgrade(behaviour);
+    const upgrade = offerUpgrade({
+      names: ['web'],
+      listeners: [listener],
+      control: null,
+      argv: ['node', 'sockctl', 'serve'],
+      env: {},
+      readyTimeoutMs: 50,
+      stepMs: 200,
+      processes: world,
+    });
+    return { listener, world, upgrade };
+  };
+
+  for (const [behaviour, message, signalled] of [
+    ['exit', /the new supervisor \(pid \d+\) exited with code 1 before it was ready/, false],
+    ['fail', /the new supervisor \(pid \d+\) failed: no configuration/, true],
+    ['silent', /ETIMEDOUT|timed out/, true],
+  ] as const) {
+    it(`a new supervisor that ${behaviour === 'silent' ? 'never says ready' : behaviour === 'exit' ? 'exits first' : 'fails'}: the offer rejects, this one keeps its listener; ${signalled ? 'the new one is sent SIGTERM' : 'nothing is signalled'}`, async () => {
+      const { listener, world, upgrade } = await offerFrom(behaviour);
+      const inode = binding.describeSocket(listener.fd).inode;
+      try {
+        await expect(upgrade).rejects.toThrow(message);
+        expect(world.signals).toEqual(signalled ? [[process.pid, 'SIGTERM']] : []);
+        // Still ours and still listening, the same socket.
+        expect(binding.describeSocket(listener.fd)).toMatchObject({ inode, listening: true });
+        // The private directory of the upgrade socket is gone.
+        expect(existsSync(dirname(world.path))).toBe(false);
+      } finally {
+        listener.close();
+        const taken = await world.taken;
+        for (const l of taken?.listeners ?? []) l.close();
+      }
+    });
+  }
+
+  it('a new supervisor that says ready: the offer resolves with its pid, and it holds the very same socket; nothing is signalled', async () => {
+    const { listener, world, upgrade } = await offerFrom('ready');
+    try {
+      const { pid } = await upgrade;
+      expect(pid).toBe(process.pid);
+      const taken = (await world.taken)!;
+      expect(taken.listeners.map((l) => binding.describeSocket(l.fd).inode)).toEqual([binding.describeSocket(listener.fd).inode]);
+      expect(world.signals).toEqual([]);
+      for (const l of taken.listeners) l.close();
+    } finally {
+      listener.close();
+    }
   });
 });

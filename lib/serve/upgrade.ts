@@ -8,7 +8,6 @@
 // serving. The new one is not given the old one's PDEATHSIG: it must outlive it.
 //
 //   old → new  listeners { names, control } + descriptors      new → old  ready
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { addressInfoOf, checkListening } from '../core/describe';
 import { errnoException } from '../core/errors';
 import { FdChannel, listenUnix } from '../handover/scm-rights';
 import { ListeningDescriptor } from '../listen/listener';
+import { systemProcesses, type ChildProcessLike, type Processes } from './processes';
 
 export const UPGRADE_VARIABLE = 'SOCKCTL_UPGRADE';
 
@@ -41,17 +41,24 @@ export interface UpgradeOffer {
   argv: readonly string[];
   env: NodeJS.ProcessEnv;
   readyTimeoutMs: number;
+  /** How it is started and signalled (the system's unless a test's). */
+  processes?: Processes;
+  /** The bound of each step but the ready wait: connect, send (default 10 s). */
+  stepMs?: number;
 }
 
 /**
  * Starts the new supervisor and hands it the sockets; resolves with its pid once it says
  * ready (the caller then retires its workers and exits), rejects if it fails first.
  */
-export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; child: ChildProcess }> {
+export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; child: ChildProcessLike }> {
+  const processes = offer.processes ?? systemProcesses;
+  const stepMs = offer.stepMs ?? STEP_MS;
   const dir = mkdtempSync(join(tmpdir(), 'sockctl-upgrade-'));
   const path = join(dir, 'upgrade.sock');
   let server: net.Server | undefined;
-  let child: ChildProcess | undefined;
+  let child: ChildProcessLike | undefined;
+  let ended = false;
   try {
     const taken = new Promise<FdChannel>((resolve, reject) => {
       server = FdChannel.serve(listenUnix(path), (channel) => {
@@ -63,10 +70,16 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
     });
     const env: NodeJS.ProcessEnv = { ...offer.env, [UPGRADE_VARIABLE]: path };
     delete env.WATCHDOG_PID; // the manager's watchdog follows MAINPID from now on
-    child = spawn(offer.argv[0]!, offer.argv.slice(1), { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    child = processes.spawn(offer.argv[0]!, offer.argv.slice(1), { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     const exited = new Promise<never>((_, reject) => {
-      child!.once('error', reject);
-      child!.once('exit', (code, signal) => reject(new Error(`the new supervisor (pid ${child!.pid}) ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} before it was ready`)));
+      child!.once('error', (error) => {
+        ended = true;
+        reject(error);
+      });
+      child!.once('exit', (code, signal) => {
+        ended = true;
+        reject(new Error(`the new supervisor (pid ${child!.pid}) ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} before it was ready`));
+      });
     });
     let timer: NodeJS.Timeout | undefined;
     const late = (what: string, ms: number) =>
@@ -75,16 +88,22 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       });
     let channel: FdChannel | undefined;
     try {
-      channel = await Promise.race([taken, exited, late('did not connect', STEP_MS)]);
+      channel = await Promise.race([taken, exited, late('did not connect', stepMs)]);
       clearTimeout(timer);
       const fds = [...offer.listeners.map((l) => l.fd), ...(offer.control === null ? [] : [offer.control.fd])];
-      await channel.send(JSON.stringify({ type: 'listeners', names: offer.names, control: offer.control !== null }), fds, { timeoutMs: STEP_MS });
-      const ready = parse((await Promise.race([channel.receive({ timeoutMs: offer.readyTimeoutMs + STEP_MS }), exited])).message);
+      await channel.send(JSON.stringify({ type: 'listeners', names: offer.names, control: offer.control !== null }), fds, { timeoutMs: stepMs });
+      const ready = parse((await Promise.race([channel.receive({ timeoutMs: offer.readyTimeoutMs + stepMs }), exited])).message);
       if (ready.type !== 'ready') throw new Error(`the new supervisor (pid ${child.pid}) failed: ${String(ready.reason ?? ready.type)}`);
       exited.catch(() => {}); // from here on its exit is its own affair
       return { pid: child.pid!, child };
     } catch (error) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (!ended && child.pid !== undefined) {
+        try {
+          processes.kill(child.pid, 'SIGTERM');
+        } catch {
+          // ESRCH: it has just exited
+        }
+      }
       exited.catch(() => {});
       throw error;
     } finally {
