@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../lib/core/binding';
 import { createListener } from '../lib/listen/listener';
+import { listenInodes } from './helpers/serve';
 import type { ChildProcessLike, Processes } from '../lib/serve/processes';
 import { Supervisor, type SupervisorOptions } from '../lib/serve/supervisor';
 import { offerUpgrade, takeUpgrade, UPGRADE_VARIABLE } from '../lib/serve/upgrade';
@@ -29,6 +30,8 @@ type Behaviour =
 
 interface FakeChild extends ChildProcessLike {
   readonly pid: number;
+  /** The inodes of the sockets it was given as descriptors 3, 4, ... */
+  readonly inodes: number[];
   readonly generation: number;
   readonly index: number;
   readonly behaviour: Behaviour;
@@ -56,6 +59,7 @@ class FakeProcesses implements Processes {
     const emitter = new EventEmitter();
     const child: FakeChild = Object.assign(emitter, {
       pid: behaviour === 'ready-by-notify' ? process.pid : this.#nextPid++,
+      inodes: (options.stdio as unknown[]).slice(3).map((fd) => binding.describeSocket(fd as number).inode),
       unref: () => {},
       generation,
       index,
@@ -193,6 +197,51 @@ describe.skipIf(!isLinux)('supervisor failure paths, processes replaced (NOTIFY_
       await supervisor.stop();
     }
     expect(world.children.every((c) => !c.alive)).toBe(true);
+  });
+});
+
+describe.skipIf(!isLinux)('which sockets each worker gets, per listener mode (fake workers, real sockets, ss as the witness)', () => {
+  const reloadTwice = async (reusePort: SupervisorOptions['reusePort']) => {
+    const world = new FakeProcesses(() => 'ready');
+    const supervisor = await Supervisor.start(options(world, [], { workers: 2, reusePort }));
+    try {
+      const port = supervisor.ports[0]!;
+      const seen = [listenInodes(port)];
+      for (let i = 0; i < 2; i++) {
+        expect((await supervisor.reload()).ok).toBe(true); // resolves once the old generation is gone
+        seen.push(listenInodes(port));
+      }
+      return { given: [1, 2, 3].map((g) => world.of(g).map((c) => c.inodes)), seen };
+    } finally {
+      await supervisor.stop();
+    }
+  };
+  const flat = (inodes: number[][]) => [...new Set(inodes.flat())].sort(); // sorted as listenInodes sorts
+
+  it('shared: one socket, given to every worker of every generation; ss lists that one listener throughout', async () => {
+    const { given, seen } = await reloadTwice(false);
+    const [inode] = seen[0]!;
+    expect(seen).toEqual([[inode], [inode], [inode]]);
+    expect(given).toEqual([1, 2, 3].map(() => [[inode], [inode]]));
+  });
+
+  it("reuse-port 'keep': a socket per slot, slot i's passed from generation to generation; ss lists the same two throughout", async () => {
+    const { given, seen } = await reloadTwice('keep');
+    expect(seen[0]).toHaveLength(2);
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[2]).toEqual(seen[0]);
+    expect(given[1]).toEqual(given[0]);
+    expect(given[2]).toEqual(given[0]);
+    expect(flat(given[0]!)).toEqual(seen[0]);
+  });
+
+  it("reuse-port 'recreate': new sockets each generation, the old ones closed with it; ss lists only the newest two", async () => {
+    const { given, seen } = await reloadTwice('recreate');
+    for (const [g, inodes] of given.entries()) {
+      expect(flat(inodes)).toHaveLength(2);
+      expect(flat(inodes)).toEqual(seen[g]);
+    }
+    expect(new Set([...seen[0]!, ...seen[1]!, ...seen[2]!]).size).toBe(6);
   });
 });
 
