@@ -200,6 +200,36 @@ describe.skipIf(!isLinux)('supervisor failure paths, processes replaced (NOTIFY_
   });
 });
 
+describe.skipIf(!isLinux)('the worker count, kept by the serving generation (fake workers)', () => {
+  it('a scale-up whose worker dies leaves the count as it was, and the next reload starts that many; a slot scaled away and back starts its restart count afresh', async () => {
+    let next: Behaviour = 'ready';
+    const world = new FakeProcesses(() => next);
+    const supervisor = await Supervisor.start(options(world, [], { workers: 2, backoff: { firstMs: 5, maxMs: 5, stableMs: 60_000 } }));
+    try {
+      next = 'exit';
+      expect(await supervisor.scale(3)).toBe(2);
+      expect(supervisor.workers).toBe(2);
+      next = 'ready';
+      const receipt = await supervisor.reload();
+      expect(receipt.pids).toHaveLength(2);
+      expect(world.of(2)).toHaveLength(2);
+      // Slot 1 crashes twice (each restart dies once, then one stays up): 2 restarts counted.
+      next = 'exit';
+      world.kill(world.of(2)[1]!.pid, 'SIGKILL');
+      for (let i = 0; i < 100 && supervisor.status().workers[1]!.restarts < 2; i++) await new Promise((r) => setTimeout(r, 5));
+      next = 'ready';
+      for (let i = 0; i < 100 && !world.children.some((c) => c.index === 1 && c.alive); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(supervisor.status().workers[1]!.restarts).toBeGreaterThanOrEqual(2);
+      expect(await supervisor.scale(1)).toBe(1);
+      expect(await supervisor.scale(2)).toBe(2);
+      expect(supervisor.status().workers.map((w) => w.restarts)).toEqual([0, 0]);
+    } finally {
+      await supervisor.stop();
+    }
+    expect(world.children.every((c) => !c.alive)).toBe(true);
+  });
+});
+
 describe.skipIf(!isLinux)('which sockets each worker gets, per listener mode (fake workers, real sockets, ss as the witness)', () => {
   const reloadTwice = async (reusePort: SupervisorOptions['reusePort']) => {
     const world = new FakeProcesses(() => 'ready');

@@ -226,13 +226,10 @@ export class Supervisor {
   /** The reload waiting behind the running operation: later requests join it. */
   #pendingReload: Promise<ReloadReceipt> | undefined;
   #stopping = false;
-  /** Worker slots: the count the next reload starts. */
-  #count: number;
 
   private constructor(options: SupervisorOptions, slots: Slots) {
     this.#options = options;
     this.#slots = slots;
-    this.#count = options.workers;
     this.#receiver = new NotifyReceiver(
       (pid) => this.#byPid.get(pid),
       (worker, message) => this.#onNotify(worker, message),
@@ -273,6 +270,18 @@ export class Supervisor {
 
   get workers(): number {
     return this.#count;
+  }
+
+  /** Worker slots: the serving generation's, which the next reload starts as many of. */
+  get #count(): number {
+    return this.#current?.workers.length ?? this.#options.workers;
+  }
+
+  /** `gen` cut back to `count` slots: its workers, their sockets and their restart delays together. */
+  #shrink(gen: Generation, count: number): void {
+    gen.workers.length = count;
+    gen.slots.length = count;
+    gen.backoff.length = count;
   }
 
   /** A reload waits behind the running operation. */
@@ -660,17 +669,15 @@ export class Supervisor {
         const worker = this.#spawn(gen, index, listeners);
         await this.#waitReady([worker]);
       } catch (error) {
-        this.#log(`scale up failed: ${(error as Error).message}; ${this.#count} worker(s) keep serving`, { event: 'scale-failed' });
         const worker = gen.workers[index];
-        gen.workers.length = index;
-        gen.slots.length = index;
+        this.#shrink(gen, index);
+        this.#log(`scale up failed: ${(error as Error).message}; ${this.#count} worker(s) keep serving`, { event: 'scale-failed' });
         if (worker !== undefined) await worker.stop(this.#options.drainTimeoutMs);
         if (reusePort && listeners.length > 0) this.#slots.close(listeners);
         if (reusePort) this.#unsteerAll(gen);
         return false;
       }
       if (reusePort) this.#unsteerAll(gen);
-      this.#count++;
       this.#log(`scaled up to ${this.#count} worker(s)`);
       return true;
     });
@@ -705,9 +712,7 @@ export class Supervisor {
       const worker = gen.workers[index]!;
       const leaving = gen.slots[index]!;
       if (this.#options.reusePort === false) {
-        this.#count--;
-        gen.workers.length = index;
-        gen.slots.length = index;
+        this.#shrink(gen, index);
         await worker.stop(this.#options.drainTimeoutMs);
         this.#log(`scaled down to ${this.#count} worker(s)`);
         return true;
@@ -729,9 +734,7 @@ export class Supervisor {
         this.#unsteerAll(gen);
         return false;
       }
-      this.#count--;
-      gen.workers.length = index;
-      gen.slots.length = index;
+      this.#shrink(gen, index);
       // Again right before the close: the program indexes the group as it is now.
       steerAway();
       // Every process holding these sockets: this worker, and an older one still draining.
