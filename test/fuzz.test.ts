@@ -4,6 +4,8 @@
 // descriptor leaked. The seed is printed; SOCKCTL_FUZZ_SEED=N reproduces a run.
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as api from '../lib/index';
@@ -29,8 +31,12 @@ interface Report {
 }
 
 function campaign(seed: number): Promise<{ signal: NodeJS.Signals | null; status: number | null; report?: Report; stderr: string }> {
+  // A directory of its own as the working directory: a fuzzed relative path ('x', '80')
+  // given to unixListen makes a socket file there, as asked, never in the checkout.
+  const cwd = mkdtempSync(join(tmpdir(), 'sockctl-fuzz-cwd-'));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(__dirname, 'fuzz', 'campaign.js')], {
+      cwd,
       env: { ...process.env, SOCKCTL_DIST: DIST_INDEX, SOCKCTL_FUZZ_SEED: String(seed), SOCKCTL_FUZZ_CALLS: String(CALLS_EACH) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -41,6 +47,7 @@ function campaign(seed: number): Promise<{ signal: NodeJS.Signals | null; status
     const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_LIMIT_MS);
     child.on('close', (status, signal) => {
       clearTimeout(timer);
+      rmSync(cwd, { recursive: true, force: true });
       let report: Report | undefined;
       try {
         report = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Report;
