@@ -138,7 +138,7 @@ export async function listen<S extends net.Server>(server: S, options?: ListenOp
   // Read once: every getter runs here, and only here.
   const o = { ...validateObject(options ?? {}, 'options') };
   if (o.descriptor !== undefined) return onDescriptor(server, o);
-  const unbound = await prepareListener(o as ListenOptions);
+  const prepared = await prepareListener(o as ListenOptions);
   checkCanListen(server); // again: the DNS lookup gave other code a turn
-  return serveOnListener(server, await unbound().listenExplained());
+  return serveOnListener(server, await prepared.open().listenExplained());
 }

@@ -125,11 +125,16 @@ function unboundDefault(options: CheckedListenOptions): UnboundListener {
   }
 }
 
-/** Checks the options and resolves the host; what comes back makes the socket synchronously. */
-export async function prepareListener(options: ListenOptions | undefined): Promise<() => UnboundListener> {
+/** Checked options and a resolved host: `open()` makes the socket, synchronously. */
+export interface PreparedListener {
+  open(): UnboundListener;
+}
+
+/** Checks the options and resolves the host (the slow part), so that the socket comes at once when wanted. */
+export async function prepareListener(options: ListenOptions | undefined): Promise<PreparedListener> {
   const checked = checkListenOptions(options);
   const where = await resolveHost(checked.host);
-  return where === undefined ? () => unboundDefault(checked) : () => new UnboundListener(where, checked);
+  return { open: where === undefined ? () => unboundDefault(checked) : () => new UnboundListener(where, checked) };
 }
 
 /**
@@ -137,5 +142,5 @@ export async function prepareListener(options: ListenOptions | undefined): Promi
  * (spawn's stdio), a worker, or `server.listen({ fd: l.release() }, l.backlog)`.
  */
 export async function createListener(options?: ListenOptions): Promise<ListeningDescriptor> {
-  return (await prepareListener(options))().listenExplained();
+  return (await prepareListener(options)).open().listenExplained();
 }

@@ -75,11 +75,11 @@ export async function restart<S extends net.Server>(server: net.Server, next: S,
   if (sameSocket !== undefined && validateBoolean(sameSocket, 'options.sameSocket')) return restartOnSameSocket(server, next, o);
   if (o.port !== undefined) throw invalidArgValue('options.port', o.port, "must be left out: restart() listens on the old server's port");
   // Everything slow (the checks, a DNS lookup) before the old listener closes.
-  const makeSocket = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);
+  const prepared = await prepareListener({ host: address.address, ...o, port: address.port } as ListenOptions);
   checkCanListen(next);
   if (!server.listening) throw serverNotRunning();
 
-  const unbound = makeSocket();
+  const unbound = prepared.open();
   let overlap: boolean;
   try {
     overlap = o.reusePort === true && getOption(server, 'SO_REUSEPORT');

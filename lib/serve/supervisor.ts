@@ -12,6 +12,7 @@
 //   net.ipv4.tcp_migrate_req=1).
 import type { ListeningDescriptor } from '../listen/listener';
 import { abortError } from '../core/errors';
+import { onAbort } from '../core/abort';
 import { binding } from '../core/binding';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { openListener, refuseForeignGroup, removeUnixPath, type ListenSpec } from './listeners';
@@ -399,11 +400,7 @@ export class Supervisor {
           reject(new Error(`${late.join(', ')} not ready within ${this.#options.readyTimeoutMs} ms`));
         }, this.#options.readyTimeoutMs),
       );
-      if (signal !== undefined) {
-        const onAbort = (): void => reject(abortError(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        offAbort = () => signal.removeEventListener('abort', onAbort);
-      }
+      offAbort = onAbort(signal, reject);
     });
     // A wait that goes on says for what, and how to serve a program that never says it.
     if (this.#options.readyAfterMs === undefined) {

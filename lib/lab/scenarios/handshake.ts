@@ -27,7 +27,7 @@ export const handshake: Scenario = {
       await rec.gone('idle listener', { localPort: idle.address.port }, 'close(): nothing was queued');
 
       // A listener that never accepts, backlog 1: two connections fill its queue.
-      const unbound = (await prepareListener({ host: HOST, port: 0, backlog: 1 }))();
+      const unbound = (await prepareListener({ host: HOST, port: 0, backlog: 1 })).open();
       cleanup.push(() => unbound.close());
       rec.fromDescriptor('listener', { fd: unbound.fd }, 'socket(): a new socket, options set');
       const listener = unbound.listen();

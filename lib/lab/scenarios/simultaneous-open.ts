@@ -17,7 +17,7 @@ const HOST = '127.0.0.1';
 
 /** A listener on its own port B with a full queue: SYNs to B are dropped. */
 async function holder(rec: Recorder, side: string, cleanup: Array<() => void>): Promise<number> {
-  const listener = (await prepareListener({ host: HOST, port: 0, backlog: 1, reusePort: true }))().listen();
+  const listener = (await prepareListener({ host: HOST, port: 0, backlog: 1, reusePort: true })).open().listen();
   cleanup.push(() => listener.close());
   const port = listener.address.port;
   await rec.observe(side, { localPort: port }, 'LISTEN', 'SO_REUSEPORT listener holding port B, backlog 1, never accept()');
