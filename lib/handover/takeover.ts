@@ -121,6 +121,26 @@ function checkPeer(channel: FdChannel, path: string, who: string): void {
 // Only takeover() makes a Takeover: `new Takeover(...)` from outside is refused, before anything is read.
 const MAKE = Symbol('takeover()');
 
+/** The socket file a version made at `path`: removed only while `path` is still that file. */
+interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Where a takeover is, with what that phase holds, in one place: close() closes whatever
+ * the phase holds, and a step that awaited checks the phase is still the one it began in.
+ * serving: the channel to the previous version, until ready() is done with it;
+ * offering: the offer at `path` and the file it made there;
+ * handing-over: those, and the channel of the one hand-over in progress.
+ */
+type Phase =
+  | { state: 'serving'; previous: FdChannel | null }
+  | { state: 'offering'; offer: net.Server; offered: FileIdentity }
+  | { state: 'handing-over'; offer: net.Server; offered: FileIdentity; channel: FdChannel }
+  | { state: 'replaced' }
+  | { state: 'closed' };
+
 export class Takeover {
   readonly path: string;
   /** The names the previous version handed over (empty on a first start). */
@@ -129,15 +149,9 @@ export class Takeover {
   readonly previousPid: number | null;
   /** Failed attempts to take over from this version (the newest last, at most 10), each as its error. */
   readonly failures: Error[] = [];
-  #state: TakeoverState = 'serving';
-  // The channel of the hand-over in progress: close() closes it, which ends #handOver.
-  #handing: FdChannel | null = null;
+  #phase: Phase;
   readonly #settings: Settings;
   readonly #slots: Map<string, Slot>;
-  #previous: FdChannel | null;
-  #offer: net.Server | null = null;
-  /** The socket file this version put at `path`, to remove it only while it is still that one. */
-  #offered: { dev: number; ino: number } | null = null;
   #replaced: Promise<DrainResult[]>;
   #resolveReplaced!: (results: DrainResult[]) => void;
   #rejectReplaced!: (error: Error) => void;
@@ -148,7 +162,7 @@ export class Takeover {
     this.#settings = settings;
     this.path = settings.path;
     this.#slots = slots;
-    this.#previous = previous;
+    this.#phase = { state: 'serving', previous };
     this.inherited = Object.freeze(inherited);
     this.previousPid = previousPid;
     this.#replaced = new Promise((resolve, reject) => {
@@ -159,7 +173,7 @@ export class Takeover {
   }
 
   get state(): TakeoverState {
-    return this.#state;
+    return this.#phase.state;
   }
 
   /** The listener names, in the order of the options. */
@@ -172,7 +186,7 @@ export class Takeover {
     const slot = this.#slots.get(name);
     if (slot === undefined) throw invalidArgValue('name', name, `is not a listener of this takeover (${this.names.join(', ')})`);
     if (slot.descriptor === null) throw invalidState(`listener '${name}' is already served`);
-    if (this.#state !== 'serving' && this.#state !== 'offering') throw invalidState(`the takeover is ${this.#state}`);
+    if (this.state !== 'serving' && this.state !== 'offering') throw invalidState(`the takeover is ${this.state}`);
     const descriptor = slot.descriptor;
     await listen(server, { descriptor, backlog: descriptor.backlog });
     slot.descriptor = null;
@@ -187,7 +201,8 @@ export class Takeover {
   async ready(options?: { signal?: AbortSignal }): Promise<void> {
     const { signal: given } = readOptions(options ?? undefined, 'options', ['signal'], 'an option of ready');
     const signal = checkSignal(given);
-    if (this.#state !== 'serving') throw invalidState(`ready() once, after takeover(); the takeover is ${this.#state}`);
+    const phase = this.#phase;
+    if (phase.state !== 'serving') throw invalidState(`ready() once, after takeover(); the takeover is ${phase.state}`);
     // Aborted already: nothing is offered, first start or not (the signal is not only for the previous version).
     if (signal?.aborted) throw abortError(signal);
     // Made in a directory of our own beside the path (0700, a name nobody can guess), then
@@ -201,8 +216,9 @@ export class Takeover {
       rmdirSync(privateDir);
       throw error;
     }
+    let offered: FileIdentity;
     try {
-      const previous = this.#previous;
+      const previous = phase.previous;
       if (previous !== null) {
         // The previous version gone (it died, or close()d) before or after our ready: its
         // copies went with it and the sockets live on here, so that is done too. A refusal
@@ -219,11 +235,13 @@ export class Takeover {
           if (!gone(error)) throw error;
         }
         previous.close();
-        this.#previous = null;
+        phase.previous = null;
       }
+      // close() came while we waited: nothing is offered.
+      if (this.#phase !== phase) throw invalidState(`the takeover was ${this.state} during ready()`);
       const made = lstatSync(temporary);
       renameSync(temporary, this.path); // atomic: a next version finds this one, never no one
-      this.#offered = { dev: made.dev, ino: made.ino };
+      offered = { dev: made.dev, ino: made.ino };
     } catch (error) {
       offer.close();
       try {
@@ -238,8 +256,7 @@ export class Takeover {
     const server = FdChannel.serve(offer, (channel) => void this.#handOver(channel));
     server.on('error', (error) => this.#fail(error));
     server.unref(); // the servers keep the process alive, not the offer
-    this.#offer = server;
-    this.#state = 'offering';
+    this.#phase = { state: 'offering', offer: server, offered };
   }
 
   /** Resolves once a newer version has taken over and this one has drained (drain()'s results, one per server). */
@@ -267,17 +284,17 @@ export class Takeover {
    * listeners never served; servers are the caller's. A waiting replaced() rejects.
    */
   close(): void {
-    if (this.#state === 'closed') return;
-    // While handing over, the path is still ours: the new version has not said ready.
-    const offering = this.#state === 'offering' || this.#state === 'handing-over';
-    if (this.#state !== 'replaced') this.#rejectReplaced(invalidState('the takeover was closed before a newer version replaced it'));
-    this.#state = 'closed';
-    this.#previous?.close();
-    this.#previous = null;
-    this.#handing?.close(); // the new version is told by EOF; #handOver stops at its next wait
-    this.#offer?.close();
-    this.#offer = null;
-    if (offering) unlinkOwn(this.path, this.#offered); // ours only: never what replaced it
+    const phase = this.#phase;
+    if (phase.state === 'closed') return;
+    if (phase.state !== 'replaced') this.#rejectReplaced(invalidState('the takeover was closed before a newer version replaced it'));
+    this.#phase = { state: 'closed' };
+    if (phase.state === 'serving') phase.previous?.close(); // a ready() waiting on it stops
+    if (phase.state === 'handing-over') phase.channel.close(); // the new version is told by EOF; #handOver stops at its next wait
+    if (phase.state === 'offering' || phase.state === 'handing-over') {
+      phase.offer.close();
+      // While handing over the path is still ours (the new version has not said ready); ours only, never what replaced it.
+      unlinkOwn(this.path, phase.offered);
+    }
     for (const slot of this.#slots.values()) slot.descriptor?.close();
   }
 
@@ -304,9 +321,10 @@ export class Takeover {
       this.#fail(error);
       return this.#refuse(channel, 'EPERM', (error as Error).message);
     }
-    if (this.#state !== 'offering') return this.#refuse(channel, 'EBUSY', `this version is ${this.#state}: one takeover at a time`);
-    this.#state = 'handing-over';
-    this.#handing = channel;
+    const offering = this.#phase;
+    if (offering.state !== 'offering') return this.#refuse(channel, 'EBUSY', `this version is ${offering.state}: one takeover at a time`);
+    const handing: Phase = { state: 'handing-over', offer: offering.offer, offered: offering.offered, channel };
+    this.#phase = handing;
     try {
       const { message: hello } = await receiveMessage(channel, 'hello', this.path, { timeoutMs });
       const range = hello.protocol as { min?: unknown; max?: unknown } | undefined;
@@ -333,18 +351,15 @@ export class Takeover {
         if (slot.server !== null && slot.server.listening) drains.push(drain(slot.server, { timeoutMs: drainTimeoutMs }));
         slot.descriptor?.close();
       }
-      this.#state = 'replaced';
-      this.#offer?.close(); // the path is the new version's now: closed, not unlinked
-      this.#offer = null;
+      this.#phase = { state: 'replaced' };
+      handing.offer.close(); // the path is the new version's now: closed, not unlinked
       await sendMessage(channel, { type: 'done' }, { timeoutMs }).catch(() => {});
       channel.close();
       this.#resolveReplaced(await Promise.all(drains));
     } catch (error) {
       channel.close();
       this.#fail(error);
-      if (this.#state === 'handing-over') this.#state = 'offering'; // nothing was closed: serve on
-    } finally {
-      this.#handing = null;
+      if (this.#phase === handing) this.#phase = offering; // nothing was closed: serve on
     }
   }
 }
