@@ -141,6 +141,15 @@ type Phase =
   | { state: 'replaced' }
   | { state: 'closed' };
 
+/** The transitions there are; every change of phase goes through Takeover's #enter, which checks it. */
+const NEXT: Readonly<Record<TakeoverState, readonly TakeoverState[]>> = {
+  serving: ['offering', 'closed'],
+  offering: ['handing-over', 'closed'],
+  'handing-over': ['offering', 'replaced', 'closed'],
+  replaced: ['closed'],
+  closed: [],
+};
+
 export class Takeover {
   readonly path: string;
   /** The names the previous version handed over (empty on a first start). */
@@ -256,7 +265,7 @@ export class Takeover {
     const server = FdChannel.serve(offer, (channel) => void this.#handOver(channel));
     server.on('error', (error) => this.#fail(error));
     server.unref(); // the servers keep the process alive, not the offer
-    this.#phase = { state: 'offering', offer: server, offered };
+    this.#enter({ state: 'offering', offer: server, offered });
   }
 
   /** Resolves once a newer version has taken over and this one has drained (drain()'s results, one per server). */
@@ -287,7 +296,7 @@ export class Takeover {
     const phase = this.#phase;
     if (phase.state === 'closed') return;
     if (phase.state !== 'replaced') this.#rejectReplaced(invalidState('the takeover was closed before a newer version replaced it'));
-    this.#phase = { state: 'closed' };
+    this.#enter({ state: 'closed' });
     if (phase.state === 'serving') phase.previous?.close(); // a ready() waiting on it stops
     if (phase.state === 'handing-over') phase.channel.close(); // the new version is told by EOF; #handOver stops at its next wait
     if (phase.state === 'offering' || phase.state === 'handing-over') {
@@ -296,6 +305,11 @@ export class Takeover {
       unlinkOwn(this.path, phase.offered);
     }
     for (const slot of this.#slots.values()) slot.descriptor?.close();
+  }
+
+  #enter(next: Phase): void {
+    if (!NEXT[this.#phase.state].includes(next.state)) throw new Error(`sockctl internal: takeover from ${this.#phase.state} to ${next.state}`);
+    this.#phase = next;
   }
 
   #fail(error: unknown): void {
@@ -324,7 +338,7 @@ export class Takeover {
     const offering = this.#phase;
     if (offering.state !== 'offering') return this.#refuse(channel, 'EBUSY', `this version is ${offering.state}: one takeover at a time`);
     const handing: Phase = { state: 'handing-over', offer: offering.offer, offered: offering.offered, channel };
-    this.#phase = handing;
+    this.#enter(handing);
     try {
       const { message: hello } = await receiveMessage(channel, 'hello', this.path, { timeoutMs });
       const range = hello.protocol as { min?: unknown; max?: unknown } | undefined;
@@ -351,7 +365,7 @@ export class Takeover {
         if (slot.server !== null && slot.server.listening) drains.push(drain(slot.server, { timeoutMs: drainTimeoutMs }));
         slot.descriptor?.close();
       }
-      this.#phase = { state: 'replaced' };
+      this.#enter({ state: 'replaced' });
       handing.offer.close(); // the path is the new version's now: closed, not unlinked
       await sendMessage(channel, { type: 'done' }, { timeoutMs }).catch(() => {});
       channel.close();
@@ -359,7 +373,7 @@ export class Takeover {
     } catch (error) {
       channel.close();
       this.#fail(error);
-      if (this.#phase === handing) this.#phase = offering; // nothing was closed: serve on
+      if (this.#phase === handing) this.#enter(offering); // nothing was closed: serve on
     }
   }
 }
