@@ -254,6 +254,8 @@ describe.skipIf(!isLinux)('connect(options): bad input, with Node\'s codes and m
     ['read-only sockopt', { port: 80, sockopts: { SO_ERROR: 1 } }, 'TypeError', 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_ERROR' is a read-only socket option. Received 1"],
     ['dedicated sockopt', { port: 80, sockopts: { SO_REUSEADDR: true } }, 'TypeError', 'ERR_INVALID_ARG_VALUE', "The property 'options.sockopts.SO_REUSEADDR' must be set through options.reuseAddr. Received true"],
     ['NO_PORT in sockopts', { port: 80, sockopts: { IP_BIND_ADDRESS_NO_PORT: true } }, 'TypeError', 'ERR_INVALID_ARG_VALUE', /must be set through options\.bindAddressNoPort/],
+    // Not enumerable: the one sockopts check (core/options.ts) sees every own name, as listen's always did.
+    ['NO_PORT in sockopts, not enumerable', { port: 80, sockopts: Object.defineProperty({}, 'IP_BIND_ADDRESS_NO_PORT', { value: true }) }, 'TypeError', 'ERR_INVALID_ARG_VALUE', /must be set through options\.bindAddressNoPort/],
   ];
   for (const [what, options, cls, code, message] of cases) {
     it(`${what}: ${code}`, async () => {

@@ -1,10 +1,9 @@
 // connect()'s options, read once into plain values and checked as Node's connect checks
-// them; `sockopts` goes through listen's own check (one table, one set of rules).
+// them; `sockopts` through the one check listen's go through (core/options.ts).
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort, withCode } from '../core/errors';
-import type { OptionValue, PreparedOption, WritableOptionName } from '../core/options';
-import { INT32_MAX, readOptions, validateAbortSignal, validateBoolean, validateInteger, validateObject } from '../core/validate';
-import { checkListenOptions } from '../listen/options';
+import { checkSockopts, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
+import { INT32_MAX, readOptions, validateAbortSignal, validateBoolean, validateInteger } from '../core/validate';
 
 /** Options with a property of their own in ConnectOptions, so not in `sockopts`. */
 type DedicatedOption = 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY' | 'IP_BIND_ADDRESS_NO_PORT';
@@ -101,19 +100,6 @@ function checkLocalAddress(address: unknown): string | undefined {
   return address;
 }
 
-function checkSockopts(value: unknown): CheckedConnectOptions['sockopts'] {
-  if (value === undefined) return [];
-  const sockopts = validateObject(value, 'options.sockopts');
-  const names = Object.keys(sockopts);
-  for (const name of names) {
-    if (Object.hasOwn(DEDICATED, name)) {
-      throw invalidArgValue(`options.sockopts.${name}`, sockopts[name], `must be set through ${DEDICATED[name as DedicatedOption]}`);
-    }
-  }
-  // listen's check of names (known, writable) reads each value once into the list.
-  return checkListenOptions({ sockopts }).sockopts;
-}
-
 const optional = (value: unknown, name: string, fallback: boolean): boolean =>
   value === undefined ? fallback : validateBoolean(value, name);
 
@@ -136,7 +122,7 @@ export function checkConnectOptions(options: unknown): CheckedConnectOptions {
     reusePort: optional(reusePort, 'options.reusePort', false),
     bindAddressNoPort: optional(bindAddressNoPort, 'options.bindAddressNoPort', false),
     ipv6Only: ipv6Only === undefined ? undefined : validateBoolean(ipv6Only, 'options.ipv6Only'),
-    sockopts: checkSockopts(sockopts),
+    sockopts: checkSockopts(sockopts, DEDICATED),
     timeoutMs: timeoutMs === undefined ? undefined : validateInteger(timeoutMs, 'options.timeoutMs', 1, INT32_MAX),
     signal: signal === undefined ? undefined : validateAbortSignal(signal, 'options.signal'),
     allowHalfOpen: optional(allowHalfOpen, 'options.allowHalfOpen', false),

@@ -7,7 +7,7 @@ import { errnoException, invalidArgType, invalidArgValue, isSystemError } from '
 import { fdOf, type Target } from './target';
 import { tcpStateName, type TcpState } from './tcp-states';
 import type { RawTcpInfo } from './binding';
-import { readOptions, validateBoolean, validateInteger } from './validate';
+import { isPlainObject, readOptions, validateBoolean, validateInteger, validateObject } from './validate';
 
 type Level = 'SOL_SOCKET' | 'IPPROTO_TCP' | 'IPPROTO_IP' | 'IPPROTO_IPV6';
 type Kind = 'bool' | 'int' | 'linger' | 'tcpInfo';
@@ -143,6 +143,26 @@ export function prepareOption(name: unknown, value: unknown, where?: string): Pr
     default:
       throw new Error(`unreachable: writable option kind ${option.kind}`);
   }
+}
+
+/**
+ * The one check of a `sockopts` object (listen's and connect's): a plain object of option
+ * names, known and writable, each value read once and prepared in order. An option the
+ * caller has a property of its own for (`dedicated`: its name, and that property's) is
+ * refused with a pointer to it.
+ */
+export function checkSockopts(value: unknown, dedicated: Readonly<Record<string, string>>): PreparedOption[] {
+  if (value === undefined) return [];
+  validateObject(value, 'options.sockopts');
+  if (!isPlainObject(value)) throw invalidArgType('options.sockopts', 'a plain object', value);
+  const prepared: PreparedOption[] = [];
+  for (const name of Object.getOwnPropertyNames(value)) {
+    const where = `options.sockopts.${name}`;
+    const option = (value as Record<string, unknown>)[name]; // read once
+    if (Object.hasOwn(dedicated, name)) throw invalidArgValue(where, option, `must be set through ${dedicated[name]}`);
+    prepared.push(prepareOption(name, option, where));
+  }
+  return prepared;
 }
 
 /** A system error from the binding, with the option's name in its message and `option`. */

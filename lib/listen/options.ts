@@ -3,8 +3,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { invalidArgType, invalidArgValue, socketBadPort } from '../core/errors';
-import { prepareOption, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
-import { INT32_MAX, isPlainObject, readOptions, validateBoolean, validateInteger, validateObject } from '../core/validate';
+import { checkSockopts, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
+import { INT32_MAX, readOptions, validateBoolean, validateInteger } from '../core/validate';
 
 /** Options with a property of their own in ListenOptions, so not in `sockopts`. */
 type DedicatedOption = 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY';
@@ -72,21 +72,6 @@ function checkBoolean(value: unknown, name: string, fallback: boolean): boolean 
   return value === undefined ? fallback : validateBoolean(value, name);
 }
 
-function checkSockopts(value: unknown): PreparedOption[] {
-  if (value === undefined) return [];
-  validateObject(value, 'options.sockopts');
-  if (!isPlainObject(value)) throw invalidArgType('options.sockopts', 'a plain object', value);
-  const prepared: PreparedOption[] = [];
-  for (const name of Object.getOwnPropertyNames(value)) {
-    const where = `options.sockopts.${name}`;
-    const option = value[name]; // read once
-    if (Object.hasOwn(DEDICATED, name)) {
-      throw invalidArgValue(where, option, `must be set through ${DEDICATED[name as DedicatedOption]}`);
-    }
-    prepared.push(prepareOption(name, option, where));
-  }
-  return prepared;
-}
 
 export const LISTEN_OPTION_KEYS = ['port', 'host', 'backlog', 'ipv6Only', 'reuseAddr', 'reusePort', 'sockopts'] as const;
 
@@ -108,7 +93,7 @@ export function checkListenOptions(options: unknown): CheckedListenOptions {
     ipv6Only: checkBoolean(o.ipv6Only, 'options.ipv6Only', false),
     reuseAddr: checkBoolean(o.reuseAddr, 'options.reuseAddr', true),
     reusePort: checkBoolean(o.reusePort, 'options.reusePort', false),
-    sockopts: checkSockopts(o.sockopts),
+    sockopts: checkSockopts(o.sockopts, DEDICATED),
   };
 }
 
