@@ -149,9 +149,12 @@ describe.skipIf(!isLinux)('supervisor failure paths, processes replaced (NOTIFY_
       // Stopped (the receipt does not wait for that): the stop signal, then, ignored, SIGKILL
       // to its process group once drainTimeoutMs has passed; the old one untouched.
       expect(world.signalsTo(late!)).toEqual(['SIGTERM']);
+      expect(supervisor.status().draining).toEqual([2]); // docs/reloads.md: listed until it has exited
       for (let i = 0; i < 100 && late!.alive; i++) await new Promise((r) => setTimeout(r, 10));
       expect(world.signalsTo(late!).slice(0, 2)).toEqual(['SIGTERM', 'group SIGKILL']);
       expect(late!.alive).toBe(false);
+      await new Promise((r) => setImmediate(r));
+      expect(supervisor.status().draining).toEqual([]);
       expect(world.signalsTo(old!)).toEqual([]);
     } finally {
       await supervisor.stop();
