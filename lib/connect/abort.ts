@@ -1,6 +1,6 @@
 // The end of a wait before its result: Node's AbortError, or a deadline's own error.
+import { onAbort } from '../core/abort';
 import { abortError } from '../core/errors';
-
 
 /**
  * One stop for a whole operation: the signal's abort or the deadline, whichever comes
@@ -10,16 +10,14 @@ export class Stop implements Disposable {
   error: Error | undefined;
   readonly #listeners = new Set<(error: Error) => void>();
   readonly #timer: NodeJS.Timeout | undefined;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = (): void => this.#stop(abortError(this.#signal!));
+  readonly #offAbort: () => void = () => {};
 
   constructor(signal: AbortSignal | undefined, timeoutMs: number | undefined, timedOut: () => Error) {
-    this.#signal = signal;
     if (signal?.aborted) {
       this.error = abortError(signal);
       return;
     }
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#offAbort = onAbort(signal, (error) => this.#stop(error));
     if (timeoutMs !== undefined) this.#timer = setTimeout(() => this.#stop(timedOut()), timeoutMs);
   }
 
@@ -55,7 +53,7 @@ export class Stop implements Disposable {
 
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#offAbort();
     this.#listeners.clear();
   }
 }
