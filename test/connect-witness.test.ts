@@ -12,7 +12,8 @@ import { connect, getOption, setOption } from '../lib/index';
 import { binding } from '../lib/core/binding';
 import { DIST_INDEX, ensureBuilt } from './helpers/dist';
 import { isLinux } from './helpers/net';
-import { hasStrace, lifeOf, straceNode } from './helpers/strace';
+import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
+import { canStrace, lifeOf, noStraceReason, straceNode } from './helpers/strace';
 
 ensureBuilt(); // the child runs what ships: dist/
 
@@ -77,7 +78,8 @@ async function ssWscale(local: string, peer: string): Promise<[number, number] |
   return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
 
-describe.skipIf(!isLinux || !hasStrace)('connect(): strace, python3 and the window scale (needs strace, python3)', () => {
+describe.skipIf(!isLinux || skipUnlessAvailable(canStrace))(`connect(): strace, python3 and the window scale (needs strace, python3${canStrace ? '' : `; skipped: ${noStraceReason}`})`, () => {
+  requireUnderCi(canStrace, () => noStraceReason);
   it('strace: socket(CLOEXEC|NONBLOCK), every option, then bind, then connect (EINPROGRESS), nothing set in between', async () => {
     const server = await pythonServer(1);
     const localPort = freePort('127.0.0.2');

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureBuilt } from './helpers/dist';
 import { isLinux } from './helpers/net';
-import { hasStrace, lifeOf, straceNode, type Syscall } from './helpers/strace';
+import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
+import { canStrace, lifeOf, noStraceReason, straceNode, type Syscall } from './helpers/strace';
 
 ensureBuilt(); // the test runs what ships: dist/
 
@@ -23,7 +24,8 @@ function runExample(options: object): { fd: number; life: Syscall[] } {
 const setsockopts = (life: Syscall[]) => life.filter((call) => call.name === 'setsockopt').map((call) => call.args.replace(/, \d+$/, ''));
 const bindIndex = (life: Syscall[]) => life.findIndex((call) => call.name === 'bind');
 
-describe.skipIf(!isLinux || !hasStrace)('strace: every option is set on the listener before its bind (needs strace)', () => {
+describe.skipIf(!isLinux || skipUnlessAvailable(canStrace))(`strace: every option is set on the listener before its bind (needs strace${canStrace ? '' : `; skipped: ${noStraceReason}`})`, () => {
+  requireUnderCi(canStrace, () => noStraceReason);
   it('all requested options, then bind, then listen with the requested backlog (twice: ours, then Node\'s)', () => {
     const { fd, life } = runExample({
       host: '::',

@@ -16,7 +16,8 @@ import { CLI, ensureBuilt, ROOT } from './helpers/dist';
 import { isLinux, openDescriptorCount } from './helpers/net';
 import { ssDetailedRows } from './helpers/ss';
 import { alive, get, listenInodes, load, pidsOf, running, Serve as BaseServe, until, untilListenerLeft, untilServedBy } from './helpers/serve';
-import { hasStrace } from './helpers/strace';
+import { requireUnderCi, skipUnlessAvailable } from './helpers/ci';
+import { canStrace, noStraceReason } from './helpers/strace';
 
 const PYTHON_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'python-server.py');
 const NODE_SERVER = join(ROOT, 'test', 'fixtures', 'serve', 'node-server.js');
@@ -273,7 +274,8 @@ describe.skipIf(!isLinux)('sockctl serve', { timeout: 60_000 }, () => {
   });
 });
 
-describe.skipIf(!isLinux || !hasStrace)('sockctl serve when the kernel refuses the steering program (strace injects ENOPROTOOPT)', () => {
+describe.skipIf(!isLinux || skipUnlessAvailable(canStrace))(`sockctl serve when the kernel refuses the steering program (strace injects ENOPROTOOPT${canStrace ? '' : `; skipped: ${noStraceReason}`})`, () => {
+  requireUnderCi(canStrace, () => noStraceReason);
   beforeAll(() => {
     ensureBuilt();
   });

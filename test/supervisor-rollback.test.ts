@@ -28,15 +28,16 @@ type Behaviour =
   | 'never-ready' // runs and never says READY=1 (no --ready-after), stops on its stop signal
   | 'ignore-stop'; // like 'never-ready', and ignores the stop signal: only SIGKILL ends it
 
-interface FakeChild extends ChildProcessLike {
-  readonly pid: number;
-  /** The inodes of the sockets it was given as descriptors 3, 4, ... */
-  readonly inodes: number[];
-  readonly generation: number;
-  readonly index: number;
-  readonly behaviour: Behaviour;
-  alive: boolean;
-}
+type FakeChild = EventEmitter &
+  ChildProcessLike & {
+    readonly pid: number;
+    /** The inodes of the sockets it was given as descriptors 3, 4, ... */
+    readonly inodes: number[];
+    readonly generation: number;
+    readonly index: number;
+    readonly behaviour: Behaviour;
+    alive: boolean;
+  };
 
 /** Fake pids, above any pid_max (2^22), so no signal could ever reach a real process by mistake. */
 const FIRST_FAKE_PID = 5_000_000;
