@@ -2,23 +2,17 @@
 // them. A reload starts a new generation on the very same sockets, waits until every
 // worker of it says READY=1, then stops the old one (SIGTERM: it drains); the sockets, and
 // so their accept queues, never close. One operation at a time (reload, scale, stop).
-//
-// Listeners, by mode:
-// - shared: one socket per --listen, every worker gets all of them (one accept queue);
-// - reuse-port 'keep': worker slot i has its own SO_REUSEPORT socket per --listen, held
-//   here, and the next generation's worker i gets slot i's sockets: nothing is reset;
-// - reuse-port 'recreate': each generation gets new sockets and the old ones close with the
-//   old generation (what nginx does; shown by the bench: the old queues are reset unless
-//   net.ipv4.tcp_migrate_req=1).
+// Which sockets each worker slot gets is the listener mode's policy (listener-policy.ts).
 import type { ListeningDescriptor } from '../listen/listener';
 import { abortError } from '../core/errors';
 import { onAbort } from '../core/abort';
 import { binding } from '../core/binding';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { openListener, refuseForeignGroup, removeUnixPath, type ListenSpec } from './listeners';
+import type { ListenSpec } from './listeners';
+import { listenerPolicy, type ListenerPolicy } from './listener-policy';
 import { NotifyReceiver, type NotifyMessage } from './notify-receiver';
 import { Reaper } from './reaper';
-import { GroupOrder, steer, unsteer } from './steering';
+import { steer, unsteer } from './steering';
 import { waitUntilIdle } from './leave-group';
 import { listenDrops } from './kernel-counters';
 import { getOption } from '../core/options';
@@ -130,69 +124,6 @@ export interface ServeStatus {
 /** How often a wait for READY=1 says what it waits for. */
 const WAITING_LOG_MS = 5000;
 
-/** A worker slot's listeners and, with reuse-port, their place in each group. */
-class Slots {
-  /** Per --listen, the group's order as the kernel keeps it. */
-  readonly groups: GroupOrder<ListeningDescriptor>[];
-  readonly #options: SupervisorOptions;
-  readonly #ports: number[];
-  #shared: ListeningDescriptor[] | undefined;
-
-  constructor(options: SupervisorOptions) {
-    this.#options = options;
-    this.#ports = options.listen.map((spec) => (spec.kind === 'tcp' || spec.kind === 'udp' ? spec.port : 0));
-    this.groups = options.listen.map(() => new GroupOrder<ListeningDescriptor>());
-  }
-
-  /** One listener per --listen for a new slot (reuse-port), or the shared ones. */
-  async make(): Promise<ListeningDescriptor[]> {
-    const reusePort = this.#options.reusePort !== false;
-    if (!reusePort && this.#shared !== undefined) return this.#shared;
-    const made: ListeningDescriptor[] = [];
-    try {
-      for (const [i, spec] of this.#options.listen.entries()) {
-        // A fixed port's group must be ours alone (orphans of a killed supervisor would join it).
-        if (reusePort && spec.kind === 'tcp' && this.groups[i]!.members.length === 0) await refuseForeignGroup(spec);
-        // Port 0 is chosen by the kernel once; the group's next members bind the same one.
-        const listener = await openListener(spec, this.#ports[i]!, reusePort);
-        this.#ports[i] = listener.address.port;
-        made.push(listener);
-        this.groups[i]!.join(listener);
-      }
-    } catch (error) {
-      this.close(made);
-      throw error;
-    }
-    if (!reusePort) this.#shared = made;
-    return made;
-  }
-
-  get ports(): readonly number[] {
-    return this.#ports;
-  }
-
-  /** Our copies closed, and their place in the groups given up (the kernel's, once every copy is). */
-  close(listeners: readonly ListeningDescriptor[]): void {
-    for (const [i, listener] of listeners.entries()) {
-      listener.close();
-      this.groups[i]?.leave(listener);
-    }
-  }
-
-  /** Every socket still held (stop, or a first generation that failed); our UNIX socket files removed unless handed over. */
-  closeAll(handedOver = false): void {
-    for (const [i, group] of this.groups.entries()) {
-      const spec = this.#options.listen[i]!;
-      for (const listener of group.members) {
-        if (spec.kind === 'unix' && !handedOver) removeUnixPath(spec.path, listener);
-        listener.close();
-      }
-    }
-    for (const listener of this.#shared ?? []) listener.close();
-    this.#shared = undefined;
-  }
-}
-
 /** Descriptors this process inherited are not its children's to have. */
 function closeInheritedOnExec(): void {
   for (const name of readdirSync('/proc/self/fd')) {
@@ -208,7 +139,7 @@ function closeInheritedOnExec(): void {
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
-  readonly #slots: Slots;
+  readonly #listeners: ListenerPolicy;
   readonly #receiver: NotifyReceiver<Worker>;
   readonly #relay: ConnectionRelay<Worker> | null;
   readonly #reaper: Reaper | null;
@@ -228,9 +159,9 @@ export class Supervisor {
   #pendingReload: Promise<ReloadReceipt> | undefined;
   #stopping = false;
 
-  private constructor(options: SupervisorOptions, slots: Slots) {
+  private constructor(options: SupervisorOptions, listeners: ListenerPolicy) {
     this.#options = options;
-    this.#slots = slots;
+    this.#listeners = listeners;
     this.#receiver = new NotifyReceiver(
       (pid) => this.#byPid.get(pid),
       (worker, message) => this.#onNotify(worker, message),
@@ -252,7 +183,7 @@ export class Supervisor {
    */
   static async start(options: SupervisorOptions, signal?: AbortSignal): Promise<Supervisor> {
     closeInheritedOnExec();
-    const supervisor = new Supervisor(options, new Slots(options));
+    const supervisor = new Supervisor(options, listenerPolicy(options.listen, options.reusePort));
     try {
       if (signal?.aborted) throw abortError(signal);
       const gen = await supervisor.#startGeneration(signal);
@@ -266,7 +197,7 @@ export class Supervisor {
 
   /** The bound ports, in --listen order (0 for UNIX sockets). */
   get ports(): readonly number[] {
-    return this.#slots.ports;
+    return this.#listeners.ports;
   }
 
   get workers(): number {
@@ -331,11 +262,6 @@ export class Supervisor {
     const next = this.#queue.then(operation);
     this.#queue = next.catch(() => undefined);
     return next;
-  }
-
-  async #listenersFor(gen: Generation, index: number): Promise<ListeningDescriptor[]> {
-    if (this.#options.reusePort === 'recreate' || gen.id === 1) return this.#slots.make();
-    return this.#current!.slots[index]!;
   }
 
   #spawn(gen: Generation, index: number, listeners: readonly ListeningDescriptor[], label = gen.id): Worker {
@@ -423,7 +349,7 @@ export class Supervisor {
   async #startGeneration(signal?: AbortSignal): Promise<Generation> {
     const gen: Generation = { id: this.#nextId++, workers: [], slots: [], backoff: [] };
     try {
-      for (let i = 0; i < this.#count; i++) this.#spawn(gen, i, await this.#listenersFor(gen, i));
+      for (let i = 0; i < this.#count; i++) this.#spawn(gen, i, await this.#listeners.forSlot(i, this.#current?.slots));
       await this.#waitReady(gen.workers, signal);
     } catch (error) {
       this.#retire(gen, false);
@@ -441,15 +367,7 @@ export class Supervisor {
   #retire(gen: Generation, log: boolean): Promise<number> {
     if (log) this.#log(`generation ${gen.id}: draining`, { event: 'draining', generation: gen.id });
     const done = Promise.all(gen.workers.map((w) => w.stop(this.#options.drainTimeoutMs))).then(() => {
-      if (this.#options.reusePort !== 'recreate') return 0;
-      // Read right before the close: what the close resets (a lower bound: more may come).
-      let queued = 0;
-      for (const listeners of gen.slots) {
-        for (const [j, listener] of listeners.entries()) {
-          if (this.#options.listen[j]!.kind === 'tcp' && !listener.closed) queued += getOption(listener, 'TCP_INFO').unacked ?? 0;
-        }
-        this.#slots.close(listeners);
-      }
+      const queued = this.#listeners.retired(gen.slots);
       if (queued > 0) this.#log(`generation ${gen.id}: ${queued} queued connection(s) reset with its listeners`, { event: 'lost', generation: gen.id });
       return queued;
     });
@@ -648,12 +566,12 @@ export class Supervisor {
       if (this.#stopping) return false;
       const gen = this.#current!;
       const index = this.#count;
-      const reusePort = this.#options.reusePort !== false;
+      const perWorker = this.#listeners.perWorker;
       // Steered away from until its worker is ready: nothing waits in a queue nobody takes.
-      const keep = this.#slots.groups.map((group) => group.indicesWithout([]));
-      if (reusePort) {
+      const keep = this.#listeners.groups.map((group) => group.indicesWithout([]));
+      if (perWorker) {
         try {
-          this.#slots.groups.forEach((_, j) => steer(gen.slots[0]![j]!.fd, keep[j]!));
+          this.#listeners.groups.forEach((_, j) => steer(gen.slots[0]![j]!.fd, keep[j]!));
         } catch (error) {
           this.#log(`scale up refused: the kernel refused the steering program (${(error as Error).message})`);
           this.#unsteerAll(gen);
@@ -662,7 +580,7 @@ export class Supervisor {
       }
       let listeners: ListeningDescriptor[] = [];
       try {
-        listeners = reusePort ? await this.#slots.make() : gen.slots[0]!;
+        listeners = await this.#listeners.forNewSlot(gen.slots);
         const worker = this.#spawn(gen, index, listeners);
         await this.#waitReady([worker]);
       } catch (error) {
@@ -670,11 +588,11 @@ export class Supervisor {
         this.#shrink(gen, index);
         this.#log(`scale up failed: ${(error as Error).message}; ${this.#count} worker(s) keep serving`, { event: 'scale-failed' });
         if (worker !== undefined) await worker.stop(this.#options.drainTimeoutMs);
-        if (reusePort && listeners.length > 0) this.#slots.close(listeners);
-        if (reusePort) this.#unsteerAll(gen);
+        if (perWorker && listeners.length > 0) this.#listeners.close(listeners);
+        if (perWorker) this.#unsteerAll(gen);
         return false;
       }
-      if (reusePort) this.#unsteerAll(gen);
+      if (perWorker) this.#unsteerAll(gen);
       this.#log(`scaled up to ${this.#count} worker(s)`);
       return true;
     });
@@ -708,14 +626,14 @@ export class Supervisor {
       const index = this.#count - 1;
       const worker = gen.workers[index]!;
       const leaving = gen.slots[index]!;
-      if (this.#options.reusePort === false) {
+      if (!this.#listeners.perWorker) {
         this.#shrink(gen, index);
         await worker.stop(this.#options.drainTimeoutMs);
         this.#log(`scaled down to ${this.#count} worker(s)`);
         return true;
       }
       const steerAway = () =>
-        leaving.forEach((listener, j) => steer(listener.fd, this.#slots.groups[j]!.indicesWithout([listener])));
+        leaving.forEach((listener, j) => steer(listener.fd, this.#listeners.groups[j]!.indicesWithout([listener])));
       try {
         steerAway();
       } catch (error) {
@@ -738,7 +656,7 @@ export class Supervisor {
       const holders = [...this.#byPid.values()].filter((w) => w.index === index);
       for (const listener of leaving) listener.close();
       await Promise.all(holders.map((w) => w.stop(this.#options.drainTimeoutMs)));
-      leaving.forEach((listener, j) => this.#slots.groups[j]!.leave(listener));
+      leaving.forEach((listener, j) => this.#listeners.groups[j]!.leave(listener));
       this.#unsteerAll(gen);
       this.#log(`scaled down to ${this.#count} worker(s)`);
       return true;
@@ -752,8 +670,7 @@ export class Supervisor {
 
   /** The shared sockets, in --listen order, for the supervisor that replaces this one (not with --reuse-port). */
   get sharedListeners(): readonly ListeningDescriptor[] {
-    if (this.#options.reusePort !== false) throw new Error('--reuse-port listeners are one per worker: replacing the supervisor is not supported with them yet');
-    return this.#current?.slots[0] ?? [];
+    return this.#listeners.handOver(this.#current?.slots ?? []);
   }
 
   /**
@@ -768,7 +685,7 @@ export class Supervisor {
     await Promise.all([...all.map((w) => w.stop(this.#options.drainTimeoutMs)), ...this.#draining.map((d) => d.done)]);
     await this.#reaper?.stopOrphans(Math.min(this.#options.drainTimeoutMs, 5000));
     this.#reaper?.close();
-    this.#slots.closeAll(options.handedOver === true);
+    this.#listeners.closeAll(options.handedOver === true);
     this.#relay?.close(); // its socket file first: the receiver removes the directory
     this.#receiver.close();
   }
