@@ -14,7 +14,11 @@
 # - TCP_INFO past its first 4 bytes, which qemu does not copy (options' rtt/sndMss case);
 # - errors.test.ts's loop of thousands of calls (over a minute under qemu) and the
 #   time-wait case of hundreds of connections (past timeWaitOn's own timeout there);
-#   comparison.test.ts, whose packages have no arm64 build here.
+#   comparison.test.ts, whose packages have no arm64 build here;
+# - the lab's shutdown in SYN_RECV (simultaneous-open, and the case that runs every
+#   scenario together): it must act within the 200 ms of b's delayed ACK, which emulation's
+#   slower wait sometimes misses (FIN_WAIT_1 seen instead: once in CI, once in a local run).
+#   The kernel is the host's under qemu-user, and the native suite checks both cases.
 # Tests are given 60 s instead of 20 (emulation is some 10-20 times slower).
 # Usage: test/package/arm64-suite.sh [MAJOR]   (default 22)
 set -euo pipefail
@@ -51,6 +55,7 @@ LEFT_OUT=(
   'thousands of failing and succeeding calls'                     # errors: the leak loop, > 60 s under qemu
   'counts distinct connections'                                   # time-wait: hundreds of connections, past timeWaitOn's own timeout
   'IP_BIND_ADDRESS_NO_PORT on a'                                  # options: qemu refuses it (ENOPROTOOPT; emulation.cjs checks that)
+  'shutdown in SYN_RECV defers the FIN' 'together: all 11 states'  # lab: a 200 ms window emulation misses
 )
 pattern="^(?!.*($(IFS='|'; echo "${LEFT_OUT[*]}"))).*\$"
 [ -z "${SOCKCTL_ARM64_FILES:-}" ] || read -r -a FILES <<< "$SOCKCTL_ARM64_FILES"
