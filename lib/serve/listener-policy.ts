@@ -88,27 +88,20 @@ export abstract class ListenerPolicy {
 
 class SharedListeners extends ListenerPolicy {
   readonly perWorker = false;
-  #shared: Promise<ListeningDescriptor[]> | undefined;
+  #shared: ListeningDescriptor[] | undefined;
 
-  forSlot(): Promise<ListeningDescriptor[]> {
-    return this.#made();
+  // Made once, at the first generation (the supervisor asks one slot at a time).
+  async forSlot(): Promise<ListeningDescriptor[]> {
+    this.#shared ??= await this.make(false);
+    return this.#shared;
   }
 
   forNewSlot(): Promise<ListeningDescriptor[]> {
-    return this.#made();
+    return this.forSlot();
   }
 
   handOver(serving: readonly ListeningDescriptor[][]): readonly ListeningDescriptor[] {
     return serving[0] ?? [];
-  }
-
-  // Made once; a failed making is tried again by the next caller.
-  #made(): Promise<ListeningDescriptor[]> {
-    this.#shared ??= this.make(false).catch((error: unknown) => {
-      this.#shared = undefined;
-      throw error;
-    });
-    return this.#shared;
   }
 }
 
