@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { getOption, listen, restart, timeWaitOn, type ListenOptions } from '../lib/index';
+import { getOption, listen, restart, tcpStates, timeWaitOn, type ListenOptions } from '../lib/index';
+import { elsewhere } from '../lib/listen/time-wait';
 import { closeTracked, greeter, httpGet, listenRows, portOf, readAll, track } from './helpers/listen';
 import { isLinux, openDescriptorCount } from './helpers/net';
 import { ssRows, waitForSs, type SsRow } from './helpers/ss';
@@ -48,6 +49,23 @@ describe.skipIf(!isLinux)('timeWaitOn(server, count): TIME_WAIT on the server\'s
     expect(rows.every((row) => row.local === `127.0.0.1:${port}` && row.peer.startsWith('127.0.0.1:'))).toBe(true);
     // The server still serves its other clients.
     expect(await serves(server)).toBe('hello');
+  });
+
+  it("a timeout's message says, for each connection not in TIME_WAIT, the state the kernel lists it in", async () => {
+    const server = await listen(track(net.createServer()), { host: '127.0.0.1' }); // holds what it accepts
+    const port = portOf(server);
+    await timeWaitOn(server, 1);
+    const held = net.connect(port, '127.0.0.1');
+    try {
+      await once(held, 'connect');
+      const rows = await tcpStates({ localPort: port });
+      const [timeWait] = rows.filter((row) => row.state === 'TIME_WAIT');
+      const keys = new Set([`127.0.0.1|${timeWait!.remotePort}`, `127.0.0.1|${held.localPort}`, '127.0.0.9|9']);
+      expect(elsewhere(rows, keys)).toBe(` (the others, by client end: 127.0.0.1:${held.localPort} ESTABLISHED, 127.0.0.9:9 not listed)`);
+      expect(elsewhere(rows, new Set([`127.0.0.1|${timeWait!.remotePort}`]))).toBe('');
+    } finally {
+      held.destroy();
+    }
   });
 
   it('works on an http.Server and a dual-stack listener, over several source addresses', async () => {

@@ -9,6 +9,7 @@ import { onAbort } from '../core/abort';
 import { checkServer, inetAddress } from './listen';
 import { tcpStates } from '../states/list';
 import { pollKernel } from '../states/poll';
+import { formatEndpoint } from '../states/address';
 import type { TcpStateRow } from '../states/row';
 import { readOptions, validateAbortSignal, validateInteger, validateString } from '../core/validate';
 
@@ -99,17 +100,31 @@ function oneConnection(
 }
 
 async function waitForTimeWait(port: number, keys: Set<string>, deadline: number, signal: AbortSignal | undefined): Promise<number> {
-  // The kernel filters by port and state (NETLINK_SOCK_DIAG); this call's connections
-  // are picked out by their client end.
-  const countSeen = (rows: TcpStateRow[]) => rows.filter((row) => keys.has(keyOf(row.remoteAddress, row.remotePort))).length;
+  // The kernel filters by port (NETLINK_SOCK_DIAG); this call's connections are picked out
+  // by their client end. Every state is listed so that a timeout can say where the others are.
+  const ours = (rows: TcpStateRow[]) => rows.filter((row) => keys.has(keyOf(row.remoteAddress, row.remotePort)));
+  const inTimeWait = (rows: TcpStateRow[]) => ours(rows).filter((row) => row.state === 'TIME_WAIT').length;
   const rows = await pollKernel(
-    () => tcpStates({ localPort: port, state: 'TIME_WAIT' }),
-    (listed) => countSeen(listed) === keys.size,
+    () => tcpStates({ localPort: port }),
+    (listed) => inTimeWait(listed) === keys.size,
     Math.max(0, deadline - Date.now()),
-    (listed) => timedOut(`the kernel lists ${countSeen(listed)} of ${keys.size} connections in TIME_WAIT on port ${port}`),
+    (listed) => timedOut(`the kernel lists ${inTimeWait(listed)} of ${keys.size} connections in TIME_WAIT on port ${port}${elsewhere(ours(listed), keys)}`),
     signal,
   );
-  return countSeen(rows);
+  return inTimeWait(rows);
+}
+
+/** The connections not in TIME_WAIT, with the state the kernel lists them in, or "not listed". Exported for its test. */
+export function elsewhere(rows: TcpStateRow[], keys: Set<string>): string {
+  const states = new Map(rows.map((row) => [keyOf(row.remoteAddress, row.remotePort), row.state as string]));
+  const others = [...keys].filter((key) => states.get(key) !== 'TIME_WAIT');
+  const shown = others.slice(0, 5).map((key) => `${formatEndpoint(...splitKey(key))} ${states.get(key) ?? 'not listed'}`);
+  return others.length === 0 ? '' : ` (the others, by client end: ${shown.join(', ')}${others.length > 5 ? `, and ${others.length - 5} more` : ''})`;
+}
+
+function splitKey(key: string): [string, number] {
+  const bar = key.lastIndexOf('|');
+  return [key.slice(0, bar), Number(key.slice(bar + 1))];
 }
 
 function defaultHost(address: string): string {
