@@ -116,6 +116,20 @@ function options(processes: Processes, logs: string[], more: Partial<SupervisorO
 }
 
 describe.skipIf(!isLinux)('supervisor failure paths, processes replaced (NOTIFY_SOCKET credentials are Linux only)', () => {
+  for (const [behaviour, message] of [
+    ['exit', /generation 1 worker 0 \(pid \d+\) exited with code 1 before it was ready/],
+    ['never-ready', /generation 1 worker 0 \(pid \d+\) not ready within 100 ms/],
+  ] as const) {
+    it(`a first generation whose worker ${behaviour === 'exit' ? 'exits first' : 'is never ready'}: start rejects with ERR_SOCKCTL_NOT_READY, and no worker is left running`, async () => {
+      const world = new FakeProcesses(() => behaviour);
+      const started = Supervisor.start(options(world, [], { readyAfterMs: undefined, readyTimeoutMs: 100, drainTimeoutMs: 50 }));
+      await expect(started).rejects.toThrow(message);
+      await expect(started).rejects.toMatchObject({ code: 'ERR_SOCKCTL_NOT_READY', name: 'Error' });
+      expect(world.of(1)).toHaveLength(1);
+      expect(world.of(1).every((c) => !c.alive)).toBe(true);
+    });
+  }
+
   it('a new worker that exits before it is ready fails the reload; the old worker is sent nothing and keeps serving', async () => {
     const world = new FakeProcesses((generation) => (generation === 1 ? 'ready' : 'exit'));
     const logs: string[] = [];
@@ -341,16 +355,17 @@ describe.skipIf(!isLinux)('replacing the supervisor (SIGUSR2), the new one faked
     return { listener, world, upgrade };
   };
 
-  for (const [behaviour, message, signalled] of [
-    ['exit', /the new supervisor \(pid \d+\) exited with code 1 before it was ready/, false],
-    ['fail', /the new supervisor \(pid \d+\) failed: no configuration/, true],
-    ['silent', /ETIMEDOUT|timed out/, true],
+  for (const [behaviour, message, signalled, code] of [
+    ['exit', /the new supervisor \(pid \d+\) exited with code 1 before it was ready/, false, 'ERR_SOCKCTL_REPLACE_FAILED'],
+    ['fail', /the new supervisor \(pid \d+\) failed: no configuration/, true, 'ERR_SOCKCTL_REPLACE_FAILED'],
+    ['silent', /ETIMEDOUT|timed out/, true, 'ETIMEDOUT'],
   ] as const) {
     it(`a new supervisor that ${behaviour === 'silent' ? 'never says ready' : behaviour === 'exit' ? 'exits first' : 'fails'}: the offer rejects, this one keeps its listener; ${signalled ? 'the new one is sent SIGTERM' : 'nothing is signalled'}`, async () => {
       const { listener, world, upgrade } = await offerFrom(behaviour);
       const inode = binding.describeSocket(listener.fd).inode;
       try {
         await expect(upgrade).rejects.toThrow(message);
+        await expect(upgrade).rejects.toMatchObject({ code });
         expect(world.signals).toEqual(signalled ? [[process.pid, 'SIGTERM']] : []);
         // Still ours and still listening, the same socket.
         expect(binding.describeSocket(listener.fd)).toMatchObject({ inode, listening: true });

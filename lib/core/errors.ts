@@ -116,6 +116,11 @@ export function serverNotRunning(): Error & { code: string } {
   return withCode(new Error('Server is not running.'), 'ERR_SERVER_NOT_RUNNING');
 }
 
+/** A failure of sockctl's own, with no system call behind it: a code in Node's ERR_ form. */
+export function sockctlError(code: `ERR_SOCKCTL_${string}`, message: string): Error & { code: string } {
+  return withCode(new Error(message), code);
+}
+
 /** Node's ERR_ILLEGAL_CONSTRUCTOR (as `new AbortSignal()` throws): a class only sockctl itself makes. */
 export function illegalConstructor(): TypeError & { code: string } {
   return withCode(new TypeError('Illegal constructor'), 'ERR_ILLEGAL_CONSTRUCTOR');

@@ -10,6 +10,7 @@
 // supervisor's scale steps steer new connections by it.
 import type { ListeningDescriptor } from '../listen/listener';
 import { getOption } from '../core/options';
+import { sockctlError } from '../core/errors';
 import { openListener, refuseForeignGroup, removeUnixPath, type ListenSpec } from './listeners';
 import { GroupOrder } from './steering';
 
@@ -118,7 +119,7 @@ class KeptListeners extends ListenerPolicy {
   }
 
   handOver(): readonly ListeningDescriptor[] {
-    throw new Error('--reuse-port listeners are one per worker: replacing the supervisor is not supported with them yet');
+    throw sockctlError('ERR_SOCKCTL_REPLACE_UNSUPPORTED', '--reuse-port listeners are one per worker: replacing the supervisor is not supported with them yet');
   }
 }
 

@@ -9,7 +9,7 @@
 //   await s.stop();
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { abortError, illegalConstructor, invalidArgType, invalidArgValue } from '../core/errors';
+import { abortError, illegalConstructor, invalidArgType, invalidArgValue, sockctlError } from '../core/errors';
 import { addressInfoOf } from '../core/describe';
 import { checkPrivateDirectory } from '../core/paths';
 import { readOptions, validateBoolean, validateInteger, validateString, INT32_MAX } from '../core/validate';
@@ -241,7 +241,7 @@ export class ServeHandle extends EventEmitter {
    * on) when the new one fails.
    */
   async replace(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-    if (process.pid === 1) throw new Error('PID 1 cannot hand over and exit without ending its namespace: restart the container instead');
+    if (process.pid === 1) throw sockctlError('ERR_SOCKCTL_REPLACE_UNSUPPORTED', 'PID 1 cannot hand over and exit without ending its namespace: restart the container instead');
     const specs = this.#specs;
     const { pid, child } = await offerUpgrade({
       names: specs.map((spec) => spec.name),

@@ -4,7 +4,7 @@
 // so their accept queues, never close. One operation at a time (reload, scale, stop).
 // Which sockets each worker slot gets is the listener mode's policy (listener-policy.ts).
 import type { ListeningDescriptor } from '../listen/listener';
-import { abortError } from '../core/errors';
+import { abortError, sockctlError } from '../core/errors';
 import { onAbort } from '../core/abort';
 import { binding } from '../core/binding';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
@@ -323,7 +323,7 @@ export class Supervisor {
       timers.push(
         setTimeout(() => {
           const late = workers.filter((w) => !w.ready).map((w) => w.describe());
-          reject(new Error(`${late.join(', ')} not ready within ${this.#options.readyTimeoutMs} ms`));
+          reject(sockctlError('ERR_SOCKCTL_NOT_READY', `${late.join(', ')} not ready within ${this.#options.readyTimeoutMs} ms`));
         }, this.#options.readyTimeoutMs),
       );
       offAbort = onAbort(signal, reject);

@@ -13,7 +13,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { addressInfoOf, checkListening } from '../core/describe';
-import { errnoException } from '../core/errors';
+import { errnoException, sockctlError } from '../core/errors';
 import { FdChannel, listenUnix } from '../handover/scm-rights';
 import { ListeningDescriptor } from '../listen/listener';
 import { systemProcesses, type ChildProcessLike, type Processes } from './processes';
@@ -78,13 +78,13 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       });
       child!.once('exit', (code, signal) => {
         ended = true;
-        reject(new Error(`the new supervisor (pid ${child!.pid}) ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} before it was ready`));
+        reject(sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child!.pid}) ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} before it was ready`));
       });
     });
     let timer: NodeJS.Timeout | undefined;
     const late = (what: string, ms: number) =>
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the new supervisor (pid ${child!.pid}) ${what} within ${ms} ms`)), ms);
+        timer = setTimeout(() => reject(sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child!.pid}) ${what} within ${ms} ms`)), ms);
       });
     let channel: FdChannel | undefined;
     try {
@@ -93,7 +93,7 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       const fds = [...offer.listeners.map((l) => l.fd), ...(offer.control === null ? [] : [offer.control.fd])];
       await channel.send(JSON.stringify({ type: 'listeners', names: offer.names, control: offer.control !== null }), fds, { timeoutMs: stepMs });
       const ready = parse((await Promise.race([channel.receive({ timeoutMs: offer.readyTimeoutMs + stepMs }), exited])).message);
-      if (ready.type !== 'ready') throw new Error(`the new supervisor (pid ${child.pid}) failed: ${String(ready.reason ?? ready.type)}`);
+      if (ready.type !== 'ready') throw sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child.pid}) failed: ${String(ready.reason ?? ready.type)}`);
       exited.catch(() => {}); // from here on its exit is its own affair
       return { pid: child.pid!, child };
     } catch (error) {

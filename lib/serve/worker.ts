@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { systemProcesses, type ChildProcessLike, type Processes } from './processes';
+import { sockctlError } from '../core/errors';
 
 export interface WorkerSpec {
   command: string;
@@ -140,7 +141,7 @@ export class Worker {
       ? Promise.resolve()
       : new Promise((resolve, reject) => {
           this.#onReady = resolve;
-          void this.exited.then((exit) => reject(new Error(`${this.describe()} ${describeExit(exit)} before it was ready`)));
+          void this.exited.then((exit) => reject(sockctlError('ERR_SOCKCTL_NOT_READY', `${this.describe()} ${describeExit(exit)} before it was ready`)));
         });
     return this.#whenReady;
   }
