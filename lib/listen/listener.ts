@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { binding } from '../core/binding';
 import { OwnedDescriptor, transferOwnership } from '../core/descriptor';
 import { errnoException, isSystemError } from '../core/errors';
-import { checkListenOptions, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './options';
+import { checkListenOptions, defaultBindAddress, resolveHost, type BindAddress, type CheckedListenOptions, type ListenOptions } from './options';
 import { applyOption, setOption } from '../core/options';
 import { socket } from '../core/socket';
 import { readOptions, validateInteger, validateString } from '../core/validate';
@@ -115,16 +115,6 @@ export class UnboundListener {
   }
 }
 
-/** Node's default when no host is given: '::' (dual-stack), or '0.0.0.0' where IPv6 is missing. */
-function unboundDefault(options: CheckedListenOptions): UnboundListener {
-  try {
-    return new UnboundListener({ address: '::', family: 'ipv6' }, options);
-  } catch (error) {
-    if (!isSystemError(error) || error.code !== 'EAFNOSUPPORT') throw error;
-    return new UnboundListener({ address: '0.0.0.0', family: 'ipv4' }, options);
-  }
-}
-
 /** Checked options and a resolved host: `open()` makes the socket, synchronously. */
 export interface PreparedListener {
   open(): UnboundListener;
@@ -134,7 +124,7 @@ export interface PreparedListener {
 export async function prepareListener(options: ListenOptions | undefined): Promise<PreparedListener> {
   const checked = checkListenOptions(options);
   const where = await resolveHost(checked.host);
-  return { open: where === undefined ? () => unboundDefault(checked) : () => new UnboundListener(where, checked) };
+  return { open: () => new UnboundListener(where ?? defaultBindAddress(), checked) };
 }
 
 /**

@@ -2,7 +2,8 @@
 // Node resolves it (dns.lookup for a name; '::' dual-stack, else '0.0.0.0', by default).
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { invalidArgType, invalidArgValue, socketBadPort } from '../core/errors';
+import { invalidArgType, invalidArgValue, isSystemError, socketBadPort } from '../core/errors';
+import { socket } from '../core/socket';
 import { checkSockopts, type OptionValue, type PreparedOption, type WritableOptionName } from '../core/options';
 import { INT32_MAX, readOptions, validateBoolean, validateInteger } from '../core/validate';
 
@@ -101,6 +102,26 @@ export function checkListenOptions(options: unknown): CheckedListenOptions {
 export interface BindAddress {
   address: string;
   family: 'ipv4' | 'ipv6';
+}
+
+let hasIpv6: boolean | undefined;
+
+/**
+ * Node's default when no host is given: '::' (dual-stack), or '0.0.0.0' where this host has
+ * no IPv6 at all (socket(AF_INET6) fails with EAFNOSUPPORT: a kernel booted with
+ * ipv6.disable=1). Asked of the kernel once.
+ */
+export function defaultBindAddress(): BindAddress {
+  if (hasIpv6 === undefined) {
+    try {
+      socket('ipv6').close();
+      hasIpv6 = true;
+    } catch (error) {
+      if (!isSystemError(error) || error.code !== 'EAFNOSUPPORT') throw error;
+      hasIpv6 = false;
+    }
+  }
+  return hasIpv6 ? { address: '::', family: 'ipv6' } : { address: '0.0.0.0', family: 'ipv4' };
 }
 
 /** As Node's listen: an IP literal as is, a name through dns.lookup (its first answer). */

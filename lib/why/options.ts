@@ -2,7 +2,7 @@
 // codes (unknown keys refused), the host resolved as listen() resolves it.
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { readOptions, validateBoolean, validateInteger } from '../core/validate';
-import { resolveHost, type BindAddress } from '../listen/options';
+import { defaultBindAddress, resolveHost, type BindAddress } from '../listen/options';
 
 export interface WhyInUseOptions {
   /** An IP literal or a name (dns.lookup), as listen() takes it. Default '::' (dual-stack), as listen(). */
@@ -45,7 +45,7 @@ export function checkWhyOptions(options: unknown): CheckedWhyOptions {
   };
 }
 
-/** Where the listener would bind: listen()'s default is '::' (dual-stack). */
+/** Where the listener would bind: listen()'s default is '::' (dual-stack), or '0.0.0.0' without IPv6. */
 export async function bindAddressOf(host: string | undefined): Promise<BindAddress> {
-  return (await resolveHost(host)) ?? { address: '::', family: 'ipv6' };
+  return (await resolveHost(host)) ?? defaultBindAddress();
 }
