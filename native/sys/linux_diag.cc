@@ -129,6 +129,13 @@ Failure SendRequest(int fd, uint8_t family, const DumpRequest& request, uint32_t
     message.body.byFamily.idiag_states = request.states;
     message.body.byFamily.idiag_ext = request.extensions;
   }
+  // The request's own ports are tested on each TCP socket before the bytecode runs
+  // (inet_diag_dump_icsk: a compare where the bytecode builds an entry and walks its ops),
+  // which is most of a port's dump on a host with tens of thousands of other sockets. The
+  // bytecode stays: UDP's dump (udp_dump) ignores these fields, and anyPort has none.
+  inet_diag_sockid& id = family == AF_UNSPEC ? message.body.both.id : message.body.byFamily.id;
+  id.idiag_sport = htons(request.localPort);
+  id.idiag_dport = htons(request.remotePort);
   message.header.nlmsg_len = static_cast<uint32_t>(headerBytes + (filter.empty() ? 0 : attribute.nla_len));
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.header.nlmsg_seq = sequence;
