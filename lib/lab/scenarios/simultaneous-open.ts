@@ -7,6 +7,10 @@
 // A second pair shuts a down while in SYN_RECV: Linux stays in SYN_RECV (the FIN deferred).
 // Ports all come from binding 0: the kernel's choice, never fixed.
 import type net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+import { getOption } from '../../core/options';
+import type { TcpState } from '../../core/tcp-states';
 import { connect, prepareClient, type PreparedClient } from '../../connect/connect';
 import { prepareListener } from '../../listen/listener';
 import { shutdown } from '../../core/shutdown';
@@ -28,13 +32,24 @@ async function holder(rec: Recorder, side: string, cleanup: Array<() => void>): 
   return port;
 }
 
-/** a (bound to A) in SYN_SENT towards B, then b (bound to B) connecting to A: a goes SYN_RECV. */
-async function crossing(rec: Recorder, names: [string, string], portB: number, cleanup: Array<() => void>) {
+/**
+ * a (bound to A) in SYN_SENT towards B, then b (bound to B) connecting to A: a goes SYN_RECV.
+ * `inSynRecv` acts on a's descriptor the moment its own TCP_INFO says SYN_RECV, before any
+ * dump: the whole of the 200 ms before b's ACK is left for it.
+ */
+async function crossing(
+  rec: Recorder,
+  names: [string, string],
+  portB: number,
+  cleanup: Array<() => void>,
+  inSynRecv?: (a: { fd: number }) => void,
+) {
   const [aSide, bSide] = names;
   const a = await prepareClient({ host: HOST, port: portB, localAddress: HOST });
   cleanup.push(() => a.close());
+  const aFd = { fd: a.fd }; // the same number once a net.Socket takes it over
   const aEnd = { localPort: a.localPort, remotePort: portB };
-  rec.fromDescriptor(aSide, { fd: a.fd }, 'bound to port A (bind 0), no SYN yet');
+  rec.fromDescriptor(aSide, aFd, 'bound to port A (bind 0), no SYN yet');
   const aConnect = settle(a, cleanup);
   await rec.observe(aSide, aEnd, 'SYN_SENT', "connect(2) to B: the SYN is dropped (B's listener has a full queue)");
 
@@ -43,8 +58,23 @@ async function crossing(rec: Recorder, names: [string, string], portB: number, c
   const bEnd = { localPort: portB, remotePort: a.localPort };
   rec.fromDescriptor(bSide, { fd: b.fd }, 'bound to port B beside the listener (SO_REUSEPORT), no SYN yet');
   const bConnect = settle(b, cleanup);
-  await rec.observe(aSide, aEnd, 'SYN_RECV', "rcv b's SYN while in SYN_SENT / SYN,ACK: simultaneous open");
+  const cause = "rcv b's SYN while in SYN_SENT / SYN,ACK: simultaneous open";
+  if (inSynRecv === undefined) await rec.observe(aSide, aEnd, 'SYN_RECV', cause);
+  else {
+    await untilState(aFd, 'SYN_RECV');
+    rec.fromDescriptor(aSide, aFd, cause);
+    inSynRecv(aFd);
+  }
   return { a, aEnd, aConnect, bEnd, bConnect };
+}
+
+/** Asks the descriptor itself (TCP_INFO, one getsockopt) every millisecond, for at most 5 s. */
+async function untilState(target: { fd: number }, state: TcpState): Promise<void> {
+  const deadline = performance.now() + 5000;
+  for (let now = getOption(target, 'TCP_INFO').state; now !== state; now = getOption(target, 'TCP_INFO').state) {
+    if (performance.now() > deadline) throw new Error(`still ${now} after 5000 ms, not ${state}`);
+    await sleep(1);
+  }
 }
 
 /**
@@ -75,11 +105,10 @@ export const simultaneousOpen: Scenario = {
       // SYN_RECV -> ESTABLISHED -> FIN_WAIT_1 (for some 20 µs in ESTABLISHED). Shown here:
       // right after shutdown() the descriptor still says SYN_RECV.
       const portB2 = await holder(rec, 'holder 2', cleanup);
-      const two = await crossing(rec, ['a 2', 'b 2'], portB2, cleanup);
-      // The descriptor is still the prepared client's, or already its net.Socket's.
-      const a2 = two.a.fd !== -1 ? { fd: two.a.fd } : await two.aConnect;
-      shutdown(a2, 'write');
-      rec.fromDescriptor('a 2', a2, 'shutdown(SHUT_WR) in SYN_RECV: Linux defers the FIN until the ACK comes');
+      const two = await crossing(rec, ['a 2', 'b 2'], portB2, cleanup, (a2) => {
+        shutdown(a2, 'write');
+        rec.fromDescriptor('a 2', a2, 'shutdown(SHUT_WR) in SYN_RECV: Linux defers the FIN until the ACK comes');
+      });
       await Promise.all([two.aConnect, two.bConnect]);
     } finally {
       for (const step of cleanup.reverse()) step();
