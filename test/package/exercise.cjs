@@ -151,7 +151,9 @@ async function exercise(s, how) {
   const supervised = await s.serve({ listen: ['http=127.0.0.1:0'], command: ['node', '-e', app], readyAfterMs: 300 }); // node from PATH: under qemu-user, a wrapper
   assert.ok(supervised instanceof s.ServeHandle);
   assert.throws(() => new s.ServeHandle(), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
-  const body = () => new Promise((resolve, reject) => require('node:http').get({ host: '127.0.0.1', port: supervised.ports[0] }, (res) => {
+  // A new connection each time (agent: false): Node's global agent keeps the first one alive,
+  // and a request on it after the reload would race the retired worker's FIN (socket hang up).
+  const body = () => new Promise((resolve, reject) => require('node:http').get({ host: '127.0.0.1', port: supervised.ports[0], agent: false }, (res) => {
     let text = '';
     res.on('data', (d) => { text += d; }).on('end', () => resolve(text));
   }).on('error', reject));
