@@ -273,6 +273,26 @@ describe.skipIf(!isLinux)('unknown keys and non-plain objects are refused at onc
   });
 });
 
+describe.skipIf(!isLinux)('a value util.inspect cannot show still gets a coded error', () => {
+  // Object.create(Buffer.prototype): inspect() throws "Method get TypedArray.prototype.length
+  // called on incompatible receiver" (found by the fuzz campaign, seed 1452929739).
+  const uninspectable = () => Object.create(Buffer.prototype) as unknown;
+  it('as a value, and as the value of an unknown key', async () => {
+    await expectRefusal(
+      () => connect({ host: '127.0.0.1', port: 1, family: uninspectable() } as never),
+      TypeError,
+      'ERR_INVALID_ARG_VALUE',
+      "The property 'options.family' is not an option of connect() (port, host, localAddress, localPort, reuseAddr, reusePort, bindAddressNoPort, ipv6Only, sockopts, timeoutMs, signal, allowHalfOpen). Received [object Object] (not inspectable)",
+    );
+    // And one whose Symbol.toStringTag getter throws as well.
+    const toStringTagThrows = Object.defineProperty(uninspectable(), Symbol.toStringTag, { get: () => { throw new Error('no'); } });
+    await expect(connect({ host: '127.0.0.1', port: 1, keepAlive: toStringTagThrows } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: expect.stringMatching(/Received a value that cannot be inspected$/),
+    });
+  });
+});
+
 describe('runLab, renderStateDiagram and ListeningDescriptor check their arguments', () => {
   it('runLab', async () => {
     await expectRefusal(() => runLab('handshake' as never), TypeError, 'ERR_INVALID_ARG_TYPE', `The "names" argument must be an instance of Array. Received type string ('handshake')`);

@@ -1,7 +1,7 @@
 // Errors shaped like Node's own: system errors with code, negative errno and syscall;
 // argument errors with Node's ERR_* codes and message wording.
 import { constants as osConstants } from 'node:os';
-import { getSystemErrorName, inspect } from 'node:util';
+import { getSystemErrorName, inspect, type InspectOptions } from 'node:util';
 
 export interface SystemError extends Error {
   code: string;
@@ -59,17 +59,34 @@ export function withCode<E extends Error>(error: E, code: string): E & { code: s
   return Object.assign(error, { code });
 }
 
+/**
+ * util.inspect, which throws for some objects (a Buffer.prototype object that is not a
+ * typed array: "Method get TypedArray.prototype.length called on incompatible receiver");
+ * an error about a bad argument must not fail itself, so those are named by their tag.
+ */
+function shown(value: unknown, options?: InspectOptions): string {
+  try {
+    return inspect(value, options);
+  } catch {
+    try {
+      return `${Object.prototype.toString.call(value)} (not inspectable)`;
+    } catch {
+      return 'a value that cannot be inspected'; // a throwing Symbol.toStringTag getter, a Proxy
+    }
+  }
+}
+
 function describeReceived(value: unknown): string {
   if (value === null || value === undefined) return ` Received ${String(value)}`;
   if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
   if (typeof value === 'object') {
     const ctor = (value as object).constructor as { name?: string } | undefined;
     if (ctor?.name) return ` Received an instance of ${ctor.name}`;
-    return ` Received ${inspect(value, { depth: -1 })}`;
+    return ` Received ${shown(value, { depth: -1 })}`;
   }
-  let shown = inspect(value, { colors: false });
-  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-  return ` Received type ${typeof value} (${shown})`;
+  let text = shown(value, { colors: false });
+  if (text.length > 28) text = `${text.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${text})`;
 }
 
 function subject(name: string): string {
@@ -83,7 +100,7 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 
 export function invalidArgValue(name: string, value: unknown, reason = 'is invalid'): TypeError & { code: string } {
   const kind = name.includes('.') ? 'property' : 'argument';
-  const error = new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(value)}`);
+  const error = new TypeError(`The ${kind} '${name}' ${reason}. Received ${shown(value)}`);
   return withCode(error, 'ERR_INVALID_ARG_VALUE');
 }
 
@@ -92,7 +109,7 @@ function describeValue(value: unknown): string {
   if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) > 2 ** 32) {
     return String(value).replace(/\B(?=(\d{3})+$)/g, '_');
   }
-  return inspect(value);
+  return shown(value);
 }
 
 export function outOfRange(name: string, range: string, received: unknown): RangeError & { code: string } {
