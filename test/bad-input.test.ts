@@ -286,6 +286,9 @@ describe.skipIf(!isLinux)('a value util.inspect cannot show still gets a coded e
     );
     // And one whose Symbol.toStringTag getter throws as well.
     const toStringTagThrows = Object.defineProperty(uninspectable(), Symbol.toStringTag, { get: () => { throw new Error('no'); } });
+    // An options object whose `constructor` getter throws: refused as not plain, coded.
+    const constructorThrows = Object.create({ get constructor() { throw new Error('no'); } }) as object;
+    await expect(connect(constructorThrows as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
     await expect(connect({ host: '127.0.0.1', port: 1, keepAlive: toStringTagThrows } as never)).rejects.toMatchObject({
       code: 'ERR_INVALID_ARG_VALUE',
       message: expect.stringMatching(/Received a value that cannot be inspected$/),

@@ -80,8 +80,13 @@ function describeReceived(value: unknown): string {
   if (value === null || value === undefined) return ` Received ${String(value)}`;
   if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
   if (typeof value === 'object') {
-    const ctor = (value as object).constructor as { name?: string } | undefined;
-    if (ctor?.name) return ` Received an instance of ${ctor.name}`;
+    let name: unknown;
+    try {
+      name = ((value as object).constructor as { name?: unknown } | undefined)?.name;
+    } catch {
+      // a throwing `constructor` getter: shown below instead
+    }
+    if (typeof name === 'string' && name !== '') return ` Received an instance of ${name}`;
     return ` Received ${shown(value, { depth: -1 })}`;
   }
   let text = shown(value, { colors: false });
