@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../lib/core/binding';
 import { toQuery } from '../lib/states/filter';
-import { decodeRows } from '../lib/states/netlink';
+import { cookieText, decodeRows } from '../lib/states/netlink';
 import { parseTable } from '../lib/states/proc';
 import type { TcpStateRow } from '../lib/states/row';
 import { parseTraceLine } from '../lib/states/trace-line';
@@ -77,6 +77,13 @@ describe('decoders on recorded kernel output', () => {
   it('sock_diag: the recorded reply messages, through the native row and the exported offsets, give what ss printed', () => {
     const rows = decodeRows(binding.diagRowsFromMessages(Buffer.from(fixture.sockDiagMessages, 'hex')));
     expectAsSs(rows, { withCookie: true, listenBacklog: true });
+  });
+
+  it("a cookie's text is ss's sk: (lowercase hexadecimal, high word first) at every digit count", () => {
+    // ss prints the 64-bit cookie with %llx; BigInt's toString(16) is the reference here.
+    const asSs = (high: number, low: number) => ((BigInt(high) << 32n) | BigInt(low)).toString(16);
+    const lows = [0, 1, 0xf, 0x10, 0xff, 0x100, 0xfff, 0x1000, 0xffff, 0x10000, 0xfffff, 0x100000, 0xffffff, 0x1000000, 0xfffffff, 0x10000000, 0xffffffff, 0xeb7c, 0x3165ec, 0xa0b0c0d];
+    for (const high of [0, 1, 0xabc, 0xffffffff]) for (const low of lows) expect(cookieText(high, low), `${high} ${low}`).toBe(asSs(high, low));
   });
 
   // EBADMSG (74): libuv (getSystemErrorName) has no name for it; the code is the kernel's own (the fuzz campaign found 'Unknown system error -74').
