@@ -32,14 +32,16 @@ async function manager(path: string) {
       '-c',
       `import array, json, os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the sender's pid, as systemd reads it
 s.bind(sys.argv[1])
 print("ready", flush=True)
 while True:
-    data, ancillary, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16))
+    data, ancillary, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16) + socket.CMSG_SPACE(12))
     fds = [fd for level, kind, raw in ancillary if kind == socket.SCM_RIGHTS for fd in array.array("i", raw)]
+    pids = [array.array("i", raw)[0] for level, kind, raw in ancillary if kind == socket.SCM_CREDENTIALS]
     for fd in fds:
         os.close(fd)  # as systemd does with BARRIER=1's pipe
-    print(json.dumps({"data": data.decode(), "at": time.monotonic_ns() // 1000, "fds": len(fds)}), flush=True)`,
+    print(json.dumps({"data": data.decode(), "at": time.monotonic_ns() // 1000, "fds": len(fds), "pid": pids[0] if pids else None}), flush=True)`,
       path,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -376,7 +378,11 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     extra.add(next);
     await serve.exited;
     expect(serve.child.exitCode).toBe(0);
-    const states = m.states().map((x) => ({ first: x.data.split('\n')[0], fds: (x as { fds?: number }).fds }));
+    // The old supervisor's own messages, by the sender's pid: the new one's READY=1 may come between.
+    const states = m
+      .states()
+      .filter((x) => (x as { pid?: number }).pid === serve.child.pid)
+      .map((x) => ({ first: x.data.split('\n')[0], fds: (x as { fds?: number }).fds }));
     const mainpid = states.findIndex((x) => x.first === `MAINPID=${next}`);
     expect(mainpid).toBeGreaterThan(0);
     expect(states[mainpid + 1]).toEqual({ first: 'BARRIER=1', fds: 1 });
