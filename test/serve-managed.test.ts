@@ -47,10 +47,12 @@ while True:
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.add(child);
-  const got: { data: string; at: number }[] = [];
+  /** One datagram: its text, when it came (CLOCK_MONOTONIC µs), descriptors it carried, its sender's pid. */
+  type Message = { data: string; at: number; fds: number; pid: number | null };
+  const got: Message[] = [];
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve) => lines.once('line', () => resolve()));
-  lines.on('line', (line) => got.push(JSON.parse(line) as { data: string; at: number }));
+  lines.on('line', (line) => got.push(JSON.parse(line) as Message));
   return {
     got,
     /** The messages that are not WATCHDOG=1, in order. */
@@ -381,8 +383,8 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     // The old supervisor's own messages, by the sender's pid: the new one's READY=1 may come between.
     const states = m
       .states()
-      .filter((x) => (x as { pid?: number }).pid === serve.child.pid)
-      .map((x) => ({ first: x.data.split('\n')[0], fds: (x as { fds?: number }).fds }));
+      .filter((x) => x.pid === serve.child.pid)
+      .map((x) => ({ first: x.data.split('\n')[0], fds: x.fds }));
     const mainpid = states.findIndex((x) => x.first === `MAINPID=${next}`);
     expect(mainpid).toBeGreaterThan(0);
     expect(states[mainpid + 1]).toEqual({ first: 'BARRIER=1', fds: 1 });

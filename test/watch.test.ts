@@ -88,12 +88,12 @@ describe.skipIf(!isLinux)("watchStates, source 'poll': dump diffs prompted by de
       },
     );
     // This pair's sockets only: another file's TIME_WAIT may hold the same port number at either end.
-    const ours = (c: TcpStateChange) =>
-      (c.row.localPort === p.port && (c.row.remotePort === clientPort || c.to === 'LISTEN')) || (c.row.localPort === clientPort && c.row.remotePort === p.port);
+    const isClient = (c: TcpStateChange) => c.row.localPort === clientPort && c.row.remotePort === p.port;
+    const ours = (c: TcpStateChange) => isClient(c) || (c.row.localPort === p.port && (c.row.remotePort === clientPort || c.to === 'LISTEN'));
     const initial = seen.filter((c) => c.from === null && ours(c));
     expect(initial.map((c) => c.to).sort()).toEqual(['ESTABLISHED', 'ESTABLISHED', 'LISTEN']);
     for (const c of initial) expect(ssAt[`${c.row.localPort}>${c.row.remotePort}`]).toEqual({ state: c.to, cookie: c.cookie });
-    const timeWait = seen.find((c) => c.to === 'TIME_WAIT' && c.row.localPort === clientPort && c.row.remotePort === p.port)!;
+    const timeWait = seen.find((c) => c.to === 'TIME_WAIT' && isClient(c))!;
     const ss = ssDetailedRows(p.port).find((r) => r.localPort === clientPort && r.peerPort === p.port)!;
     expect({ state: ss.tcpState, cookie: ss.cookie }).toEqual({ state: 'TIME_WAIT', cookie: timeWait.cookie });
     expect(timeWait.cookie).toBe(initial.find((c) => c.row.localPort === clientPort)!.cookie); // TIME_WAIT keeps the cookie
