@@ -368,7 +368,7 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     expect(serve.child.exitCode).toBe(0);
   });
 
-  it('under a manager: the old supervisor says MAINPID=<new> and BARRIER=1 (a pipe the manager closes) before it exits; the new one says STOPPING=1 at its stop', async () => {
+  it('under a manager: the old supervisor says MAINPID=<new> and BARRIER=1 (a pipe the manager closes) before it exits; the new one speaks only after it, and says STOPPING=1 at its stop', async () => {
     const path = join(dir2, 'manager.sock');
     const m = await manager(path);
     const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { NOTIFY_SOCKET: path });
@@ -380,7 +380,7 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     extra.add(next);
     await serve.exited;
     expect(serve.child.exitCode).toBe(0);
-    // The old supervisor's own messages, by the sender's pid: the new one's READY=1 may come between.
+    // The old supervisor's own messages, by the sender's pid.
     const states = m
       .states()
       .filter((x) => x.pid === serve.child.pid)
@@ -388,6 +388,20 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     const mainpid = states.findIndex((x) => x.first === `MAINPID=${next}`);
     expect(mainpid).toBeGreaterThan(0);
     expect(states[mainpid + 1]).toEqual({ first: 'BARRIER=1', fds: 1 });
+    // systemd with NotifyAccess=main takes a message only from the main pid, which MAINPID=
+    // moves: every message of the new supervisor must come after the old one's MAINPID=, or
+    // systemd drops it (its READY=1 and STATUS= among them).
+    await m.waitFor((x) => x.pid === next && x.data.startsWith('READY=1'));
+    let main = serve.child.pid;
+    const accepted = m.states().filter((x) => {
+      if (x.pid !== main) return false;
+      main = Number(/^MAINPID=(\d+)$/m.exec(x.data)?.[1] ?? main);
+      return true;
+    });
+    const fromNew = m.states().filter((x) => x.pid === next);
+    expect(fromNew.map((x) => x.data.split('\n')[0])).toEqual(['READY=1']);
+    expect(accepted.filter((x) => x.pid === next)).toEqual(fromNew);
+    expect(accepted.at(-1)!.data).toMatch(/^READY=1\nSTATUS=generation 1 ready/);
     expect((await get(port)).status).toBe(200);
     process.kill(next, 'SIGTERM');
     await m.waitFor((x) => x.data.startsWith('STOPPING=1'));

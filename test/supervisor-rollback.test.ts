@@ -379,14 +379,20 @@ describe.skipIf(!isLinux)('replacing the supervisor (SIGUSR2), the new one faked
     });
   }
 
-  it('a new supervisor that says ready: the offer resolves with its pid, and it holds the very same socket; nothing is signalled', async () => {
+  it('a new supervisor that says ready: the offer resolves with its pid, and it holds the very same socket; nothing is signalled; it is released (may speak to the manager) only when the old one says so', async () => {
     const { listener, world, upgrade } = await offerFrom('ready');
     try {
-      const { pid } = await upgrade;
+      const { pid, release } = await upgrade;
       expect(pid).toBe(process.pid);
       const taken = (await world.taken)!;
       expect(taken.listeners.map((l) => binding.describeSocket(l.fd).inode)).toEqual([binding.describeSocket(listener.fd).inode]);
       expect(world.signals).toEqual([]);
+      let released = false;
+      const whenReleased = taken.released().then(() => (released = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(released).toBe(false); // the old one has not told its manager MAINPID= yet
+      release();
+      await whenReleased;
       for (const l of taken.listeners) l.close();
     } finally {
       listener.close();

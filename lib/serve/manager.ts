@@ -46,6 +46,11 @@ export class Manager {
     return this.#queue;
   }
 
+  /** Holds every message until `event` settles (a new supervisor, until the old one's MAINPID=). */
+  after(event: Promise<void>): void {
+    this.#queue = this.#queue.then(() => event.catch(() => {}));
+  }
+
   ready(status: string): Promise<void> {
     return this.#send(`READY=1\nSTATUS=${status}`);
   }

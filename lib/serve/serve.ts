@@ -243,7 +243,7 @@ export class ServeHandle extends EventEmitter {
   async replace(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
     if (process.pid === 1) throw sockctlError('ERR_SOCKCTL_REPLACE_UNSUPPORTED', 'PID 1 cannot hand over and exit without ending its namespace: restart the container instead');
     const specs = this.#specs;
-    const { pid, child } = await offerUpgrade({
+    const { pid, child, release } = await offerUpgrade({
       names: specs.map((spec) => spec.name),
       listeners: this.#supervisor.sharedListeners,
       control: this.#control?.duplicate() ?? null,
@@ -253,8 +253,12 @@ export class ServeHandle extends EventEmitter {
     });
     this.#supervisor.spare(pid);
     child.unref();
-    await this.#manager?.handOver(pid);
-    await this.#manager?.barrier(); // systemd has taken MAINPID before this process goes
+    try {
+      await this.#manager?.handOver(pid);
+      await this.#manager?.barrier(); // systemd has taken MAINPID before this process goes
+    } finally {
+      release(); // the new one may speak to the manager now
+    }
     this.#stopped ??= (async () => {
       this.#control?.close({ handedOver: true });
       await this.#supervisor.stop({ handedOver: true });
@@ -360,11 +364,16 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     } catch (error) {
       await supervisor.stop();
       manager?.close();
+      await taken?.fail((error as Error).message).catch(() => {});
       throw error;
     }
   }
   handle = new ServeHandle(MAKE, supervisor, manager, controlServer, specs, supervisorOptions.readyTimeoutMs);
   await taken?.ready();
+  if (taken !== undefined) {
+    const released = taken.released();
+    manager?.after(released);
+  }
   void manager?.ready(`generation 1 ready, ${supervisor.workers} worker(s)`);
   return handle;
 }

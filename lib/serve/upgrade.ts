@@ -8,6 +8,10 @@
 // serving. The new one is not given the old one's PDEATHSIG: it must outlive it.
 //
 //   old → new  listeners { names, control } + descriptors      new → old  ready
+//   old        MAINPID=<new>, BARRIER=1 to its manager, then closes the channel
+//
+// The new one speaks to the manager only once the channel closes: systemd with
+// NotifyAccess=main drops what a pid that is not yet the main one says (its READY=1 too).
 import { mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +55,7 @@ export interface UpgradeOffer {
  * Starts the new supervisor and hands it the sockets; resolves with its pid once it says
  * ready (the caller then retires its workers and exits), rejects if it fails first.
  */
-export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; child: ChildProcessLike }> {
+export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; child: ChildProcessLike; release: () => void }> {
   const processes = offer.processes ?? systemProcesses;
   const stepMs = offer.stepMs ?? STEP_MS;
   const dir = mkdtempSync(join(tmpdir(), 'sockctl-upgrade-'));
@@ -59,6 +63,8 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
   let server: net.Server | undefined;
   let child: ChildProcessLike | undefined;
   let ended = false;
+  let channel: FdChannel | undefined;
+  let accepted = false;
   try {
     const taken = new Promise<FdChannel>((resolve, reject) => {
       server = FdChannel.serve(listenUnix(path), (channel) => {
@@ -86,7 +92,6 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child!.pid}) ${what} within ${ms} ms`)), ms);
       });
-    let channel: FdChannel | undefined;
     try {
       channel = await Promise.race([taken, exited, late('did not connect', stepMs)]);
       clearTimeout(timer);
@@ -95,7 +100,9 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       const ready = parse((await Promise.race([channel.receive({ timeoutMs: offer.readyTimeoutMs + stepMs }), exited])).message);
       if (ready.type !== 'ready') throw sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child.pid}) failed: ${String(ready.reason ?? ready.type)}`);
       exited.catch(() => {}); // from here on its exit is its own affair
-      return { pid: child.pid!, child };
+      accepted = true;
+      // Closing the channel tells the new one it is the main process (after MAINPID=).
+      return { pid: child.pid!, child, release: () => channel!.close() };
     } catch (error) {
       if (!ended && child.pid !== undefined) {
         try {
@@ -108,9 +115,9 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       throw error;
     } finally {
       clearTimeout(timer);
-      channel?.close();
     }
   } finally {
+    if (!accepted) channel?.close();
     server?.close();
     try {
       unlinkSync(path);
@@ -128,6 +135,11 @@ export interface TakenOver {
   /** Tells the old supervisor this one serves (it then retires its workers and exits), or why not. */
   ready(): Promise<void>;
   fail(reason: string): Promise<void>;
+  /**
+   * After ready(): resolves when the old supervisor closes the channel, once its manager
+   * knows this pid as the main one (or it died, or STEP_MS twice passed); never rejects.
+   */
+  released(): Promise<void>;
 }
 
 /** In the new supervisor: the old one's sockets, from the path in SOCKCTL_UPGRADE. */
@@ -147,14 +159,20 @@ export async function takeUpgrade(path: string): Promise<TakenOver> {
     };
     const listeners = (names as string[]).map((name, i) => adopt(i, `the listener '${name}' handed over`));
     const control = offer.control === true ? adopt(names.length, 'the control socket handed over') : null;
-    const say = async (body: object): Promise<void> => {
-      try {
-        await channel.send(JSON.stringify(body), [], { timeoutMs: STEP_MS });
-      } finally {
-        channel.close();
-      }
+    const released = async (): Promise<void> => {
+      // Nothing more is sent this way: a message (its descriptors closed) or the end (EPIPE) mean the same.
+      const stray = await channel.receive({ timeoutMs: 2 * STEP_MS }).catch(() => null);
+      for (const descriptor of stray?.descriptors ?? []) descriptor.close();
+      channel.close();
     };
-    return { listeners, control, ready: () => say({ type: 'ready' }), fail: (reason) => say({ type: 'failed', reason }) };
+    const send = (body: object): Promise<void> => channel.send(JSON.stringify(body), [], { timeoutMs: STEP_MS });
+    const ready = (): Promise<void> =>
+      send({ type: 'ready' }).catch((error: unknown) => {
+        channel.close();
+        throw error;
+      });
+    const fail = (reason: string): Promise<void> => send({ type: 'failed', reason }).finally(() => channel.close());
+    return { listeners, control, ready, fail, released };
   } catch (error) {
     for (const descriptor of descriptors) descriptor.close();
     channel.close();
