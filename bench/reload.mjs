@@ -8,8 +8,10 @@
 // for Node cluster, serve draining and serve --keep-connections; 502s behind nginx's
 // upstream keep-alive pool (POST, proxy_next_upstream off); the time to hand N idle
 // connections over against N clients reconnecting.
+// Then where a rolling reload's p99 goes on this machine: the Node starts alone (no reload),
+// and a fresh worker's CPU per request in its first seconds (its JIT still cold).
 // Usage: npm run bench:reload [-- --reloads N --connections C --rows cluster,shared,rolling]
-// (--rows keep-connections,nginx,handover: only those sections)
+// (--rows keep-connections,nginx,handover,cost: only those sections)
 // The root-only row runs in a network namespace of its own (unshare --net) with
 // net.ipv4.tcp_migrate_req=1; elsewhere it is skipped with the reason.
 import { execFileSync, spawn } from 'node:child_process';
@@ -202,10 +204,11 @@ async function measure(row, keepAlive, reloads, handshakes = false) {
       await server.reload();
       await sleep(150);
     }
+    const loopMs = Date.now() - started;
     await sleep(Math.max(500, Number(args['reference-ms']) - (Date.now() - started)));
     const result = await load.stop();
     const failed = server.p.lines.filter((l) => /reload failed|refused|scale (up|down) failed/.test(l)).length;
-    return { ...result, reloads, failedReloads: failed, handshakes: syn ? await syn.stop() : null };
+    return { ...result, reloads, failedReloads: failed, handshakes: syn ? await syn.stop() : null, loopMs };
   } finally {
     await server.p.stop();
     rmSync(counts, { recursive: true, force: true });
@@ -347,6 +350,73 @@ async function handoverSection() {
   }
 }
 
+/** CPU time (ms) a process has used so far, from /proc (utime + stime, clock ticks of 10 ms). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Where a rolling reload's p99 goes: the same server (`--workers 2 --rolling`, short
+ * connections) with no reload, with RELOADS rolling reloads, and with no reload but two Node
+ * starts (`require('sockctl')`, what each new worker does before it serves) at the reloads'
+ * own pace; then a fresh worker's CPU per request, second by second, from its start.
+ */
+async function costSection() {
+  const rolling = ROWS.find((row) => row.key === 'rolling');
+  const startNode = () => new Promise((resolve) => spawn(process.execPath, ['-e', `require(${JSON.stringify(join(HERE, '..'))})`], { stdio: 'ignore' }).once('exit', resolve));
+  const ref = await measure(rolling, false, 0);
+  const reloaded = await measure(rolling, false, RELOADS);
+  const paceMs = reloaded.loopMs / RELOADS - 150; // one reload's length, as measured
+  const startsOnly = {
+    start: async (counts) => {
+      const s = await rolling.start(counts);
+      return {
+        ...s,
+        async reload() {
+          const began = Date.now();
+          await Promise.all([startNode(), startNode()]);
+          await sleep(Math.max(0, paceMs - (Date.now() - began)));
+        },
+      };
+    },
+  };
+  const starts = await measure(startsOnly, false, RELOADS);
+  console.log(`\nWhere a rolling reload's p99 goes (\`--workers 2 --rolling\`, short connections, wrk -t1 -c${args.connections}; one reload took ${Math.round(paceMs)} ms):`);
+  console.log('| during the load | req/s | p99 ms | p99 × none |');
+  console.log('| --- | --- | --- | --- |');
+  for (const [name, r] of [
+    ['nothing', ref],
+    [`${RELOADS} rolling reloads`, reloaded],
+    [`${RELOADS} × two Node starts (\`require('sockctl')\`), no reload, at the same pace`, starts],
+  ]) {
+    console.log(`| ${name} | ${Math.round(r.rps)} | ${ms(r.p99)} | ${r === ref ? '' : (r.p99 / ref.p99).toFixed(2)} |`);
+  }
+
+  // One fresh worker, wrk in 1 s windows from its first request: CPU per request as its JIT warms.
+  const counts = mkdtempSync(join(tmpdir(), 'sockctl-bench-'));
+  const server = await serve(['--workers', '1'])(counts);
+  try {
+    const pid = Number((await server.p.line(/worker\(s\) ready \(pid (\d+)\)/))[1]);
+    console.log('\nA fresh worker (`--workers 1`), wrk -t1 -c16 short connections in 1 s windows from its start:');
+    console.log('| window | requests | worker CPU ms | CPU µs per request | × last window |');
+    console.log('| --- | --- | --- | --- | --- |');
+    const windows = [];
+    for (let i = 1; i <= 5; i++) {
+      const before = cpuMs(pid);
+      const w = run('wrk', ['-t1', '-c16', '-d1s', '-H', 'Connection: close', `http://127.0.0.1:${server.port}/`]);
+      await w.exited;
+      const requests = Number(/(\d+) requests in/.exec(w.lines.join('\n'))[1]);
+      windows.push({ requests, cpu: cpuMs(pid) - before });
+    }
+    const last = windows.at(-1);
+    windows.forEach((x, i) => console.log(`| ${i + 1} | ${x.requests} | ${x.cpu} | ${((x.cpu * 1000) / x.requests).toFixed(0)} | ${(x.cpu / x.requests / (last.cpu / last.requests)).toFixed(2)} |`));
+  } finally {
+    await server.p.stop();
+    rmSync(counts, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   if (args.only) {
     const row = ROWS.find((r) => r.key === args.only);
@@ -372,6 +442,7 @@ async function main() {
   if (wanted('keep-connections')) await keepConnectionsSection();
   if (wanted('nginx')) await nginxSection();
   if (wanted('handover')) await handoverSection();
+  if (wanted('cost')) await costSection();
   if (args.rows) return;
   console.log(`\nShort connections per second, 2 workers, no reload (wrk -t1 -c${args.connections}, ${args['throughput-ms']} ms each):`);
   console.log('| 2 workers | connections/s | × cluster | requests per worker | CV |');
