@@ -6,7 +6,8 @@
 // show; the control socket through `sockctl reload|status`, its receipt against wrk and ss.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,8 +25,11 @@ const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 let dir: string;
 const children = new Set<ChildProcess>();
 
-/** A python3 NOTIFY_SOCKET receiver: each datagram with CLOCK_MONOTONIC (µs) at its arrival. */
-async function manager(path: string) {
+/**
+ * A python3 NOTIFY_SOCKET receiver: each datagram with CLOCK_MONOTONIC (µs) at its arrival.
+ * `keepBarrier`: hold BARRIER=1's pipe open, as a manager that does not know BARRIER does.
+ */
+async function manager(path: string, keepBarrier = false) {
   const child = spawn(
     'python3',
     [
@@ -39,10 +43,12 @@ while True:
     data, ancillary, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16) + socket.CMSG_SPACE(12))
     fds = [fd for level, kind, raw in ancillary if kind == socket.SCM_RIGHTS for fd in array.array("i", raw)]
     pids = [array.array("i", raw)[0] for level, kind, raw in ancillary if kind == socket.SCM_CREDENTIALS]
-    for fd in fds:
-        os.close(fd)  # as systemd does with BARRIER=1's pipe
+    if sys.argv[2] == "close":
+        for fd in fds:
+            os.close(fd)  # as systemd does with BARRIER=1's pipe
     print(json.dumps({"data": data.decode(), "at": time.monotonic_ns() // 1000, "fds": len(fds), "pid": pids[0] if pids else None}), flush=True)`,
       path,
+      keepBarrier ? 'keep' : 'close',
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -368,10 +374,11 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     expect(serve.child.exitCode).toBe(0);
   });
 
-  it('under a manager: the old supervisor says MAINPID=<new> and BARRIER=1 (a pipe the manager closes) before it exits; the new one speaks only after it, and says STOPPING=1 at its stop', async () => {
+  it('under a manager: the old supervisor says MAINPID=<new> and BARRIER=1 (a pipe the manager closes) before it exits; the new one speaks only after it (watchdog pings too), and says STOPPING=1 at its stop', async () => {
     const path = join(dir2, 'manager.sock');
     const m = await manager(path);
-    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { NOTIFY_SOCKET: path });
+    // WATCHDOG_USEC without WATCHDOG_PID: both supervisors ping, every 100 ms.
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { NOTIFY_SOCKET: path, WATCHDOG_USEC: '200000' });
     const port = await serve.port();
     await m.waitFor((x) => x.data.startsWith('READY=1'));
     const from = serve.lines.length;
@@ -390,18 +397,19 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     expect(states[mainpid + 1]).toEqual({ first: 'BARRIER=1', fds: 1 });
     // systemd with NotifyAccess=main takes a message only from the main pid, which MAINPID=
     // moves: every message of the new supervisor must come after the old one's MAINPID=, or
-    // systemd drops it (its READY=1 and STATUS= among them).
+    // systemd drops it (its READY=1, STATUS= and watchdog pings among them).
     await m.waitFor((x) => x.pid === next && x.data.startsWith('READY=1'));
     let main = serve.child.pid;
-    const accepted = m.states().filter((x) => {
+    const accepted = m.got.filter((x) => {
       if (x.pid !== main) return false;
       main = Number(/^MAINPID=(\d+)$/m.exec(x.data)?.[1] ?? main);
       return true;
     });
-    const fromNew = m.states().filter((x) => x.pid === next);
-    expect(fromNew.map((x) => x.data.split('\n')[0])).toEqual(['READY=1']);
+    const fromNew = m.got.filter((x) => x.pid === next);
+    const notPings = (x: { data: string }) => x.data !== 'WATCHDOG=1';
+    expect(fromNew.filter(notPings).map((x) => x.data.split('\n')[0])).toEqual(['READY=1']);
     expect(accepted.filter((x) => x.pid === next)).toEqual(fromNew);
-    expect(accepted.at(-1)!.data).toMatch(/^READY=1\nSTATUS=generation 1 ready/);
+    expect(accepted.filter(notPings).at(-1)!.data).toMatch(/^READY=1\nSTATUS=generation 1 ready/);
     expect((await get(port)).status).toBe(200);
     process.kill(next, 'SIGTERM');
     await m.waitFor((x) => x.data.startsWith('STOPPING=1'));
@@ -409,17 +417,45 @@ describe.skipIf(!isLinux)('sockctl serve replaced by a new sockctl serve (SIGUSR
     extra.delete(next);
   });
 
-  it('a new supervisor whose generation fails: the old one says so and serves on', async () => {
+  it('a new supervisor stopped while the old one still waits on BARRIER=1 stops its workers at once (its STOPPING=1 waits, not they)', async () => {
+    const path = join(dir2, 'manager-keeps-barrier.sock');
+    const m = await manager(path, true); // the old one's barrier then waits its 5 s out
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { NOTIFY_SOCKET: path });
+    await serve.port();
+    await m.waitFor((x) => x.data.startsWith('READY=1'));
+    const from = serve.lines.length;
+    serve.signal('SIGUSR2');
+    const next = Number(/^MAINPID=(\d+)/.exec((await m.waitFor((x) => x.data.startsWith('MAINPID='))).data)![1]);
+    extra.add(next);
+    // The new supervisor's worker (its log comes to the same stderr).
+    const worker = Number((await lineOf(serve, /generation 1: 1 worker\(s\) ready \(pid (\d+)\)/, from))[1]);
+    process.kill(next, 'SIGTERM');
+    expect(await until(() => !alive(worker), 4000)).toBe(true);
+    expect(alive(serve.child.pid!)).toBe(true); // the old one is still in its barrier wait
+    await serve.exited;
+    expect(await until(() => !alive(next), 30_000)).toBe(true);
+    extra.delete(next);
+    await m.waitFor((x) => (x as { pid: number | null }).pid === next && x.data.startsWith('STOPPING=1'));
+  });
+
+  it('a new supervisor whose generation fails: the old one says so and serves on, its UNIX socket file still there', async () => {
     const mode = join(dir2, 'mode');
+    const path = join(dir2, 'app.sock');
     writeFileSync(mode, 'normal');
-    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--', process.execPath, NODE_SERVER], false, { SERVE_FIXTURE_CONTROL: mode });
+    const serve = new Serve(['--listen', 'http=127.0.0.1:0', '--listen', `api=unix:${path}`, '--', process.execPath, NODE_SERVER], false, { SERVE_FIXTURE_CONTROL: mode });
     const port = await serve.port();
+    const inode = statSync(path).ino;
     writeFileSync(mode, 'crash');
     const from = serve.lines.length;
     serve.signal('SIGUSR2');
     await lineOf(serve, /replacement failed: .*; this supervisor \(pid \d+\) keeps serving/, from);
     expect(serve.child.exitCode).toBe(null);
     expect((await get(port)).generation).toBe(1);
+    // The failed new one closed its copies; the path is still the old one's socket, connectable.
+    expect(statSync(path).ino).toBe(inode);
+    const client = net.connect(path);
+    await once(client, 'connect');
+    client.destroy();
   });
 });
 

@@ -227,8 +227,10 @@ export class ServeHandle extends EventEmitter {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#control?.close();
-      await this.#manager?.stopping();
+      // Not awaited first: a new supervisor's messages wait for the old one's MAINPID=.
+      const said = this.#manager?.stopping();
       await this.#supervisor.stop();
+      await said;
       this.#manager?.close();
     })();
     return this.#stopped;
@@ -323,6 +325,10 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     handle?.emit('log', entry);
   };
   const manager = flag('manager') ? Manager.fromEnvironment(process.env, (error) => log(`the service manager's NOTIFY_SOCKET: ${error.message}`, { event: 'warning' })) : null;
+  // A new supervisor says nothing to the manager, watchdog included, until the old one
+  // has said MAINPID= (upgrade.ts): systemd with NotifyAccess=main would drop it.
+  let unhold = (): void => {};
+  if (taken !== undefined) manager?.after(new Promise<void>((resolve) => (unhold = resolve)));
   let supervisor: Supervisor | undefined;
   const supervisorOptions: SupervisorOptions = {
     listen: specs,
@@ -335,6 +341,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     maxDraining: o.maxDraining === undefined ? 3 : validateInteger(o.maxDraining, 'options.maxDraining', 1, 1024),
     rolling: flag('rolling'),
     keepConnections: flag('keepConnections'),
+    takenOver: taken !== undefined,
     reap: flag('subreaper') || process.pid === 1,
     command: command[0]!,
     args: command.slice(1),
@@ -351,6 +358,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
   try {
     supervisor = await Supervisor.start(supervisorOptions, signal);
   } catch (error) {
+    unhold();
     manager?.close();
     for (const listener of inherited?.values() ?? []) listener.close();
     taken?.control?.close();
@@ -362,17 +370,28 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     try {
       controlServer = await ControlServer.open(control, (request) => handle!.answer(request), taken?.control ?? undefined);
     } catch (error) {
-      await supervisor.stop();
+      await supervisor.stop({ handedOver: taken !== undefined });
+      unhold();
       manager?.close();
       await taken?.fail((error as Error).message).catch(() => {});
       throw error;
     }
   }
   handle = new ServeHandle(MAKE, supervisor, manager, controlServer, specs, supervisorOptions.readyTimeoutMs);
-  await taken?.ready();
   if (taken !== undefined) {
-    const released = taken.released();
-    manager?.after(released);
+    try {
+      await taken.ready();
+    } catch (error) {
+      // The old one is gone or gave up on this one (it then sends SIGTERM): stop, and
+      // leave the sockets' files to it.
+      controlServer?.close({ handedOver: true });
+      await supervisor.stop({ handedOver: true });
+      unhold();
+      manager?.close();
+      throw error;
+    }
+    // Called with or without a manager: it is also what closes the hand-over channel.
+    void taken.released().then(unhold);
   }
   void manager?.ready(`generation 1 ready, ${supervisor.workers} worker(s)`);
   return handle;

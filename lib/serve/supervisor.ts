@@ -60,6 +60,11 @@ export interface SupervisorOptions {
    * workers (SCM_RIGHTS through a relay here) instead of closing them.
    */
   keepConnections?: boolean;
+  /**
+   * The sockets came from a supervisor being replaced (SIGUSR2): if this one fails to
+   * start, they and their UNIX socket files are still that one's, and stay.
+   */
+  takenOver?: boolean;
   /** Told when a reload ends, ready or failed (before the old generation has drained). */
   onReloaded?: (outcome: { ok: boolean; generation: number; error?: string }) => void;
   command: string;
@@ -189,7 +194,7 @@ export class Supervisor {
       const gen = await supervisor.#startGeneration(signal);
       supervisor.#current = gen;
     } catch (error) {
-      await supervisor.stop();
+      await supervisor.stop({ handedOver: options.takenOver === true });
       throw error;
     }
     return supervisor;

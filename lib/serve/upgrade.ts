@@ -53,7 +53,8 @@ export interface UpgradeOffer {
 
 /**
  * Starts the new supervisor and hands it the sockets; resolves with its pid once it says
- * ready (the caller then retires its workers and exits), rejects if it fails first.
+ * ready, rejects if it fails first. The caller then tells its manager MAINPID=, calls
+ * `release()` (the new one may speak to the manager from then on), retires its workers and exits.
  */
 export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; child: ChildProcessLike; release: () => void }> {
   const processes = offer.processes ?? systemProcesses;
@@ -67,10 +68,10 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
   let accepted = false;
   try {
     const taken = new Promise<FdChannel>((resolve, reject) => {
-      server = FdChannel.serve(listenUnix(path), (channel) => {
+      server = FdChannel.serve(listenUnix(path), (incoming) => {
         // Only the child we started (the path is in a 0700 directory: our uid and root).
-        if (channel.peerCredentials().pid !== child?.pid) return channel.close();
-        resolve(channel);
+        if (incoming.peerCredentials().pid !== child?.pid) return incoming.close();
+        resolve(incoming);
       });
       server.on('error', reject);
     });
@@ -119,12 +120,13 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
   } finally {
     if (!accepted) channel?.close();
     server?.close();
-    try {
-      unlinkSync(path);
-    } catch {
-      // not made, or gone
+    for (const remove of [() => unlinkSync(path), () => rmdirSync(dir)]) {
+      try {
+        remove();
+      } catch {
+        // not made, or gone: the offer's outcome does not depend on it
+      }
     }
-    rmdirSync(dir);
   }
 }
 
