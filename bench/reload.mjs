@@ -363,6 +363,7 @@ function cpuMs(pid) {
  * own pace; then a fresh worker's CPU per request, second by second, from its start.
  */
 async function costSection() {
+  if (RELOADS < 1) throw new Error('--rows cost needs --reloads 1 or more (the starts follow the reloads\' pace)');
   const rolling = ROWS.find((row) => row.key === 'rolling');
   const startNode = () => new Promise((resolve) => spawn(process.execPath, ['-e', `require(${JSON.stringify(join(HERE, '..'))})`], { stdio: 'ignore' }).once('exit', resolve));
   const ref = await measure(rolling, false, 0);
@@ -383,14 +384,14 @@ async function costSection() {
   };
   const starts = await measure(startsOnly, false, RELOADS);
   console.log(`\nWhere a rolling reload's p99 goes (\`--workers 2 --rolling\`, short connections, wrk -t1 -c${args.connections}; one reload took ${Math.round(paceMs)} ms):`);
-  console.log('| during the load | req/s | p99 ms | p99 × none |');
-  console.log('| --- | --- | --- | --- |');
+  console.log('| during the load | failed reloads | req/s | p99 ms | p99 × none |');
+  console.log('| --- | --- | --- | --- | --- |');
   for (const [name, r] of [
     ['nothing', ref],
     [`${RELOADS} rolling reloads`, reloaded],
     [`${RELOADS} × two Node starts (\`require('sockctl')\`), no reload, at the same pace`, starts],
   ]) {
-    console.log(`| ${name} | ${Math.round(r.rps)} | ${ms(r.p99)} | ${r === ref ? '' : (r.p99 / ref.p99).toFixed(2)} |`);
+    console.log(`| ${name} | ${r === reloaded ? r.failedReloads : ''} | ${Math.round(r.rps)} | ${ms(r.p99)} | ${r === ref ? '' : (r.p99 / ref.p99).toFixed(2)} |`);
   }
 
   // One fresh worker, wrk in 1 s windows from its first request: CPU per request as its JIT warms.
@@ -398,13 +399,13 @@ async function costSection() {
   const server = await serve(['--workers', '1'])(counts);
   try {
     const pid = Number((await server.p.line(/worker\(s\) ready \(pid (\d+)\)/))[1]);
-    console.log('\nA fresh worker (`--workers 1`), wrk -t1 -c16 short connections in 1 s windows from its start:');
+    console.log(`\nA fresh worker (\`--workers 1\`), wrk -t1 -c${args.connections} short connections in 1 s windows from its start:`);
     console.log('| window | requests | worker CPU ms | CPU µs per request | × last window |');
     console.log('| --- | --- | --- | --- | --- |');
     const windows = [];
     for (let i = 1; i <= 5; i++) {
       const before = cpuMs(pid);
-      const w = run('wrk', ['-t1', '-c16', '-d1s', '-H', 'Connection: close', `http://127.0.0.1:${server.port}/`]);
+      const w = run('wrk', ['-t1', `-c${args.connections}`, '-d1s', '-H', 'Connection: close', `http://127.0.0.1:${server.port}/`]);
       await w.exited;
       const requests = Number(/(\d+) requests in/.exec(w.lines.join('\n'))[1]);
       windows.push({ requests, cpu: cpuMs(pid) - before });
