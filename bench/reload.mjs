@@ -365,7 +365,7 @@ function cpuMs(pid) {
 async function costSection() {
   if (RELOADS < 1) throw new Error('--rows cost needs --reloads 1 or more (the starts follow the reloads\' pace)');
   const rolling = ROWS.find((row) => row.key === 'rolling');
-  const startNode = () => new Promise((resolve) => spawn(process.execPath, ['-e', `require(${JSON.stringify(join(HERE, '..'))})`], { stdio: 'ignore' }).once('exit', resolve));
+  const startNode = () => run(process.execPath, ['-e', `require(${JSON.stringify(join(HERE, '..'))})`]).exited;
   const ref = await measure(rolling, false, 0);
   const reloaded = await measure(rolling, false, RELOADS);
   const paceMs = reloaded.loopMs / RELOADS - 150; // one reload's length, as measured

@@ -326,7 +326,8 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
   };
   const manager = flag('manager') ? Manager.fromEnvironment(process.env, (error) => log(`the service manager's NOTIFY_SOCKET: ${error.message}`, { event: 'warning' })) : null;
   // A new supervisor says nothing to the manager, watchdog included, until the old one
-  // has said MAINPID= (upgrade.ts): systemd with NotifyAccess=main would drop it.
+  // has said MAINPID= (upgrade.ts): systemd with NotifyAccess=main would drop it. One that
+  // fails first never speaks: the old one is still the main process.
   let unhold = (): void => {};
   if (taken !== undefined) manager?.after(new Promise<void>((resolve) => (unhold = resolve)));
   let supervisor: Supervisor | undefined;
@@ -358,7 +359,6 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
   try {
     supervisor = await Supervisor.start(supervisorOptions, signal);
   } catch (error) {
-    unhold();
     manager?.close();
     for (const listener of inherited?.values() ?? []) listener.close();
     taken?.control?.close();
@@ -366,15 +366,20 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     throw error;
   }
   let controlServer: ControlServer | null = null;
+  // After the first generation started: stop it; sockets taken over (and their files) stay
+  // the old supervisor's, which is told why if it still listens.
+  const abandon = async (error: unknown): Promise<never> => {
+    controlServer?.close({ handedOver: taken !== undefined });
+    await supervisor.stop({ handedOver: taken !== undefined });
+    manager?.close();
+    await taken?.fail((error as Error).message).catch(() => {});
+    throw error;
+  };
   if (control !== undefined) {
     try {
       controlServer = await ControlServer.open(control, (request) => handle!.answer(request), taken?.control ?? undefined);
     } catch (error) {
-      await supervisor.stop({ handedOver: taken !== undefined });
-      unhold();
-      manager?.close();
-      await taken?.fail((error as Error).message).catch(() => {});
-      throw error;
+      await abandon(error);
     }
   }
   handle = new ServeHandle(MAKE, supervisor, manager, controlServer, specs, supervisorOptions.readyTimeoutMs);
@@ -382,13 +387,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
     try {
       await taken.ready();
     } catch (error) {
-      // The old one is gone or gave up on this one (it then sends SIGTERM): stop, and
-      // leave the sockets' files to it.
-      controlServer?.close({ handedOver: true });
-      await supervisor.stop({ handedOver: true });
-      unhold();
-      manager?.close();
-      throw error;
+      await abandon(error); // the old one is gone, or gave up on this one (and sends SIGTERM)
     }
     // Called with or without a manager: it is also what closes the hand-over channel.
     void taken.released().then(unhold);

@@ -64,8 +64,6 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
   let server: net.Server | undefined;
   let child: ChildProcessLike | undefined;
   let ended = false;
-  let channel: FdChannel | undefined;
-  let accepted = false;
   try {
     const taken = new Promise<FdChannel>((resolve, reject) => {
       server = FdChannel.serve(listenUnix(path), (incoming) => {
@@ -93,6 +91,7 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child!.pid}) ${what} within ${ms} ms`)), ms);
       });
+    let channel: FdChannel | undefined;
     try {
       channel = await Promise.race([taken, exited, late('did not connect', stepMs)]);
       clearTimeout(timer);
@@ -101,10 +100,10 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       const ready = parse((await Promise.race([channel.receive({ timeoutMs: offer.readyTimeoutMs + stepMs }), exited])).message);
       if (ready.type !== 'ready') throw sockctlError('ERR_SOCKCTL_REPLACE_FAILED', `the new supervisor (pid ${child.pid}) failed: ${String(ready.reason ?? ready.type)}`);
       exited.catch(() => {}); // from here on its exit is its own affair
-      accepted = true;
       // Closing the channel tells the new one it is the main process (after MAINPID=).
       return { pid: child.pid!, child, release: () => channel!.close() };
     } catch (error) {
+      channel?.close();
       if (!ended && child.pid !== undefined) {
         try {
           processes.kill(child.pid, 'SIGTERM');
@@ -118,7 +117,6 @@ export async function offerUpgrade(offer: UpgradeOffer): Promise<{ pid: number; 
       clearTimeout(timer);
     }
   } finally {
-    if (!accepted) channel?.close();
     server?.close();
     for (const remove of [() => unlinkSync(path), () => rmdirSync(dir)]) {
       try {
